@@ -1,0 +1,88 @@
+#include "cli/cli_context.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace a4ps::cli {
+namespace {
+
+std::string from_env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+}  // namespace
+
+void add_global_options(CLI::App& app, GlobalOptions& options) {
+  app.add_option("--config", options.config_path,
+                 "config.toml to use (default: $A4PS_CONFIG, else ./config.toml if it exists, "
+                 "else built-in defaults; see `a4ps config defaults`)")
+      ->type_name("FILE");
+  app.add_option("--codex", options.codex_path,
+                 "persona_codex.toml to use (default: $A4PS_CODEX, else the built-in codex)")
+      ->type_name("FILE");
+  app.add_flag("-v,--verbose", options.verbose, "Log what happens, llama.cpp included");
+}
+
+void apply_verbosity(const GlobalOptions& options) {
+  if (options.verbose) log::set_level(log::Level::kDebug);
+}
+
+Config load_config(const GlobalOptions& options) {
+  apply_verbosity(options);
+  std::string path = options.config_path;
+  if (path.empty()) path = from_env("A4PS_CONFIG");
+  if (path.empty() && std::filesystem::exists("config.toml")) path = "config.toml";
+  Config config = path.empty() ? Config::defaults() : Config::load_file(path);
+  for (const std::string& warning : config.warnings) log::warn(warning);
+  return config;
+}
+
+Codex load_codex(const GlobalOptions& options, const Config& config) {
+  std::string path = options.codex_path;
+  if (path.empty()) path = from_env("A4PS_CODEX");
+  Codex codex = path.empty() ? Codex::builtin(config) : Codex::load_file(path, config);
+  for (const std::string& warning : codex.warnings()) log::warn(warning);
+  return codex;
+}
+
+std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name) {
+  const auto found = config.models.refs.find(model_name);
+  if (found == config.models.refs.end()) {
+    throw_not_found("model " + model_name + ": not named in " + config.source + " [models]");
+  }
+  std::string ref = found->second;
+  const std::string where = config.source + ": [models] " + model_name + " = \"" + ref + "\"";
+  if (ref.starts_with("ollama:") || ref.starts_with("openai:")) {
+    throw Error(ErrorCode::kUnavailable,
+                where + ": the Ollama and OpenAI-compatible backends are not part of this build "
+                        "yet; point it at a local GGUF file (\"gguf:/path/model.gguf\")");
+  }
+  if (ref.starts_with("gguf:")) ref = ref.substr(5);
+  std::filesystem::path path(ref);
+  if (path.is_relative() && config.source != "<defaults>") {
+    path = std::filesystem::path(config.source).parent_path() / path;
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    const bool looks_like_ollama = found->second.find(':') != std::string::npos &&
+                                   found->second.find('/') == std::string::npos;
+    if (looks_like_ollama) {
+      throw Error(ErrorCode::kUnavailable,
+                  where + ": no such file, and it looks like an Ollama model name; the Ollama "
+                          "backend is not part of this build yet, so point it at a local GGUF "
+                          "file (see README, \"Using real models\")");
+    }
+    throw_not_found(where + ": no such model file " + path.string());
+  }
+  return path;
+}
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
+
+}  // namespace a4ps::cli

@@ -1,0 +1,45 @@
+// cli/cli_context: what every a4ps command shares: the global options, loading config.toml and
+// the codex, resolving a persona's model to a local file, and terminal output helpers.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/config.h"
+#include "persona/codex.h"
+
+namespace a4ps::cli {
+
+struct GlobalOptions {
+  std::string config_path;  // --config, else $A4PS_CONFIG, else ./config.toml if present
+  std::string codex_path;   // --codex, else $A4PS_CODEX, else the built-in codex
+  bool verbose = false;
+};
+
+void add_global_options(CLI::App& app, GlobalOptions& options);
+
+// Sets the log level from --verbose; every command calls it first.
+void apply_verbosity(const GlobalOptions& options);
+
+// Loads config.toml per the options; prints its warnings once to stderr.
+Config load_config(const GlobalOptions& options);
+// Loads the codex per the options, validated against `config`; prints its warnings.
+Codex load_codex(const GlobalOptions& options, const Config& config);
+
+// The local GGUF file a model name in [models] refers to. Relative paths are taken relative to
+// the directory of config.toml. Throws kNotFound for an unknown name and kUnavailable for a
+// reference to a backend this build does not have yet (ollama:, openai:).
+std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name);
+
+// True when stderr is a terminal (progress is drawn in place there, else printed as lines).
+bool stderr_is_terminal();
+
+// Registers the subcommands; each file below defines one group.
+void add_models_commands(CLI::App& app, const GlobalOptions& options);
+void add_generate_command(CLI::App& app, const GlobalOptions& options);
+void add_config_commands(CLI::App& app, const GlobalOptions& options);
+
+}  // namespace a4ps::cli

@@ -1,0 +1,208 @@
+// a4ps generate: one prompt through one model, streamed.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_context.h"
+#include "core/error.h"
+#include "llm/json_schema.h"
+#include "llm/llama_backend.h"
+
+namespace a4ps::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+
+struct GenerateOptions {
+  std::string model_file;
+  std::string persona;
+  std::string prompt;
+  std::string system;
+  std::string schema_file;
+  std::vector<std::string> stop;
+  std::optional<uint32_t> seed;
+  std::optional<float> temperature;
+  std::optional<int32_t> max_tokens;
+  std::optional<uint32_t> n_ctx;
+  bool json = false;
+};
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_not_found(path + ": no such " + what + " file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Draws "loading NAME 42%" in place on a terminal; prints start and end lines otherwise.
+class LoadProgress {
+ public:
+  explicit LoadProgress(std::string name) : name_(std::move(name)), tty_(stderr_is_terminal()) {
+    if (!tty_) std::fprintf(stderr, "loading %s ...\n", name_.c_str());
+  }
+  bool update(float progress) {
+    const int percent = static_cast<int>(progress * 100.0f);
+    if (tty_ && percent != last_percent_) {
+      std::fprintf(stderr, "\rloading %s %3d%%", name_.c_str(), percent);
+      last_percent_ = percent;
+    }
+    return !g_interrupted.load();
+  }
+  void done(double load_ms) {
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "loaded %s in %.0f ms\n", name_.c_str(), load_ms);
+  }
+
+ private:
+  std::string name_;
+  bool tty_;
+  int last_percent_ = -1;
+};
+
+void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
+  const Config config = load_config(global);
+  llm::ChatRequest request;
+  std::filesystem::path model_path;
+  std::string label;
+  if (!o.persona.empty()) {
+    const Codex codex = load_codex(global, config);
+    const Persona& persona = codex.persona(o.persona);
+    model_path = resolve_local_model(config, persona.model);
+    request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
+    request.sampling = persona.sampling;
+    request.max_tokens = persona.max_tokens;
+    label = persona.name;
+  } else {
+    model_path = o.model_file;
+    label = model_path.filename().string();
+  }
+  if (!o.system.empty()) {
+    if (!request.messages.empty()) request.messages.clear();
+    request.messages.push_back({llm::Role::kSystem, o.system});
+  }
+  if (o.prompt.empty()) throw_invalid_argument("the prompt is empty");
+  request.messages.push_back({llm::Role::kUser, o.prompt});
+  if (o.seed) request.sampling.seed = *o.seed;
+  if (o.temperature) request.sampling.temperature = *o.temperature;
+  if (o.max_tokens) request.max_tokens = *o.max_tokens;
+  request.stop = o.stop;
+  std::optional<llm::JsonSchema> schema;
+  if (!o.schema_file.empty()) {
+    // Checked here, before the model loads, so a bad schema costs nothing.
+    schema = llm::JsonSchema::parse(read_text_file(o.schema_file, "schema"), o.schema_file);
+    request.json_schema = schema->document();
+  }
+
+  llm::LlamaLoadParams params;
+  params.path = model_path;
+  params.n_ctx = o.n_ctx.value_or(static_cast<uint32_t>(config.inference.context_size));
+  params.n_batch = static_cast<uint32_t>(config.inference.batch_size);
+  params.n_threads = static_cast<int32_t>(config.inference.threads);
+  params.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
+  params.use_mmap = config.inference.mmap;
+  LoadProgress progress(label);
+  params.on_progress = [&progress](float p) { return progress.update(p); };
+  std::signal(SIGINT, on_sigint);
+  auto backend = llm::LlamaBackend::create(params);
+  progress.done(backend->load_ms());
+
+  std::stop_source stop;
+  request.cancel = stop.get_token();
+  if (!o.json) {
+    request.on_token = [&stop](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      if (g_interrupted.load()) stop.request_stop();
+    };
+  } else {
+    request.on_token = [&stop](std::string_view) {
+      if (g_interrupted.load()) stop.request_stop();
+    };
+  }
+  const llm::ChatResult result = backend->chat(request);
+  std::signal(SIGINT, SIG_DFL);
+
+  std::string schema_problem;
+  const bool schema_ok = !schema || [&] {
+    const auto parsed = nlohmann::json::parse(result.text, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) {
+      schema_problem = "the output is not complete JSON";
+      return false;
+    }
+    return schema->validate(parsed, &schema_problem);
+  }();
+  const llm::Timings& t = result.timings;
+  if (o.json) {
+    nlohmann::json out = {{"model", model_path.string()},
+                          {"text", result.text},
+                          {"stop_reason", llm::stop_reason_name(result.stop_reason)},
+                          {"timings",
+                           {{"load_ms", backend->load_ms()},
+                            {"prompt_ms", t.prompt_ms},
+                            {"decode_ms", t.decode_ms},
+                            {"prompt_tokens", t.n_prompt_tokens},
+                            {"generated_tokens", t.n_generated_tokens},
+                            {"decode_tokens_per_second", t.decode_tokens_per_second()}}}};
+    if (!o.persona.empty()) out["persona"] = label;
+    if (schema) out["schema_valid"] = schema_ok;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("\n");
+    std::fprintf(stderr, "[%d prompt tokens in %.0f ms; %d tokens at %.1f tokens/s; stopped: %s]\n",
+                 t.n_prompt_tokens, t.prompt_ms, t.n_generated_tokens,
+                 t.decode_tokens_per_second(),
+                 std::string(llm::stop_reason_name(result.stop_reason)).c_str());
+  }
+  if (!schema_ok) {
+    if (result.stop_reason == llm::StopReason::kMaxTokens) {
+      throw Error(ErrorCode::kResourceExhausted,
+                  "output stopped at the token limit before its JSON was complete; raise "
+                  "--max-tokens or bound the schema (maxLength, maxItems)");
+    }
+    throw Error(ErrorCode::kInternal, "output does not satisfy the schema: " + schema_problem);
+  }
+  if (result.stop_reason == llm::StopReason::kCancelled) {
+    throw Error(ErrorCode::kCancelled, "generation interrupted");
+  }
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, const GlobalOptions& options) {
+  auto o = std::make_shared<GenerateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "generate",
+      "Stream one model's answer to a prompt. With --persona the model, system prompt and "
+      "sampling come from the codex and config.toml; with --model any GGUF file is used as is.");
+  auto* model = cmd->add_option("--model", o->model_file, "GGUF file to run")->type_name("FILE");
+  auto* persona = cmd->add_option("--persona", o->persona,
+                                  "Persona to speak as: ALFRED, BABS, BRICK or ROBIN");
+  model->excludes(persona);
+  cmd->add_option("prompt", o->prompt, "The user's message")->required();
+  cmd->add_option("--system", o->system, "System prompt (replaces the persona's)");
+  cmd->add_option("--schema", o->schema_file,
+                  "JSON schema file: the output is constrained to JSON valid against it")
+      ->type_name("FILE");
+  cmd->add_option("--seed", o->seed, "Sampling seed (same seed, same text)");
+  cmd->add_option("--temperature", o->temperature, "0 for greedy decoding");
+  cmd->add_option("--max-tokens", o->max_tokens, "Most tokens to generate");
+  cmd->add_option("--stop", o->stop, "Stop before this text (repeatable)");
+  cmd->add_option("--ctx", o->n_ctx, "Context size (default: [inference] context_size)");
+  cmd->add_flag("--json", o->json, "Print one JSON result instead of streaming");
+  cmd->callback([&options, o, model, persona] {
+    if (model->count() == 0 && persona->count() == 0) {
+      throw_invalid_argument("generate: give --model FILE or --persona NAME");
+    }
+    run_generate(options, *o);
+  });
+}
+
+}  // namespace a4ps::cli

@@ -1,0 +1,66 @@
+// a4ps: the command-line front end of A4PS, the Living Image.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cli/cli_context.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "llm/llama_backend.h"
+
+#ifndef A4PS_VERSION
+#define A4PS_VERSION "0.0.0"
+#endif
+#ifndef A4PS_LLAMA_COMMIT
+#define A4PS_LLAMA_COMMIT "unknown"
+#endif
+
+namespace {
+
+std::string version_text() {
+  return std::string("a4ps ") + A4PS_VERSION + "\nllama.cpp " + A4PS_LLAMA_COMMIT +
+         " (from npm node-llama-cpp)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace a4ps;
+  CLI::App app{
+      "A4PS, the Living Image: four personas (ALFRED, BABS, BRICK, ROBIN) on small local "
+      "models.\n\nExamples:\n"
+      "  a4ps models mktest tiny.gguf --seed 7        # a tiny random model to try things on\n"
+      "  a4ps models info tiny.gguf\n"
+      "  a4ps generate --model tiny.gguf \"Hello\"\n"
+      "  a4ps generate --persona BRICK \"Plan the onboarding\"  # uses config.toml + codex\n"
+      "  a4ps config defaults > config.toml           # every key, documented\n",
+      "a4ps"};
+  app.require_subcommand(1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version and exit");
+  cli::GlobalOptions options;
+  cli::add_global_options(app, options);
+  cli::add_models_commands(app, options);
+  cli::add_generate_command(app, options);
+  cli::add_config_commands(app, options);
+
+  // --version works alone, without a subcommand.
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::cout << version_text() << llm::llama_system_info() << "\n";
+    return 0;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const Error& e) {
+    std::cerr << "a4ps: error: " << e.what() << "\n";
+    return exit_code_for(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "a4ps: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

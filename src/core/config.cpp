@@ -1,0 +1,350 @@
+#include "core/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/error.h"
+#include "core/text.h"
+#include "core/toml_field.h"
+
+namespace a4ps {
+namespace {
+
+constexpr int64_t kNoMax = kNoUpperLimit;
+
+// One documented key of config.toml: how to read it into a Config and how to write it back.
+struct KeySpec {
+  std::string_view section;
+  std::string_view key;
+  std::string_view doc;
+  std::function<void(Config&, const toml::node&, const TomlField&)> load;
+  std::function<std::string(const Config&)> render;
+};
+
+template <class Section>
+using SectionPtr = Section Config::*;
+
+template <class Section>
+KeySpec integer_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                    int64_t Section::*field, int64_t min, int64_t max, std::string_view doc) {
+  return {section, key, doc,
+          [=](Config& c, const toml::node& n, const TomlField& f) {
+            (c.*sec).*field = f.integer(n, min, max);
+          },
+          [=](const Config& c) { return std::to_string((c.*sec).*field); }};
+}
+
+template <class Section>
+KeySpec number_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                   double Section::*field, double min, double max, std::string_view doc) {
+  return {section, key, doc,
+          [=](Config& c, const toml::node& n, const TomlField& f) {
+            (c.*sec).*field = f.number(n, min, max);
+          },
+          [=](const Config& c) { return format_toml_float((c.*sec).*field); }};
+}
+
+template <class Section>
+KeySpec bool_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                 bool Section::*field, std::string_view doc) {
+  return {section, key, doc,
+          [=](Config& c, const toml::node& n, const TomlField& f) {
+            (c.*sec).*field = f.boolean(n);
+          },
+          [=](const Config& c) { return std::string((c.*sec).*field ? "true" : "false"); }};
+}
+
+// A string; when `choices` is not empty, one of them.
+template <class Section>
+KeySpec string_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                   std::string Section::*field, std::vector<std::string> choices,
+                   std::string_view doc) {
+  return {section, key, doc,
+          [=](Config& c, const toml::node& n, const TomlField& f) {
+            (c.*sec).*field = f.string(n, choices);
+          },
+          [=](const Config& c) { return quote_string((c.*sec).*field); }};
+}
+
+template <class Section>
+KeySpec string_array_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                         std::vector<std::string> Section::*field, std::string_view doc) {
+  return {section, key, doc,
+          [=](Config& c, const toml::node& n, const TomlField& f) {
+            (c.*sec).*field = f.string_array(n);
+          },
+          [=](const Config& c) {
+            std::string out = "[";
+            const auto& values = (c.*sec).*field;
+            for (size_t i = 0; i < values.size(); ++i) {
+              out += (i == 0 ? "" : ", ") + quote_string(values[i]);
+            }
+            return out + "]";
+          }};
+}
+
+struct SectionDoc {
+  std::string_view name;
+  std::string_view doc;
+};
+
+const std::vector<SectionDoc>& section_docs() {
+  static const std::vector<SectionDoc> docs = {
+      {"models",
+       "Model references by name. A reference is a path to a local GGUF file (\"gguf:PATH\" or a\n"
+       "bare path); \"ollama:NAME\" and \"openai:NAME@URL\" arrive with those backends. The\n"
+       "blueprint's Ollama names are the defaults. Names beyond these five may be added and\n"
+       "referred to from the persona codex."},
+      {"inference", "How the embedded llama.cpp runs a local model."},
+      {"budget", "The memory budget the ModelManager keeps all resident models within."},
+      {"memory", "Episodic memory (kept in the image's state.db)."},
+      {"motivator", "Cognitive dissonance and the autonomous drive."},
+      {"socratic", "Limits of the BRICK/ROBIN Tree-of-Thoughts dialogue."},
+      {"tools",
+       "The Tool Forge and BABS's external access. [tools.api_keys] holds any NAME = \"KEY\"."},
+      {"sandbox", "Limits for every tool run; tools always run inside the sandbox."},
+      {"server", "`a4ps serve`. Bound to anything but loopback it requires a token."},
+      {"evolve", "The strategic loop: the Oracle, golden datasets and fine-tuning."},
+  };
+  return docs;
+}
+
+const std::vector<KeySpec>& key_specs() {
+  using C = Config;
+  static const std::vector<KeySpec> specs = {
+      integer_key("inference", "context_size", &C::inference, &InferenceConfig::context_size, 64,
+                  1 << 24, "Tokens per context (prompt + answer)."),
+      integer_key("inference", "batch_size", &C::inference, &InferenceConfig::batch_size, 1,
+                  1 << 16, "Tokens per prompt-evaluation batch."),
+      integer_key("inference", "threads", &C::inference, &InferenceConfig::threads, 0, 1024,
+                  "CPU threads; 0 lets llama.cpp choose."),
+      integer_key("inference", "gpu_layers", &C::inference, &InferenceConfig::gpu_layers, -1,
+                  100000, "Layers offloaded to a GPU (needs a CUDA build); -1 offloads all."),
+      bool_key("inference", "mmap", &C::inference, &InferenceConfig::mmap,
+               "Map GGUF files into memory instead of reading them."),
+      integer_key("budget", "memory_mb", &C::budget, &BudgetConfig::memory_mb, 1, kNoMax,
+                  "Memory all resident models may use together, in MiB."),
+      string_key("budget", "policy", &C::budget, &BudgetConfig::policy, {"fit", "sequential"},
+                 "\"fit\" keeps models resident while they fit and evicts the least recently\n"
+                 "used; \"sequential\" unloads after every call (the blueprint's keep_alive 0)."),
+      integer_key("budget", "keep_alive_seconds", &C::budget, &BudgetConfig::keep_alive_seconds,
+                  0, kNoMax, "Unload a model idle this long; 0 keeps it until evicted."),
+      string_key("memory", "db_path", &C::memory, &MemoryConfig::db_path, {},
+                 "The SQLite file of memories, relative to the image."),
+      string_key("memory", "table_name", &C::memory, &MemoryConfig::table_name, {},
+                 "The memory collection's name (the blueprint's LanceDB table)."),
+      string_key("memory", "index", &C::memory, &MemoryConfig::index,
+                 {"auto", "flat", "hnsw", "ivf_pq"}, "Vector index kind."),
+      number_key("motivator", "dissonance_threshold", &C::motivator,
+                 &MotivatorConfig::dissonance_threshold, 0.0, 1.0,
+                 "Dissonance above this publishes COGNITIVE_DISSONANCE."),
+      integer_key("motivator", "curiosity_interval_seconds", &C::motivator,
+                  &MotivatorConfig::curiosity_interval_seconds, 1, kNoMax,
+                  "How often curiosity proposes a self-reflection goal."),
+      number_key("motivator", "dissonance_embedding_weight", &C::motivator,
+                 &MotivatorConfig::dissonance_embedding_weight, 0.0, 1.0,
+                 "Weight of the embedding distance of BRICK's and ROBIN's positions."),
+      number_key("motivator", "dissonance_judge_weight", &C::motivator,
+                 &MotivatorConfig::dissonance_judge_weight, 0.0, 1.0,
+                 "Weight of ALFRED's judged conflict score."),
+      integer_key("socratic", "breadth", &C::socratic, &SocraticConfig::breadth, 1, 16,
+                  "Candidate thoughts BRICK proposes at each depth."),
+      integer_key("socratic", "beam", &C::socratic, &SocraticConfig::beam, 1, 16,
+                  "Candidates kept after ROBIN's evaluation."),
+      integer_key("socratic", "max_depth", &C::socratic, &SocraticConfig::max_depth, 1, 16,
+                  "Depth of the thought tree."),
+      integer_key("socratic", "max_turns", &C::socratic, &SocraticConfig::max_turns, 1, 64,
+                  "Synthesis/antithesis turns after the tree search."),
+      number_key("socratic", "prune_threshold", &C::socratic, &SocraticConfig::prune_threshold,
+                 0.0, 1.0, "Candidates ROBIN scores below this are abandoned."),
+      integer_key("tools", "max_attempts", &C::tools, &ToolsConfig::max_attempts, 1, 20,
+                  "Attempts the forge makes before it gives up on a tool."),
+      string_key("tools", "search_url", &C::tools, &ToolsConfig::search_url, {},
+                 "A SearxNG-compatible JSON search endpoint for BABS; empty: none."),
+      string_array_key("tools", "fetch_allowed_hosts", &C::tools,
+                       &ToolsConfig::fetch_allowed_hosts, "Hosts BABS may fetch pages from."),
+      string_key("sandbox", "runtime", &C::sandbox, &SandboxConfig::runtime,
+                 {"auto", "runsc", "bwrap"}, "Sandbox runtime; auto prefers gVisor (runsc)."),
+      integer_key("sandbox", "wall_ms", &C::sandbox, &SandboxConfig::wall_ms, 1, kNoMax,
+                  "Wall-clock limit per run, in ms."),
+      integer_key("sandbox", "cpu_ms", &C::sandbox, &SandboxConfig::cpu_ms, 1, kNoMax,
+                  "CPU-time limit per run, in ms."),
+      integer_key("sandbox", "memory_mb", &C::sandbox, &SandboxConfig::memory_mb, 1, kNoMax,
+                  "Memory limit per run, in MiB."),
+      integer_key("sandbox", "max_processes", &C::sandbox, &SandboxConfig::max_processes, 1,
+                  4096, "Processes and threads a run may have at once."),
+      integer_key("sandbox", "max_output_bytes", &C::sandbox, &SandboxConfig::max_output_bytes,
+                  1, kNoMax, "Bytes of stdout and of stderr kept per run."),
+      integer_key("sandbox", "tmp_size_mb", &C::sandbox, &SandboxConfig::tmp_size_mb, 1, kNoMax,
+                  "Size of the run's private writable temp dir, in MiB."),
+      string_key("server", "host", &C::server, &ServerConfig::host, {}, "Address to bind."),
+      integer_key("server", "port", &C::server, &ServerConfig::port, 1, 65535, "Port to bind."),
+      string_key("server", "token", &C::server, &ServerConfig::token, {},
+                 "Bearer token; required when host is not loopback."),
+      string_array_key("server", "cors_origins", &C::server, &ServerConfig::cors_origins,
+                       "Origins allowed by CORS; empty: CORS off."),
+      integer_key("server", "max_body_bytes", &C::server, &ServerConfig::max_body_bytes, 1,
+                  kNoMax, "Largest request body accepted."),
+      number_key("evolve", "golden_threshold", &C::evolve, &EvolveConfig::golden_threshold, 0.0,
+                 1.0, "Oracle score from which an episode is golden."),
+      integer_key("evolve", "min_examples", &C::evolve, &EvolveConfig::min_examples, 1, kNoMax,
+                  "Golden examples a persona needs before a fine-tune."),
+      number_key("evolve", "held_out_fraction", &C::evolve, &EvolveConfig::held_out_fraction,
+                 0.0, 0.9, "Share of golden examples held out to judge a candidate."),
+      string_key("evolve", "trainer_command", &C::evolve, &EvolveConfig::trainer_command, {},
+                 "External trainer producing a LoRA adapter; empty: in-process training."),
+  };
+  return specs;
+}
+
+std::string unknown_key_message(std::string_view source, std::string_view section,
+                                std::string_view key, const std::vector<std::string>& known) {
+  std::string message = std::string(source) + ": unknown key [" + std::string(section) + "] " +
+                        std::string(key) + " (ignored)";
+  const std::string suggestion = closest_match(key, known);
+  if (!suggestion.empty()) message += "; did you mean " + suggestion + "?";
+  return message;
+}
+
+// A table of free-form names whose values must be non-empty strings.
+void load_string_map(const toml::table& table, std::string_view source, std::string_view section,
+                     std::map<std::string, std::string>& out) {
+  for (auto&& [name, value] : table) {
+    out[std::string(name.str())] = TomlField{source, section, name.str()}.non_empty_string(value);
+  }
+}
+
+void load_section(Config& config, std::string_view source, std::string_view section,
+                  const toml::table& table) {
+  std::vector<std::string> known;
+  for (const KeySpec& spec : key_specs()) {
+    if (spec.section == section) known.emplace_back(spec.key);
+  }
+  if (section == "tools") known.emplace_back("api_keys");
+  for (auto&& [key, value] : table) {
+    if (section == "tools" && key.str() == "api_keys") {
+      if (!value.is_table()) TomlField{source, section, key.str()}.reject(value, "a table");
+      load_string_map(*value.as_table(), source, "tools.api_keys", config.tools.api_keys);
+      continue;
+    }
+    const auto spec = std::find_if(key_specs().begin(), key_specs().end(), [&](const KeySpec& s) {
+      return s.section == section && s.key == key.str();
+    });
+    if (spec == key_specs().end()) {
+      config.warnings.push_back(unknown_key_message(source, section, key.str(), known));
+      continue;
+    }
+    spec->load(config, value, TomlField{source, section, key.str()});
+  }
+}
+
+}  // namespace
+
+Config Config::defaults() {
+  Config config;
+  config.models.refs = {{"babs", "mistral:7b-instruct"},
+                        {"brick", "phi3:mini-4k-instruct"},
+                        {"robin", "llama3.1:8b-instruct"},
+                        {"alfred", "gemma2:9b-instruct"},
+                        {"embedding", "nomic-embed-text"}};
+  return config;
+}
+
+Config Config::load_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_not_found(path.string() + ": no such configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_string(text.str(), path.string());
+}
+
+Config Config::load_string(std::string_view toml_text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    throw_invalid_argument(std::string(source_name) + ":" +
+                           std::to_string(e.source().begin.line) + ":" +
+                           std::to_string(e.source().begin.column) +
+                           ": TOML syntax error: " + std::string(e.description()));
+  }
+  Config config = defaults();
+  config.source = std::string(source_name);
+  std::vector<std::string> known_sections;
+  for (const SectionDoc& s : section_docs()) known_sections.emplace_back(s.name);
+
+  for (auto&& [name, node] : root) {
+    const std::string section(name.str());
+    const bool known =
+        std::find(known_sections.begin(), known_sections.end(), section) != known_sections.end();
+    if (!known) {
+      std::string message = config.source + ": unknown section [" + section + "] (ignored)";
+      const std::string suggestion = closest_match(section, known_sections);
+      if (!suggestion.empty()) message += "; did you mean [" + suggestion + "]?";
+      config.warnings.push_back(std::move(message));
+      continue;
+    }
+    if (!node.is_table()) {
+      TomlField{config.source, section, "(section)"}.reject(node, "a table: [" + section + "]");
+    }
+    if (section == "models") {
+      load_string_map(*node.as_table(), config.source, "models", config.models.refs);
+    } else {
+      load_section(config, config.source, section, *node.as_table());
+    }
+  }
+  return config;
+}
+
+namespace {
+
+enum class Comments { kWith, kWithout };
+
+std::string render(const Config& config, Comments comments) {
+  const bool with_docs = comments == Comments::kWith;
+  std::string out;
+  if (with_docs) {
+    out += "# A4PS configuration: every key with its default value.\n";
+    out += "# Unknown keys are reported; a wrong value is an error naming key, value and range.\n";
+  }
+  for (const SectionDoc& section : section_docs()) {
+    out += "\n";
+    if (with_docs) {
+      std::istringstream lines{std::string(section.doc)};
+      for (std::string line; std::getline(lines, line);) out += "# " + line + "\n";
+    }
+    out += "[" + std::string(section.name) + "]\n";
+    if (section.name == "models") {
+      for (const auto& [name, ref] : config.models.refs) {
+        out += name + " = " + quote_string(ref) + "\n";
+      }
+      continue;
+    }
+    for (const KeySpec& spec : key_specs()) {
+      if (spec.section != section.name) continue;
+      if (with_docs) {
+        std::istringstream lines{std::string(spec.doc)};
+        for (std::string line; std::getline(lines, line);) out += "# " + line + "\n";
+      }
+      out += std::string(spec.key) + " = " + spec.render(config) + "\n";
+    }
+    if (section.name == "tools") {
+      out += "\n[tools.api_keys]\n";
+      for (const auto& [name, key] : config.tools.api_keys) {
+        out += name + " = " + quote_string(key) + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_default_config() { return render(Config::defaults(), Comments::kWith); }
+
+std::string render_config(const Config& config) { return render(config, Comments::kWithout); }
+
+}  // namespace a4ps

@@ -1,0 +1,128 @@
+// core/config: config.toml, the user's configuration. Every key has a default (see
+// `a4ps config defaults` and docs/config.md); unknown keys are reported as warnings, never
+// silently ignored; a wrong type or value is an a4ps::Error naming the file, the key, the value
+// and what is allowed. The blueprint's sections and keys ([models], [memory], [motivator],
+// [tools]) keep their names.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace a4ps {
+
+// The model each persona and the embedder use, by name. Values are model references: a path to
+// a local GGUF file (`gguf:PATH` or a bare path) or, once those backends exist, `ollama:NAME` /
+// `openai:NAME@URL`. Names beyond the five below are allowed, so a codex can refer to them.
+struct ModelsConfig {
+  std::map<std::string, std::string> refs;
+};
+
+// How the embedded llama.cpp runs a model.
+struct InferenceConfig {
+  int64_t context_size = 4096;  // tokens per context
+  int64_t batch_size = 512;     // tokens per prompt-evaluation batch
+  int64_t threads = 0;          // 0: the number of physical cores llama.cpp detects
+  int64_t gpu_layers = 0;       // layers offloaded to a GPU; -1 offloads all
+  bool mmap = true;             // map the GGUF file instead of reading it
+};
+
+struct BudgetConfig {
+  int64_t memory_mb = 8192;  // the blueprint's 8 GB laptop
+  std::string policy = "fit";
+  int64_t keep_alive_seconds = 300;
+};
+
+struct MemoryConfig {
+  std::string db_path = "state.db";
+  std::string table_name = "a4ps_scrapbook";
+  std::string index = "auto";
+};
+
+struct MotivatorConfig {
+  double dissonance_threshold = 0.8;
+  int64_t curiosity_interval_seconds = 3600;
+  double dissonance_embedding_weight = 0.5;
+  double dissonance_judge_weight = 0.5;
+};
+
+struct SocraticConfig {
+  int64_t breadth = 3;
+  int64_t beam = 2;
+  int64_t max_depth = 2;
+  int64_t max_turns = 2;
+  double prune_threshold = 0.3;
+};
+
+struct ToolsConfig {
+  int64_t max_attempts = 3;
+  std::string search_url;
+  std::vector<std::string> fetch_allowed_hosts;
+  std::map<std::string, std::string> api_keys;
+};
+
+struct SandboxConfig {
+  std::string runtime = "auto";
+  int64_t wall_ms = 10000;
+  int64_t cpu_ms = 5000;
+  int64_t memory_mb = 512;
+  int64_t max_processes = 32;
+  int64_t max_output_bytes = 65536;
+  int64_t tmp_size_mb = 64;
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int64_t port = 8000;
+  std::string token;
+  std::vector<std::string> cors_origins;
+  int64_t max_body_bytes = 1 << 20;
+};
+
+struct EvolveConfig {
+  double golden_threshold = 0.8;
+  int64_t min_examples = 20;
+  double held_out_fraction = 0.2;
+  std::string trainer_command;
+};
+
+struct Config {
+  ModelsConfig models;
+  InferenceConfig inference;
+  BudgetConfig budget;
+  MemoryConfig memory;
+  MotivatorConfig motivator;
+  SocraticConfig socratic;
+  ToolsConfig tools;
+  SandboxConfig sandbox;
+  ServerConfig server;
+  EvolveConfig evolve;
+
+  // Where the values came from ("<defaults>" when no file was read).
+  std::string source = "<defaults>";
+  // Unknown sections and keys found while loading, one message each.
+  std::vector<std::string> warnings;
+
+  // The built-in defaults.
+  static Config defaults();
+
+  // Reads `path`, starting from the defaults. Throws a4ps::Error: kNotFound if the file does
+  // not exist, kInvalidArgument for a TOML syntax error (with line and column) or a key whose
+  // type or value is not allowed.
+  static Config load_file(const std::filesystem::path& path);
+
+  // Same, from text; `source_name` names it in messages.
+  static Config load_string(std::string_view toml_text, std::string_view source_name);
+};
+
+// A commented config.toml with every key at its default value, as `a4ps config defaults`
+// prints it. Loading it yields Config::defaults().
+std::string render_default_config();
+
+// The effective configuration as TOML (no comments).
+std::string render_config(const Config& config);
+
+}  // namespace a4ps

@@ -1,0 +1,23 @@
+// core/text: small string helpers shared by the modules.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace a4ps {
+
+// `text` as a double-quoted string with JSON/TOML basic-string escapes.
+std::string quote_string(std::string_view text);
+
+// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo
+// (distance <= max(1, |word| / 3)); otherwise empty.
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+// Lower-case ASCII copy.
+std::string to_lower(std::string_view text);
+
+// Formats a byte count for people: "512 B", "3.2 MiB", "1.50 GiB".
+std::string format_bytes(double bytes);
+
+}  // namespace a4ps

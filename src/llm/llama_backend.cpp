@@ -1,0 +1,388 @@
+#include "llm/llama_backend.h"
+
+#include <llama.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "llm/ggml_log.h"
+#include "llm/json_schema.h"
+#include "llm/stream_filter.h"
+
+namespace a4ps::llm {
+namespace {
+
+struct ModelDeleter {
+  void operator()(llama_model* m) const { llama_model_free(m); }
+};
+struct ContextDeleter {
+  void operator()(llama_context* c) const { llama_free(c); }
+};
+struct SamplerDeleter {
+  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
+};
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+void ensure_llama_initialized() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    install_ggml_log();
+    llama_log_set(forward_ggml_log, nullptr);
+    llama_backend_init();
+  });
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+int32_t default_threads() {
+  return static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// Progress callback bridge: llama.cpp calls a C function pointer.
+bool forward_progress(float progress, void* user_data) {
+  const auto* callback = static_cast<const std::function<bool(float)>*>(user_data);
+  return (*callback)(progress);
+}
+
+bool stop_requested(void* user_data) {
+  const auto* token = static_cast<const std::stop_token*>(user_data);
+  return token != nullptr && token->stop_requested();
+}
+
+void validate_sampling(const SamplingParams& s) {
+  const auto bad = [](const std::string& what) { throw_invalid_argument("sampling: " + what); };
+  if (!(s.temperature >= 0.0f && s.temperature <= 100.0f)) bad("temperature must be 0..100");
+  if (s.top_k < 0) bad("top_k must be >= 0");
+  if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) bad("top_p must be in (0, 1]");
+  if (!(s.min_p >= 0.0f && s.min_p <= 1.0f)) bad("min_p must be 0..1");
+  if (!(s.repeat_penalty > 0.0f && s.repeat_penalty <= 10.0f)) bad("repeat_penalty must be in (0, 10]");
+  if (s.repeat_last_n < 0) bad("repeat_last_n must be >= 0");
+}
+
+}  // namespace
+
+struct LlamaBackend::Impl {
+  LlamaLoadParams params;
+  GgufInfo info;
+  std::unique_ptr<llama_model, ModelDeleter> model;
+  std::unique_ptr<llama_context, ContextDeleter> ctx;
+  const llama_vocab* vocab = nullptr;
+  std::string chat_template;
+  double load_ms = 0;
+  int32_t n_threads = 0;
+  // The request being served, for llama.cpp's abort callback.
+  std::stop_token active_cancel;
+
+  std::vector<llama_token> tokenize(std::string_view text, bool add_special,
+                                    bool parse_special) const;
+  std::string token_piece(llama_token token) const;
+  SamplerPtr make_sampler(const ChatRequest& request) const;
+  // Evaluates `tokens` in batches; false if cancelled.
+  bool evaluate(std::vector<llama_token>& tokens);
+  void generate(const ChatRequest& request, int32_t max_new, ChatResult& result);
+};
+
+std::vector<llama_token> LlamaBackend::Impl::tokenize(std::string_view text, bool add_special,
+                                                      bool parse_special) const {
+  std::vector<llama_token> tokens(text.size() + 8);
+  const auto length = static_cast<int32_t>(std::min<size_t>(text.size(), INT32_MAX));
+  int32_t n = llama_tokenize(vocab, text.data(), length, tokens.data(),
+                             static_cast<int32_t>(tokens.size()), add_special, parse_special);
+  if (n < 0) {
+    tokens.resize(static_cast<size_t>(-n));
+    n = llama_tokenize(vocab, text.data(), length, tokens.data(),
+                       static_cast<int32_t>(tokens.size()), add_special, parse_special);
+  }
+  if (n < 0) throw Error(ErrorCode::kInternal, "tokenizer failed on a text of " + std::to_string(text.size()) + " bytes");
+  tokens.resize(static_cast<size_t>(n));
+  return tokens;
+}
+
+std::string LlamaBackend::Impl::token_piece(llama_token token) const {
+  std::string piece(32, '\0');
+  int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()),
+                                   0, /*special=*/false);
+  if (n < 0) {
+    piece.resize(static_cast<size_t>(-n));
+    n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0,
+                             /*special=*/false);
+  }
+  piece.resize(static_cast<size_t>(std::max(0, n)));
+  return piece;
+}
+
+SamplerPtr LlamaBackend::Impl::make_sampler(const ChatRequest& request) const {
+  const SamplingParams& s = request.sampling;
+  SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+  if (request.json_schema) {
+    const JsonSchema schema = JsonSchema::create(*request.json_schema);
+    GgmlLogCapture capture;
+    llama_sampler* grammar = llama_sampler_init_grammar(vocab, schema.grammar().c_str(), "root");
+    if (grammar == nullptr) {
+      throw_invalid_argument("JSON schema: its grammar was rejected by llama.cpp (" +
+                             capture.last_error_or("no reason given") + ")");
+    }
+    llama_sampler_chain_add(chain.get(), grammar);
+  }
+  if (s.repeat_penalty != 1.0f && s.repeat_last_n != 0) {
+    llama_sampler_chain_add(chain.get(),
+                            llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), s.repeat_last_n,
+                                                         s.repeat_penalty, 0.0f, 0.0f));
+  }
+  if (s.temperature <= 0.0f) {
+    llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
+    return chain;
+  }
+  if (s.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(s.top_k));
+  llama_sampler_chain_add(chain.get(), llama_sampler_init_top_p(s.top_p, 1));
+  if (s.min_p > 0.0f) llama_sampler_chain_add(chain.get(), llama_sampler_init_min_p(s.min_p, 1));
+  llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(s.temperature));
+  llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(s.seed));
+  return chain;
+}
+
+bool LlamaBackend::Impl::evaluate(std::vector<llama_token>& tokens) {
+  const auto n_batch = static_cast<size_t>(llama_n_batch(ctx.get()));
+  for (size_t start = 0; start < tokens.size(); start += n_batch) {
+    const auto n = static_cast<int32_t>(std::min(n_batch, tokens.size() - start));
+    const int32_t rc = llama_decode(ctx.get(), llama_batch_get_one(tokens.data() + start, n));
+    if (rc == 2) return false;  // aborted by the abort callback
+    if (rc != 0) {
+      throw Error(ErrorCode::kInternal, "llama_decode failed with code " + std::to_string(rc));
+    }
+  }
+  return true;
+}
+
+void LlamaBackend::Impl::generate(const ChatRequest& request, int32_t max_new,
+                                  ChatResult& result) {
+  SamplerPtr sampler = make_sampler(request);
+  StreamFilter filter(request.stop);
+  const auto emit = [&](const std::string& text) {
+    if (!text.empty() && request.on_token) request.on_token(text);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  result.stop_reason = StopReason::kMaxTokens;
+  for (int32_t i = 0; i < max_new; ++i) {
+    if (request.cancel.stop_requested()) {
+      result.stop_reason = StopReason::kCancelled;
+      break;
+    }
+    llama_token token = llama_sampler_sample(sampler.get(), ctx.get(), -1);
+    if (llama_vocab_is_eog(vocab, token)) {
+      result.stop_reason = StopReason::kEndOfGeneration;
+      break;
+    }
+    ++result.timings.n_generated_tokens;
+    emit(filter.push(token_piece(token)));
+    if (filter.stopped()) {
+      result.stop_reason = StopReason::kStopString;
+      break;
+    }
+    if (i + 1 == max_new) break;
+    std::vector<llama_token> next{token};
+    if (!evaluate(next)) {
+      result.stop_reason = StopReason::kCancelled;
+      break;
+    }
+  }
+  emit(filter.finish());
+  result.text = filter.text();
+  result.timings.decode_ms = elapsed_ms(start);
+}
+
+LlamaBackend::LlamaBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LlamaBackend::~LlamaBackend() = default;
+
+std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params) {
+  ensure_llama_initialized();
+  auto impl = std::make_unique<Impl>();
+  impl->params = params;
+  impl->info = inspect_gguf(params.path);
+  const std::string& path = impl->info.path.string();
+  if (params.n_batch < 1) throw_invalid_argument("batch size must be >= 1");
+  if (params.n_threads < 0) throw_invalid_argument("threads must be >= 0");
+
+  const auto start = std::chrono::steady_clock::now();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = params.n_gpu_layers;
+  mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  if (params.on_progress) {
+    mp.progress_callback = forward_progress;
+    mp.progress_callback_user_data = const_cast<std::function<bool(float)>*>(&impl->params.on_progress);
+  }
+  GgmlLogCapture capture;
+  impl->model.reset(llama_model_load_from_file(path.c_str(), mp));
+  if (!impl->model) {
+    const std::string why = capture.last_error_or("no reason given");
+    if (why.find("cancel") != std::string::npos) {
+      throw Error(ErrorCode::kCancelled, path + ": loading was cancelled");
+    }
+    if (why.find("unknown model architecture") != std::string::npos) {
+      throw_invalid_argument(path + ": architecture '" + impl->info.architecture +
+                             "' is not supported by the embedded llama.cpp");
+    }
+    throw_invalid_argument(path + ": llama.cpp cannot load this model: " + why);
+  }
+  impl->vocab = llama_model_get_vocab(impl->model.get());
+
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = params.n_ctx != 0 ? params.n_ctx : std::max(impl->info.context_length, 512u);
+  cp.n_batch = params.n_batch;
+  if (params.purpose == ModelPurpose::kEmbed) {
+    // A pooled embedding is computed from one batch: let a whole context fit in it.
+    cp.n_batch = cp.n_ctx;
+    cp.embeddings = true;
+    if (impl->info.pooling_type == 0) cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+  }
+  cp.n_ubatch = cp.n_batch;
+  impl->n_threads = params.n_threads > 0 ? params.n_threads : default_threads();
+  cp.n_threads = impl->n_threads;
+  cp.n_threads_batch = impl->n_threads;
+  cp.no_perf = false;
+  cp.abort_callback = stop_requested;
+  cp.abort_callback_data = &impl->active_cancel;
+  impl->ctx.reset(llama_init_from_model(impl->model.get(), cp));
+  if (!impl->ctx) {
+    throw Error(ErrorCode::kResourceExhausted,
+                path + ": cannot create a context of " + std::to_string(cp.n_ctx) +
+                    " tokens (" + capture.last_error_or("out of memory?") + ")");
+  }
+  const char* tmpl = llama_model_chat_template(impl->model.get(), nullptr);
+  if (tmpl != nullptr) {
+    impl->chat_template = tmpl;
+  } else {
+    log::warn(path + ": the model has no chat template; using ChatML");
+    impl->chat_template = "chatml";
+  }
+  impl->load_ms = elapsed_ms(start);
+  return std::unique_ptr<LlamaBackend>(new LlamaBackend(std::move(impl)));
+}
+
+std::string LlamaBackend::render_prompt(const std::vector<ChatMessage>& messages) const {
+  std::vector<llama_chat_message> chat;
+  chat.reserve(messages.size());
+  size_t total = 0;
+  for (const ChatMessage& m : messages) {
+    chat.push_back({role_name(m.role).data(), m.content.c_str()});
+    total += m.content.size();
+  }
+  std::string buffer(total * 2 + 256, '\0');
+  const char* tmpl = impl_->chat_template.c_str();
+  int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), /*add_ass=*/true,
+                                        buffer.data(), static_cast<int32_t>(buffer.size()));
+  if (n > static_cast<int32_t>(buffer.size())) {
+    buffer.resize(static_cast<size_t>(n));
+    n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, buffer.data(), n);
+  }
+  if (n < 0) {
+    throw_invalid_argument(impl_->info.path.string() +
+                           ": its chat template is not one llama.cpp knows");
+  }
+  buffer.resize(static_cast<size_t>(n));
+  return buffer;
+}
+
+ChatResult LlamaBackend::chat(const ChatRequest& request) {
+  if (impl_->params.purpose == ModelPurpose::kEmbed) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded for embeddings, not for chat");
+  }
+  if (request.messages.empty()) throw_invalid_argument("chat: the conversation is empty");
+  if (request.max_tokens < 1) throw_invalid_argument("max_tokens must be >= 1");
+  validate_sampling(request.sampling);
+
+  std::vector<llama_token> prompt =
+      impl_->tokenize(render_prompt(request.messages), /*add_special=*/true, /*parse_special=*/true);
+  const auto n_ctx = static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
+  const auto n_prompt = static_cast<int32_t>(prompt.size());
+  if (n_prompt >= n_ctx) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "prompt is " + std::to_string(n_prompt) + " tokens but the context holds " +
+                    std::to_string(n_ctx) +
+                    "; shorten the prompt or raise [inference] context_size");
+  }
+
+  ChatResult result;
+  result.timings.n_prompt_tokens = n_prompt;
+  impl_->active_cancel = request.cancel;
+  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
+  const auto start = std::chrono::steady_clock::now();
+  const bool evaluated = impl_->evaluate(prompt);
+  result.timings.prompt_ms = elapsed_ms(start);
+  if (!evaluated) {
+    result.stop_reason = StopReason::kCancelled;
+  } else {
+    impl_->generate(request, std::min(request.max_tokens, n_ctx - n_prompt), result);
+  }
+  impl_->active_cancel = {};
+  return result;
+}
+
+std::vector<float> LlamaBackend::embed(std::string_view text) {
+  if (impl_->params.purpose != ModelPurpose::kEmbed) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded for chat; load it for embeddings");
+  }
+  std::vector<llama_token> tokens = impl_->tokenize(text, /*add_special=*/true, false);
+  const auto n_ctx = static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
+  const auto n = static_cast<int32_t>(tokens.size());
+  if (n == 0) throw_invalid_argument("embed: the text is empty");
+  if (n > n_ctx) {
+    throw Error(ErrorCode::kResourceExhausted, "text to embed is " + std::to_string(n) +
+                                                   " tokens but the context holds " +
+                                                   std::to_string(n_ctx));
+  }
+  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
+  llama_batch batch = llama_batch_init(n, 0, 1);
+  for (int32_t i = 0; i < n; ++i) {
+    batch.token[i] = tokens[static_cast<size_t>(i)];
+    batch.pos[i] = i;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = 0;
+    batch.logits[i] = 1;
+  }
+  batch.n_tokens = n;
+  const int32_t rc = llama_decode(impl_->ctx.get(), batch);
+  llama_batch_free(batch);
+  if (rc != 0) throw Error(ErrorCode::kInternal, "embedding decode failed with code " + std::to_string(rc));
+  const float* pooled = llama_get_embeddings_seq(impl_->ctx.get(), 0);
+  if (pooled == nullptr) throw Error(ErrorCode::kInternal, "llama.cpp returned no pooled embedding");
+  std::vector<float> embedding(pooled, pooled + embedding_size());
+  double norm = 0;
+  for (const float v : embedding) norm += static_cast<double>(v) * static_cast<double>(v);
+  norm = std::sqrt(norm);
+  if (norm > 0) {
+    for (float& v : embedding) v = static_cast<float>(static_cast<double>(v) / norm);
+  }
+  return embedding;
+}
+
+int32_t LlamaBackend::embedding_size() const { return llama_model_n_embd(impl_->model.get()); }
+
+int32_t LlamaBackend::count_tokens(std::string_view text) const {
+  return static_cast<int32_t>(impl_->tokenize(text, false, false).size());
+}
+
+int32_t LlamaBackend::context_size() const {
+  return static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
+}
+
+const GgufInfo& LlamaBackend::info() const { return impl_->info; }
+double LlamaBackend::load_ms() const { return impl_->load_ms; }
+int32_t LlamaBackend::threads() const { return impl_->n_threads; }
+
+std::string llama_system_info() {
+  ensure_llama_initialized();
+  return llama_print_system_info();
+}
+
+}  // namespace a4ps::llm

@@ -1,0 +1,66 @@
+// llm/llama_backend: the embedded llama.cpp engine. The only file of A4PS that includes
+// llama.h. A LlamaBackend owns one loaded model and one context; it validates everything a
+// user can get wrong (file, shape, prompt length, schema) before llama.cpp sees it, so bad
+// input is an a4ps::Error, never an abort.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llm/backend.h"
+#include "llm/gguf_info.h"
+#include "llm/test_model.h"
+
+namespace a4ps::llm {
+
+struct LlamaLoadParams {
+  std::filesystem::path path;
+  uint32_t n_ctx = 4096;    // tokens; 0: the model's trained context length
+  uint32_t n_batch = 512;   // prompt tokens evaluated per batch
+  int32_t n_threads = 0;    // 0: one per hardware thread
+  int32_t n_gpu_layers = 0; // -1: all
+  bool use_mmap = true;
+  ModelPurpose purpose = ModelPurpose::kGenerate;
+  // Called with 0..1 while the weights load; returning false cancels the load.
+  std::function<bool(float progress)> on_progress;
+};
+
+// Thread-compatible, not thread-safe: one thread at a time drives an instance (llama.cpp's
+// rule for a llama_context).
+class LlamaBackend final : public Backend {
+ public:
+  // Loads the model and creates its context. Throws a4ps::Error: kNotFound (no file),
+  // kInvalidArgument (not a GGUF model, unsupported architecture, bad parameters), kDataLoss
+  // (truncated file), kResourceExhausted (the context cannot be allocated), kCancelled
+  // (on_progress returned false).
+  static std::unique_ptr<LlamaBackend> create(const LlamaLoadParams& params);
+  ~LlamaBackend() override;
+
+  ChatResult chat(const ChatRequest& request) override;
+  std::vector<float> embed(std::string_view text) override;
+  int32_t embedding_size() const override;
+  int32_t count_tokens(std::string_view text) const override;
+  int32_t context_size() const override;
+
+  // The conversation rendered through the model's chat template, ready to tokenize.
+  // Throws kInvalidArgument if llama.cpp does not know the model's template.
+  std::string render_prompt(const std::vector<ChatMessage>& messages) const;
+
+  const GgufInfo& info() const;
+  double load_ms() const;
+  int32_t threads() const;
+
+ private:
+  struct Impl;
+  explicit LlamaBackend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// llama.cpp's build and system description, e.g. for `a4ps --version`.
+std::string llama_system_info();
+
+}  // namespace a4ps::llm
