@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Usage errors exit 2, like InvalidArgument; --help exits 0.
+    return app.exit(e) == 0 ? 0 : exit_code_for(ErrorCode::kInvalidArgument);
   } catch (const Error& e) {
     std::cerr << "a4ps: error: " << e.what() << "\n";
     return exit_code_for(e.code());

@@ -10,6 +10,8 @@
 namespace a4ps {
 
 std::string render_toml_value(const toml::node& value) {
+  // toml++ would write 'single-quoted' literal strings; messages quote as config.toml does.
+  if (value.is_string()) return quote_string(value.as_string()->get());
   std::ostringstream out;
   value.visit([&out](auto&& v) { out << v; });
   return out.str();

@@ -26,7 +26,9 @@ void forward_ggml_log(ggml_log_level level, const char* text, void* /*user_data*
   const ggml_log_level effective = level == GGML_LOG_LEVEL_CONT ? t_last_level : level;
   t_last_level = effective;
   if (effective == GGML_LOG_LEVEL_ERROR) {
-    if (level != GGML_LOG_LEVEL_CONT) t_last_error.clear();
+    // Every error line since the capture began, joined: llama.cpp's first line usually says
+    // why ("unknown model architecture"), its last only that loading failed.
+    if (level != GGML_LOG_LEVEL_CONT && !t_last_error.empty()) t_last_error = trim(t_last_error) + "; ";
     t_last_error += text;
   }
   if (log::enabled(log::Level::kDebug)) log::debug(std::string("llama.cpp: ") + text);

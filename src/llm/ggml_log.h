@@ -15,8 +15,8 @@ void forward_ggml_log(ggml_log_level level, const char* text, void* user_data);
 // Installs forward_ggml_log for ggml. Idempotent and thread-safe.
 void install_ggml_log();
 
-// Clears the calling thread's last llama.cpp/ggml error on construction; last_error_or()
-// returns what was logged at error level since then (trimmed), or `fallback`.
+// Clears the calling thread's llama.cpp/ggml errors on construction; last_error_or() returns
+// every line logged at error level since then, joined with "; ", or `fallback`.
 class GgmlLogCapture {
  public:
   GgmlLogCapture();

@@ -1,0 +1,44 @@
+# Shared by the README's two commands (scripts/demo.sh, scripts/test.sh). Sourced, not run.
+# Everything here is idempotent: a second run installs nothing, fetches nothing and rebuilds
+# only what changed (ccache, when present, makes even a fresh build tree cheap).
+
+A4PS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+A4PS_BUILD_DIR=${A4PS_BUILD_DIR:-$A4PS_ROOT/build}
+
+A4PS_APT_PACKAGES=(
+  build-essential cmake ninja-build ccache git ca-certificates openssl pkg-config
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libvalijson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs the Debian packages that are missing (apt-get update only when something is).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "${A4PS_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  command -v npm >/dev/null || missing+=(npm)
+  if ((${#missing[@]})); then
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    say "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+# Configures the build tree once, then builds the given targets.
+build_targets() {
+  "$A4PS_ROOT/scripts/fetch-llama.sh"
+  if [[ ! -f "$A4PS_BUILD_DIR/build.ninja" ]]; then
+    say "configuring $A4PS_BUILD_DIR"
+    cmake -S "$A4PS_ROOT" -B "$A4PS_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      ${A4PS_CMAKE_ARGS:-} >/dev/null
+  fi
+  say "building: $*"
+  cmake --build "$A4PS_BUILD_DIR" --target "$@"
+}

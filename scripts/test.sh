@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds (the normal and the ASan+UBSan
+# variants, plus llama-server and llama-bench as peers) and runs the whole suite through ctest.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_packages
+build_targets all llama_peers
+say "running the tests"
+cd "$A4PS_BUILD_DIR"
+ctest --output-on-failure -j "$(nproc)" "$@"

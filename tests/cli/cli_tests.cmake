@@ -1,0 +1,67 @@
+# Declarative CLI scenarios: each runs `a4ps` as a user would and checks its exit code and
+# output through expect.sh. A crash or abort fails every one of them.
+set(A4PS_FIXTURES "${CMAKE_CURRENT_BINARY_DIR}/cli-fixtures")
+set(EXPECT "${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh")
+set(A4PS_BIN "$<TARGET_FILE:a4ps>")
+
+add_test(NAME cli.fixtures COMMAND a4ps_test_fixtures "${A4PS_FIXTURES}")
+set_tests_properties(cli.fixtures PROPERTIES FIXTURES_SETUP cli_fixtures)
+
+function(a4ps_cli_test name exit_code regex)
+  add_test(NAME cli.${name} COMMAND "${EXPECT}" ${exit_code} "${regex}" -- ${A4PS_BIN} ${ARGN}
+           WORKING_DIRECTORY "${A4PS_FIXTURES}")
+  set_tests_properties(cli.${name} PROPERTIES FIXTURES_REQUIRED cli_fixtures)
+endfunction()
+
+set(F "${A4PS_FIXTURES}")
+string(REPEAT "community resource atlas " 300 LONG_PROMPT)
+
+# What works.
+a4ps_cli_test(version 0 "^a4ps [0-9]+\\.[0-9]+\\.[0-9]+" --version)
+a4ps_cli_test(help_lists_commands 0 "generate.*" --help)
+a4ps_cli_test(models_info 0 "architecture +llama" models info ${F}/tiny.gguf)
+a4ps_cli_test(models_info_json 0 "\"vocab_size\": 32064" models info --json ${F}/tiny.gguf)
+a4ps_cli_test(models_mktest 0 "wrote .*seed 9" models mktest ${F}/made.gguf --seed 9 --type q8_0)
+a4ps_cli_test(generate_streams 0 "stopped: max_tokens"
+              generate --model ${F}/tiny.gguf --seed 1 --max-tokens 8 "hello")
+a4ps_cli_test(generate_json 0 "\"generated_tokens\": [0-9]+"
+              generate --model ${F}/tiny.gguf --seed 1 --max-tokens 8 --json "hello")
+a4ps_cli_test(generate_persona 0 "loaded BRICK"
+              --config ${F}/local.toml generate --persona brick --max-tokens 8 "hello")
+a4ps_cli_test(generate_schema 0 "\"schema_valid\": true"
+              generate --model ${F}/tiny.gguf --schema ${F}/route.json --max-tokens 200 --json
+              "Route this task")
+a4ps_cli_test(config_defaults 0 "memory_mb = 8192" config defaults)
+a4ps_cli_test(config_check_builtin 0 "personas ALFRED BABS BRICK ROBIN" config check)
+a4ps_cli_test(config_unknown_key_warns 0 "did you mean memory_mb"
+              --config ${F}/unknown_key.toml config check)
+
+# Bad input: a clear error, a specific exit code, no abort.
+a4ps_cli_test(missing_model_file 3 "no such model file" models info ${F}/missing.gguf)
+a4ps_cli_test(generate_missing_model 3 "no such model file"
+              generate --model ${F}/missing.gguf "hi")
+a4ps_cli_test(non_gguf_file 2 "not a GGUF model file" generate --model ${F}/notes.gguf "hi")
+a4ps_cli_test(truncated_gguf 8 "truncated GGUF file" generate --model ${F}/truncated.gguf "hi")
+a4ps_cli_test(unsupported_architecture 2 "architecture 'quantum-brain' is not supported"
+              generate --model ${F}/quantum.gguf "hi")
+a4ps_cli_test(prompt_longer_than_context 5 "context holds 256"
+              generate --model ${F}/tiny.gguf --ctx 256 "${LONG_PROMPT}")
+a4ps_cli_test(invalid_schema 2 "invalid JSON schema"
+              generate --model ${F}/tiny.gguf --schema ${F}/bad_schema.json "hi")
+a4ps_cli_test(schema_not_json 2 "not_json.json: not valid JSON"
+              generate --model ${F}/tiny.gguf --schema ${F}/not_json.json "hi")
+a4ps_cli_test(bad_config_value 2 "\\[budget\\] memory_mb = -3: must be a positive integer"
+              --config ${F}/bad_value.toml config check)
+a4ps_cli_test(bad_config_syntax 2 "bad_syntax.toml:1:[0-9]+: TOML syntax error"
+              --config ${F}/bad_syntax.toml config check)
+a4ps_cli_test(missing_config 3 "no such configuration file" --config ${F}/none.toml config check)
+a4ps_cli_test(codex_unknown_model 2 "\\[persona.brick\\] model = \"gpt-17\": must be a model named"
+              --codex ${F}/bad_codex.toml config check)
+a4ps_cli_test(unknown_persona 3 "persona batman: not in the codex"
+              generate --persona batman "hi")
+a4ps_cli_test(ollama_reference_not_built 4 "Ollama"
+              --config ${F}/ollama.toml generate --persona brick "hi")
+a4ps_cli_test(generate_needs_a_model 2 "give --model FILE or --persona NAME" generate "hi")
+a4ps_cli_test(bad_mktest_shape 2 "--heads 5: must divide --embd 64"
+              models mktest ${F}/x.gguf --heads 5)
+a4ps_cli_test(unknown_option 2 "--frobnicate" generate --frobnicate "hi")
