@@ -60,8 +60,9 @@ std::filesystem::path resolve_local_model(const Config& config, const std::strin
   const std::string where = config.source + ": [models] " + model_name + " = \"" + ref + "\"";
   if (ref.starts_with("ollama:") || ref.starts_with("openai:")) {
     throw Error(ErrorCode::kUnavailable,
-                where + ": the Ollama and OpenAI-compatible backends are not part of this build "
-                        "yet; point it at a local GGUF file (\"gguf:/path/model.gguf\")");
+                where +
+                    ": the Ollama and OpenAI-compatible backends are not part of this build "
+                    "yet; point it at a local GGUF file (\"gguf:/path/model.gguf\")");
   }
   if (ref.starts_with("gguf:")) ref = ref.substr(5);
   std::filesystem::path path(ref);
@@ -74,15 +75,18 @@ std::filesystem::path resolve_local_model(const Config& config, const std::strin
                                    found->second.find('/') == std::string::npos;
     if (looks_like_ollama) {
       throw Error(ErrorCode::kUnavailable,
-                  where + ": no such file, and it looks like an Ollama model name; the Ollama "
-                          "backend is not part of this build yet, so point it at a local GGUF "
-                          "file (see README, \"Using real models\")");
+                  where +
+                      ": no such file, and it looks like an Ollama model name; the Ollama "
+                      "backend is not part of this build yet, so point it at a local GGUF "
+                      "file (see README, \"Using real models\")");
     }
     throw_not_found(where + ": no such model file " + path.string());
   }
   return path;
 }
 
-bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
+bool stderr_is_terminal() {
+  return isatty(STDERR_FILENO) != 0;
+}
 
 }  // namespace a4ps::cli

@@ -2,11 +2,10 @@
 // the codex, resolving a persona's model to a local file, and terminal output helpers.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "core/config.h"
 #include "persona/codex.h"

@@ -4,9 +4,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/cli_context.h"
 #include "core/error.h"
@@ -18,7 +17,9 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+}
 
 struct GenerateOptions {
   std::string model_file;
@@ -157,8 +158,7 @@ void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
   } else {
     std::printf("\n");
     std::fprintf(stderr, "[%d prompt tokens in %.0f ms; %d tokens at %.1f tokens/s; stopped: %s]\n",
-                 t.n_prompt_tokens, t.prompt_ms, t.n_generated_tokens,
-                 t.decode_tokens_per_second(),
+                 t.n_prompt_tokens, t.prompt_ms, t.n_generated_tokens, t.decode_tokens_per_second(),
                  std::string(llm::stop_reason_name(result.stop_reason)).c_str());
   }
   if (!schema_ok) {
@@ -183,8 +183,8 @@ void add_generate_command(CLI::App& app, const GlobalOptions& options) {
       "Stream one model's answer to a prompt. With --persona the model, system prompt and "
       "sampling come from the codex and config.toml; with --model any GGUF file is used as is.");
   auto* model = cmd->add_option("--model", o->model_file, "GGUF file to run")->type_name("FILE");
-  auto* persona = cmd->add_option("--persona", o->persona,
-                                  "Persona to speak as: ALFRED, BABS, BRICK or ROBIN");
+  auto* persona =
+      cmd->add_option("--persona", o->persona, "Persona to speak as: ALFRED, BABS, BRICK or ROBIN");
   model->excludes(persona);
   cmd->add_option("prompt", o->prompt, "The user's message")->required();
   cmd->add_option("--system", o->system, "System prompt (replaces the persona's)");

@@ -1,6 +1,5 @@
 // a4ps: the command-line front end of A4PS, the Living Image.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <iostream>

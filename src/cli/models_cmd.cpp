@@ -1,7 +1,6 @@
 // a4ps models mktest | info
 #include <cstdio>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_context.h"
@@ -49,9 +48,10 @@ nlohmann::json info_json(const llm::GgufInfo& info, uint32_t n_ctx) {
           {"tokenizer", info.tokenizer_model},
           {"pooling_type", info.pooling_type},
           {"chat_template", info.chat_template},
-          {"estimate", {{"context", n_ctx},
-                        {"kv_cache_bytes", info.kv_cache_bytes(n_ctx)},
-                        {"memory_bytes", info.estimate_memory_bytes(n_ctx)}}}};
+          {"estimate",
+           {{"context", n_ctx},
+            {"kv_cache_bytes", info.kv_cache_bytes(n_ctx)},
+            {"memory_bytes", info.estimate_memory_bytes(n_ctx)}}}};
 }
 
 void print_info(const llm::GgufInfo& info, uint32_t n_ctx) {
@@ -63,11 +63,11 @@ void print_info(const llm::GgufInfo& info, uint32_t n_ctx) {
             << "  file            " << bytes(info.file_bytes)
             << (info.file_type.empty() ? "" : ", " + info.file_type) << "\n"
             << "  context length  " << info.context_length << " (trained)\n"
-            << "  shape           " << info.n_layer << " layers, embedding " << info.n_embd
-            << ", " << info.n_head << " heads (" << info.n_head_kv << " KV), feed-forward "
-            << info.n_ff << "\n"
-            << "  vocabulary      " << info.vocab_size << " tokens ("
-            << info.tokenizer_model << ")\n"
+            << "  shape           " << info.n_layer << " layers, embedding " << info.n_embd << ", "
+            << info.n_head << " heads (" << info.n_head_kv << " KV), feed-forward " << info.n_ff
+            << "\n"
+            << "  vocabulary      " << info.vocab_size << " tokens (" << info.tokenizer_model
+            << ")\n"
             << "  chat template   "
             << (info.chat_template.empty() ? "none (ChatML will be used)"
                                            : std::to_string(info.chat_template.size()) + " chars")
@@ -92,8 +92,9 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
       "give a byte-identical file.");
   mktest->add_option("out", mk->out, "Output file")->required()->type_name("OUT.gguf");
   mktest->add_option("--seed", mk->spec.seed, "Seed of the random weights")->capture_default_str();
-  mktest->add_option("--vocab", mk->spec.vocab,
-                     "Vocab name (e.g. phi-3, llama-bpe, qwen2) or a path to a GGUF vocab")
+  mktest
+      ->add_option("--vocab", mk->spec.vocab,
+                   "Vocab name (e.g. phi-3, llama-bpe, qwen2) or a path to a GGUF vocab")
       ->capture_default_str();
   mktest->add_option("--layers", mk->spec.n_layer, "Transformer blocks")->capture_default_str();
   mktest->add_option("--embd", mk->spec.n_embd, "Embedding width")->capture_default_str();
@@ -103,8 +104,7 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
   mktest->add_option("--ff", mk->spec.n_ff, "Feed-forward width")->capture_default_str();
   mktest->add_option("--ctx", mk->spec.n_ctx, "Trained context length")->capture_default_str();
   mktest->add_option("--type", mk->type, "Weight type: f32, f16 or q8_0")->capture_default_str();
-  mktest->add_flag("--embedding", mk->embedding,
-                   "Set mean pooling, making an embedding model");
+  mktest->add_flag("--embedding", mk->embedding, "Set mean pooling, making an embedding model");
   mktest->callback([&options, mk] { run_mktest(options, *mk); });
 
   struct InfoOptions {
@@ -114,8 +114,9 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
   };
   auto io = std::make_shared<InfoOptions>();
   CLI::App* info = models->add_subcommand(
-      "info", "Describe a GGUF model: architecture, parameters, size, context, chat template "
-              "and the memory it needs for a given context");
+      "info",
+      "Describe a GGUF model: architecture, parameters, size, context, chat template "
+      "and the memory it needs for a given context");
   info->add_option("file", io->file, "GGUF file")->required()->type_name("FILE");
   info->add_option("--ctx", io->n_ctx, "Context size for the memory estimate")
       ->capture_default_str();

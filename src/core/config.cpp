@@ -1,10 +1,11 @@
 #include "core/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -50,11 +51,10 @@ KeySpec number_key(std::string_view section, std::string_view key, SectionPtr<Se
 template <class Section>
 KeySpec bool_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
                  bool Section::*field, std::string_view doc) {
-  return {section, key, doc,
-          [=](Config& c, const toml::node& n, const TomlField& f) {
-            (c.*sec).*field = f.boolean(n);
-          },
-          [=](const Config& c) { return std::string((c.*sec).*field ? "true" : "false"); }};
+  return {
+      section, key, doc,
+      [=](Config& c, const toml::node& n, const TomlField& f) { (c.*sec).*field = f.boolean(n); },
+      [=](const Config& c) { return std::string((c.*sec).*field ? "true" : "false"); }};
 }
 
 // A string; when `choices` is not empty, one of them.
@@ -130,8 +130,8 @@ const std::vector<KeySpec>& key_specs() {
       string_key("budget", "policy", &C::budget, &BudgetConfig::policy, {"fit", "sequential"},
                  "\"fit\" keeps models resident while they fit and evicts the least recently\n"
                  "used; \"sequential\" unloads after every call (the blueprint's keep_alive 0)."),
-      integer_key("budget", "keep_alive_seconds", &C::budget, &BudgetConfig::keep_alive_seconds,
-                  0, kNoMax, "Unload a model idle this long; 0 keeps it until evicted."),
+      integer_key("budget", "keep_alive_seconds", &C::budget, &BudgetConfig::keep_alive_seconds, 0,
+                  kNoMax, "Unload a model idle this long; 0 keeps it until evicted."),
       string_key("memory", "db_path", &C::memory, &MemoryConfig::db_path, {},
                  "The SQLite file of memories, relative to the image."),
       string_key("memory", "table_name", &C::memory, &MemoryConfig::table_name, {},
@@ -158,14 +158,14 @@ const std::vector<KeySpec>& key_specs() {
                   "Depth of the thought tree."),
       integer_key("socratic", "max_turns", &C::socratic, &SocraticConfig::max_turns, 1, 64,
                   "Synthesis/antithesis turns after the tree search."),
-      number_key("socratic", "prune_threshold", &C::socratic, &SocraticConfig::prune_threshold,
-                 0.0, 1.0, "Candidates ROBIN scores below this are abandoned."),
+      number_key("socratic", "prune_threshold", &C::socratic, &SocraticConfig::prune_threshold, 0.0,
+                 1.0, "Candidates ROBIN scores below this are abandoned."),
       integer_key("tools", "max_attempts", &C::tools, &ToolsConfig::max_attempts, 1, 20,
                   "Attempts the forge makes before it gives up on a tool."),
       string_key("tools", "search_url", &C::tools, &ToolsConfig::search_url, {},
                  "A SearxNG-compatible JSON search endpoint for BABS; empty: none."),
-      string_array_key("tools", "fetch_allowed_hosts", &C::tools,
-                       &ToolsConfig::fetch_allowed_hosts, "Hosts BABS may fetch pages from."),
+      string_array_key("tools", "fetch_allowed_hosts", &C::tools, &ToolsConfig::fetch_allowed_hosts,
+                       "Hosts BABS may fetch pages from."),
       string_key("sandbox", "runtime", &C::sandbox, &SandboxConfig::runtime,
                  {"auto", "runsc", "bwrap"}, "Sandbox runtime; auto prefers gVisor (runsc)."),
       integer_key("sandbox", "wall_ms", &C::sandbox, &SandboxConfig::wall_ms, 1, kNoMax,
@@ -174,10 +174,10 @@ const std::vector<KeySpec>& key_specs() {
                   "CPU-time limit per run, in ms."),
       integer_key("sandbox", "memory_mb", &C::sandbox, &SandboxConfig::memory_mb, 1, kNoMax,
                   "Memory limit per run, in MiB."),
-      integer_key("sandbox", "max_processes", &C::sandbox, &SandboxConfig::max_processes, 1,
-                  4096, "Processes and threads a run may have at once."),
-      integer_key("sandbox", "max_output_bytes", &C::sandbox, &SandboxConfig::max_output_bytes,
-                  1, kNoMax, "Bytes of stdout and of stderr kept per run."),
+      integer_key("sandbox", "max_processes", &C::sandbox, &SandboxConfig::max_processes, 1, 4096,
+                  "Processes and threads a run may have at once."),
+      integer_key("sandbox", "max_output_bytes", &C::sandbox, &SandboxConfig::max_output_bytes, 1,
+                  kNoMax, "Bytes of stdout and of stderr kept per run."),
       integer_key("sandbox", "tmp_size_mb", &C::sandbox, &SandboxConfig::tmp_size_mb, 1, kNoMax,
                   "Size of the run's private writable temp dir, in MiB."),
       string_key("server", "host", &C::server, &ServerConfig::host, {}, "Address to bind."),
@@ -186,14 +186,14 @@ const std::vector<KeySpec>& key_specs() {
                  "Bearer token; required when host is not loopback."),
       string_array_key("server", "cors_origins", &C::server, &ServerConfig::cors_origins,
                        "Origins allowed by CORS; empty: CORS off."),
-      integer_key("server", "max_body_bytes", &C::server, &ServerConfig::max_body_bytes, 1,
-                  kNoMax, "Largest request body accepted."),
+      integer_key("server", "max_body_bytes", &C::server, &ServerConfig::max_body_bytes, 1, kNoMax,
+                  "Largest request body accepted."),
       number_key("evolve", "golden_threshold", &C::evolve, &EvolveConfig::golden_threshold, 0.0,
                  1.0, "Oracle score from which an episode is golden."),
       integer_key("evolve", "min_examples", &C::evolve, &EvolveConfig::min_examples, 1, kNoMax,
                   "Golden examples a persona needs before a fine-tune."),
-      number_key("evolve", "held_out_fraction", &C::evolve, &EvolveConfig::held_out_fraction,
-                 0.0, 0.9, "Share of golden examples held out to judge a candidate."),
+      number_key("evolve", "held_out_fraction", &C::evolve, &EvolveConfig::held_out_fraction, 0.0,
+                 0.9, "Share of golden examples held out to judge a candidate."),
       string_key("evolve", "trainer_command", &C::evolve, &EvolveConfig::trainer_command, {},
                  "External trainer producing a LoRA adapter; empty: in-process training."),
   };
@@ -266,9 +266,8 @@ Config Config::load_string(std::string_view toml_text, std::string_view source_n
   try {
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
-    throw_invalid_argument(std::string(source_name) + ":" +
-                           std::to_string(e.source().begin.line) + ":" +
-                           std::to_string(e.source().begin.column) +
+    throw_invalid_argument(std::string(source_name) + ":" + std::to_string(e.source().begin.line) +
+                           ":" + std::to_string(e.source().begin.column) +
                            ": TOML syntax error: " + std::string(e.description()));
   }
   Config config = defaults();
@@ -343,8 +342,12 @@ std::string render(const Config& config, Comments comments) {
 
 }  // namespace
 
-std::string render_default_config() { return render(Config::defaults(), Comments::kWith); }
+std::string render_default_config() {
+  return render(Config::defaults(), Comments::kWith);
+}
 
-std::string render_config(const Config& config) { return render(config, Comments::kWithout); }
+std::string render_config(const Config& config) {
+  return render(config, Comments::kWithout);
+}
 
 }  // namespace a4ps

@@ -31,19 +31,29 @@ std::mutex& output_mutex() {
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "?";
 }
 
 }  // namespace
 
-void set_level(Level level) { threshold().store(level); }
-Level level() { return threshold().load(); }
-bool enabled(Level level) { return static_cast<int>(level) >= static_cast<int>(threshold().load()); }
+void set_level(Level level) {
+  threshold().store(level);
+}
+Level level() {
+  return threshold().load();
+}
+bool enabled(Level level) {
+  return static_cast<int>(level) >= static_cast<int>(threshold().load());
+}
 
 void write(Level level, std::string_view message) {
   if (!enabled(level)) return;

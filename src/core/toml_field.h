@@ -3,13 +3,13 @@
 // Shared by config.toml and the persona codex.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <toml++/toml.h>
 
 namespace a4ps {
 

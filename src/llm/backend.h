@@ -5,13 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace a4ps::llm {
 
@@ -49,6 +48,9 @@ struct ChatRequest {
   // When set, the output is constrained to JSON valid against this schema.
   std::optional<nlohmann::json> json_schema;
   TokenCallback on_token;
+  // kIgnore bans end-of-generation tokens, so exactly max_tokens are produced unless a stop
+  // string or cancellation ends it (llama-server's ignore_eos; benchmarks use it).
+  enum class EndOfGeneration { kStop, kIgnore } end_of_generation = EndOfGeneration::kStop;
   // Checked between tokens and during prompt evaluation.
   std::stop_token cancel;
 };

@@ -28,7 +28,8 @@ void forward_ggml_log(ggml_log_level level, const char* text, void* /*user_data*
   if (effective == GGML_LOG_LEVEL_ERROR) {
     // Every error line since the capture began, joined: llama.cpp's first line usually says
     // why ("unknown model architecture"), its last only that loading failed.
-    if (level != GGML_LOG_LEVEL_CONT && !t_last_error.empty()) t_last_error = trim(t_last_error) + "; ";
+    if (level != GGML_LOG_LEVEL_CONT && !t_last_error.empty())
+      t_last_error = trim(t_last_error) + "; ";
     t_last_error += text;
   }
   if (log::enabled(log::Level::kDebug)) log::debug(std::string("llama.cpp: ") + text);

@@ -3,9 +3,9 @@
 // an a4ps::Error can quote what llama.cpp said.
 #pragma once
 
-#include <string>
-
 #include <ggml.h>
+
+#include <string>
 
 namespace a4ps::llm {
 

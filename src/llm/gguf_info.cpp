@@ -25,18 +25,24 @@ uint64_t get_uint(const gguf_context* ctx, const std::string& key) {
   const int64_t id = gguf_find_key(ctx, key.c_str());
   if (id < 0) return 0;
   switch (gguf_get_kv_type(ctx, id)) {
-    case GGUF_TYPE_UINT8: return gguf_get_val_u8(ctx, id);
-    case GGUF_TYPE_UINT16: return gguf_get_val_u16(ctx, id);
-    case GGUF_TYPE_UINT32: return gguf_get_val_u32(ctx, id);
-    case GGUF_TYPE_UINT64: return gguf_get_val_u64(ctx, id);
-    case GGUF_TYPE_INT8: return static_cast<uint64_t>(std::max<int8_t>(0, gguf_get_val_i8(ctx, id)));
+    case GGUF_TYPE_UINT8:
+      return gguf_get_val_u8(ctx, id);
+    case GGUF_TYPE_UINT16:
+      return gguf_get_val_u16(ctx, id);
+    case GGUF_TYPE_UINT32:
+      return gguf_get_val_u32(ctx, id);
+    case GGUF_TYPE_UINT64:
+      return gguf_get_val_u64(ctx, id);
+    case GGUF_TYPE_INT8:
+      return static_cast<uint64_t>(std::max<int8_t>(0, gguf_get_val_i8(ctx, id)));
     case GGUF_TYPE_INT16:
       return static_cast<uint64_t>(std::max<int16_t>(0, gguf_get_val_i16(ctx, id)));
     case GGUF_TYPE_INT32:
       return static_cast<uint64_t>(std::max<int32_t>(0, gguf_get_val_i32(ctx, id)));
     case GGUF_TYPE_INT64:
       return static_cast<uint64_t>(std::max<int64_t>(0, gguf_get_val_i64(ctx, id)));
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -60,22 +66,38 @@ bool has_gguf_magic(const std::filesystem::path& path) {
 // llama.cpp's names for general.file_type (enum llama_ftype); the common ones.
 std::string file_type_name(uint64_t file_type) {
   switch (file_type) {
-    case 0: return "F32";
-    case 1: return "F16";
-    case 2: return "Q4_0";
-    case 3: return "Q4_1";
-    case 7: return "Q8_0";
-    case 8: return "Q5_0";
-    case 9: return "Q5_1";
-    case 10: return "Q2_K";
-    case 12: return "Q3_K_M";
-    case 14: return "Q4_K_S";
-    case 15: return "Q4_K_M";
-    case 16: return "Q5_K_S";
-    case 17: return "Q5_K_M";
-    case 18: return "Q6_K";
-    case 32: return "BF16";
-    default: return "type " + std::to_string(file_type);
+    case 0:
+      return "F32";
+    case 1:
+      return "F16";
+    case 2:
+      return "Q4_0";
+    case 3:
+      return "Q4_1";
+    case 7:
+      return "Q8_0";
+    case 8:
+      return "Q5_0";
+    case 9:
+      return "Q5_1";
+    case 10:
+      return "Q2_K";
+    case 12:
+      return "Q3_K_M";
+    case 14:
+      return "Q4_K_S";
+    case 15:
+      return "Q4_K_M";
+    case 16:
+      return "Q5_K_S";
+    case 17:
+      return "Q5_K_M";
+    case 18:
+      return "Q6_K";
+    case 32:
+      return "BF16";
+    default:
+      return "type " + std::to_string(file_type);
   }
 }
 
@@ -140,7 +162,8 @@ GgufInfo inspect_gguf(const std::filesystem::path& path) {
   }
   info.architecture = get_string(ctx.get(), "general.architecture");
   if (info.architecture.empty()) {
-    throw_invalid_argument(path.string() + ": GGUF file has no general.architecture; it is not a model");
+    throw_invalid_argument(path.string() +
+                           ": GGUF file has no general.architecture; it is not a model");
   }
   read_hparams(ctx.get(), info);
 
@@ -157,9 +180,9 @@ GgufInfo inspect_gguf(const std::filesystem::path& path) {
   }
   const uint64_t needed = gguf_get_data_offset(ctx.get()) + data_end;
   if (info.n_tensors > 0 && needed > info.file_bytes) {
-    throw Error(ErrorCode::kDataLoss,
-                path.string() + ": truncated GGUF file: its tensors need " + std::to_string(needed) +
-                    " bytes but the file has " + std::to_string(info.file_bytes));
+    throw Error(ErrorCode::kDataLoss, path.string() + ": truncated GGUF file: its tensors need " +
+                                          std::to_string(needed) + " bytes but the file has " +
+                                          std::to_string(info.file_bytes));
   }
   return info;
 }

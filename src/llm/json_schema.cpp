@@ -16,7 +16,9 @@ struct JsonSchema::Compiled {
 
 JsonSchema::JsonSchema(nlohmann::json document, std::string grammar,
                        std::unique_ptr<Compiled> compiled)
-    : document_(std::move(document)), grammar_(std::move(grammar)), compiled_(std::move(compiled)) {}
+    : document_(std::move(document)),
+      grammar_(std::move(grammar)),
+      compiled_(std::move(compiled)) {}
 JsonSchema::JsonSchema(JsonSchema&&) noexcept = default;
 JsonSchema& JsonSchema::operator=(JsonSchema&&) noexcept = default;
 JsonSchema::~JsonSchema() = default;

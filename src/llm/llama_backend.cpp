@@ -63,7 +63,8 @@ void validate_sampling(const SamplingParams& s) {
   if (s.top_k < 0) bad("top_k must be >= 0");
   if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) bad("top_p must be in (0, 1]");
   if (!(s.min_p >= 0.0f && s.min_p <= 1.0f)) bad("min_p must be 0..1");
-  if (!(s.repeat_penalty > 0.0f && s.repeat_penalty <= 10.0f)) bad("repeat_penalty must be in (0, 10]");
+  if (!(s.repeat_penalty > 0.0f && s.repeat_penalty <= 10.0f))
+    bad("repeat_penalty must be in (0, 10]");
   if (s.repeat_last_n < 0) bad("repeat_last_n must be >= 0");
 }
 
@@ -101,7 +102,9 @@ std::vector<llama_token> LlamaBackend::Impl::tokenize(std::string_view text, boo
     n = llama_tokenize(vocab, text.data(), length, tokens.data(),
                        static_cast<int32_t>(tokens.size()), add_special, parse_special);
   }
-  if (n < 0) throw Error(ErrorCode::kInternal, "tokenizer failed on a text of " + std::to_string(text.size()) + " bytes");
+  if (n < 0)
+    throw Error(ErrorCode::kInternal,
+                "tokenizer failed on a text of " + std::to_string(text.size()) + " bytes");
   tokens.resize(static_cast<size_t>(n));
   return tokens;
 }
@@ -132,10 +135,20 @@ SamplerPtr LlamaBackend::Impl::make_sampler(const ChatRequest& request) const {
     }
     llama_sampler_chain_add(chain.get(), grammar);
   }
+  if (request.end_of_generation == ChatRequest::EndOfGeneration::kIgnore) {
+    std::vector<llama_logit_bias> bans;
+    const int32_t n_vocab = llama_vocab_n_tokens(vocab);
+    for (llama_token t = 0; t < n_vocab; ++t) {
+      if (llama_vocab_is_eog(vocab, t)) bans.push_back({t, -INFINITY});
+    }
+    llama_sampler_chain_add(
+        chain.get(),
+        llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(bans.size()), bans.data()));
+  }
   if (s.repeat_penalty != 1.0f && s.repeat_last_n != 0) {
-    llama_sampler_chain_add(chain.get(),
-                            llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), s.repeat_last_n,
-                                                         s.repeat_penalty, 0.0f, 0.0f));
+    llama_sampler_chain_add(
+        chain.get(), llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), s.repeat_last_n,
+                                                  s.repeat_penalty, 0.0f, 0.0f));
   }
   if (s.temperature <= 0.0f) {
     llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
@@ -162,8 +175,7 @@ bool LlamaBackend::Impl::evaluate(std::vector<llama_token>& tokens) {
   return true;
 }
 
-void LlamaBackend::Impl::generate(const ChatRequest& request, int32_t max_new,
-                                  ChatResult& result) {
+void LlamaBackend::Impl::generate(const ChatRequest& request, int32_t max_new, ChatResult& result) {
   SamplerPtr sampler = make_sampler(request);
   StreamFilter filter(request.stop);
   const auto emit = [&](const std::string& text) {
@@ -217,7 +229,8 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
   if (params.on_progress) {
     mp.progress_callback = forward_progress;
-    mp.progress_callback_user_data = const_cast<std::function<bool(float)>*>(&impl->params.on_progress);
+    mp.progress_callback_user_data =
+        const_cast<std::function<bool(float)>*>(&impl->params.on_progress);
   }
   GgmlLogCapture capture;
   impl->model.reset(llama_model_load_from_file(path.c_str(), mp));
@@ -252,9 +265,9 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   cp.abort_callback_data = &impl->active_cancel;
   impl->ctx.reset(llama_init_from_model(impl->model.get(), cp));
   if (!impl->ctx) {
-    throw Error(ErrorCode::kResourceExhausted,
-                path + ": cannot create a context of " + std::to_string(cp.n_ctx) +
-                    " tokens (" + capture.last_error_or("out of memory?") + ")");
+    throw Error(ErrorCode::kResourceExhausted, path + ": cannot create a context of " +
+                                                   std::to_string(cp.n_ctx) + " tokens (" +
+                                                   capture.last_error_or("out of memory?") + ")");
   }
   const char* tmpl = llama_model_chat_template(impl->model.get(), nullptr);
   if (tmpl != nullptr) {
@@ -300,8 +313,8 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
   if (request.max_tokens < 1) throw_invalid_argument("max_tokens must be >= 1");
   validate_sampling(request.sampling);
 
-  std::vector<llama_token> prompt =
-      impl_->tokenize(render_prompt(request.messages), /*add_special=*/true, /*parse_special=*/true);
+  std::vector<llama_token> prompt = impl_->tokenize(render_prompt(request.messages),
+                                                    /*add_special=*/true, /*parse_special=*/true);
   const auto n_ctx = static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
   const auto n_prompt = static_cast<int32_t>(prompt.size());
   if (n_prompt >= n_ctx) {
@@ -353,9 +366,11 @@ std::vector<float> LlamaBackend::embed(std::string_view text) {
   batch.n_tokens = n;
   const int32_t rc = llama_decode(impl_->ctx.get(), batch);
   llama_batch_free(batch);
-  if (rc != 0) throw Error(ErrorCode::kInternal, "embedding decode failed with code " + std::to_string(rc));
+  if (rc != 0)
+    throw Error(ErrorCode::kInternal, "embedding decode failed with code " + std::to_string(rc));
   const float* pooled = llama_get_embeddings_seq(impl_->ctx.get(), 0);
-  if (pooled == nullptr) throw Error(ErrorCode::kInternal, "llama.cpp returned no pooled embedding");
+  if (pooled == nullptr)
+    throw Error(ErrorCode::kInternal, "llama.cpp returned no pooled embedding");
   std::vector<float> embedding(pooled, pooled + embedding_size());
   double norm = 0;
   for (const float v : embedding) norm += static_cast<double>(v) * static_cast<double>(v);
@@ -366,7 +381,9 @@ std::vector<float> LlamaBackend::embed(std::string_view text) {
   return embedding;
 }
 
-int32_t LlamaBackend::embedding_size() const { return llama_model_n_embd(impl_->model.get()); }
+int32_t LlamaBackend::embedding_size() const {
+  return llama_model_n_embd(impl_->model.get());
+}
 
 int32_t LlamaBackend::count_tokens(std::string_view text) const {
   return static_cast<int32_t>(impl_->tokenize(text, false, false).size());
@@ -376,9 +393,15 @@ int32_t LlamaBackend::context_size() const {
   return static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
 }
 
-const GgufInfo& LlamaBackend::info() const { return impl_->info; }
-double LlamaBackend::load_ms() const { return impl_->load_ms; }
-int32_t LlamaBackend::threads() const { return impl_->n_threads; }
+const GgufInfo& LlamaBackend::info() const {
+  return impl_->info;
+}
+double LlamaBackend::load_ms() const {
+  return impl_->load_ms;
+}
+int32_t LlamaBackend::threads() const {
+  return impl_->n_threads;
+}
 
 std::string llama_system_info() {
   ensure_llama_initialized();

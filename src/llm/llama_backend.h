@@ -19,10 +19,10 @@ namespace a4ps::llm {
 
 struct LlamaLoadParams {
   std::filesystem::path path;
-  uint32_t n_ctx = 4096;    // tokens; 0: the model's trained context length
-  uint32_t n_batch = 512;   // prompt tokens evaluated per batch
-  int32_t n_threads = 0;    // 0: one per hardware thread
-  int32_t n_gpu_layers = 0; // -1: all
+  uint32_t n_ctx = 4096;     // tokens; 0: the model's trained context length
+  uint32_t n_batch = 512;    // prompt tokens evaluated per batch
+  int32_t n_threads = 0;     // 0: one per hardware thread
+  int32_t n_gpu_layers = 0;  // -1: all
   bool use_mmap = true;
   ModelPurpose purpose = ModelPurpose::kGenerate;
   // Called with 0..1 while the weights load; returning false cancels the load.

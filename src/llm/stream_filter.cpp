@@ -11,9 +11,12 @@ size_t incomplete_utf8_tail(std::string_view text) {
     const auto byte = static_cast<unsigned char>(text[n - back]);
     if ((byte & 0xC0) == 0x80) continue;  // continuation byte
     size_t length = 1;
-    if ((byte & 0xE0) == 0xC0) length = 2;
-    else if ((byte & 0xF0) == 0xE0) length = 3;
-    else if ((byte & 0xF8) == 0xF0) length = 4;
+    if ((byte & 0xE0) == 0xC0)
+      length = 2;
+    else if ((byte & 0xF0) == 0xE0)
+      length = 3;
+    else if ((byte & 0xF8) == 0xF0)
+      length = 4;
     return length > back ? back : 0;
   }
   return 0;

@@ -29,9 +29,12 @@ struct GgmlDeleter {
 
 ggml_type to_ggml_type(WeightType type) {
   switch (type) {
-    case WeightType::kF32: return GGML_TYPE_F32;
-    case WeightType::kF16: return GGML_TYPE_F16;
-    case WeightType::kQ8_0: return GGML_TYPE_Q8_0;
+    case WeightType::kF32:
+      return GGML_TYPE_F32;
+    case WeightType::kF16:
+      return GGML_TYPE_F16;
+    case WeightType::kQ8_0:
+      return GGML_TYPE_Q8_0;
   }
   return GGML_TYPE_F32;
 }
@@ -39,9 +42,12 @@ ggml_type to_ggml_type(WeightType type) {
 // llama.cpp's general.file_type values (enum llama_ftype).
 uint32_t file_type_of(WeightType type) {
   switch (type) {
-    case WeightType::kF32: return 0;
-    case WeightType::kF16: return 1;
-    case WeightType::kQ8_0: return 7;
+    case WeightType::kF32:
+      return 0;
+    case WeightType::kF16:
+      return 1;
+    case WeightType::kQ8_0:
+      return 7;
   }
   return 0;
 }
@@ -105,20 +111,23 @@ std::vector<TensorShape> tensor_shapes(const TestModelSpec& s, int64_t n_vocab) 
 }
 
 void validate_spec(const TestModelSpec& s) {
-  const auto fail = [](const std::string& what) {
-    throw_invalid_argument("test model: " + what);
-  };
-  if (s.n_layer < 1 || s.n_layer > 256) fail("--layers " + std::to_string(s.n_layer) + ": must be 1..256");
-  if (s.n_embd < 8 || s.n_embd > 16384) fail("--embd " + std::to_string(s.n_embd) + ": must be 8..16384");
+  const auto fail = [](const std::string& what) { throw_invalid_argument("test model: " + what); };
+  if (s.n_layer < 1 || s.n_layer > 256)
+    fail("--layers " + std::to_string(s.n_layer) + ": must be 1..256");
+  if (s.n_embd < 8 || s.n_embd > 16384)
+    fail("--embd " + std::to_string(s.n_embd) + ": must be 8..16384");
   if (s.n_head < 1 || s.n_embd % s.n_head != 0) {
-    fail("--heads " + std::to_string(s.n_head) + ": must divide --embd " + std::to_string(s.n_embd));
+    fail("--heads " + std::to_string(s.n_head) + ": must divide --embd " +
+         std::to_string(s.n_embd));
   }
   if ((s.n_embd / s.n_head) % 2 != 0) fail("--embd / --heads must be even (rotary embeddings)");
   if (s.n_head_kv < 1 || s.n_head % s.n_head_kv != 0) {
-    fail("--kv-heads " + std::to_string(s.n_head_kv) + ": must divide --heads " + std::to_string(s.n_head));
+    fail("--kv-heads " + std::to_string(s.n_head_kv) + ": must divide --heads " +
+         std::to_string(s.n_head));
   }
   if (s.n_ff < 1 || s.n_ff > 65536) fail("--ff " + std::to_string(s.n_ff) + ": must be 1..65536");
-  if (s.n_ctx < 64 || s.n_ctx > (1u << 20)) fail("--ctx " + std::to_string(s.n_ctx) + ": must be 64..1048576");
+  if (s.n_ctx < 64 || s.n_ctx > (1u << 20))
+    fail("--ctx " + std::to_string(s.n_ctx) + ": must be 64..1048576");
   if (s.type == WeightType::kQ8_0 && (s.n_embd % 32 != 0 || s.n_ff % 32 != 0)) {
     fail("q8_0 needs --embd and --ff to be multiples of 32");
   }
@@ -127,8 +136,8 @@ void validate_spec(const TestModelSpec& s) {
 std::filesystem::path resolve_vocab(const std::string& vocab) {
   const bool is_path = vocab.find('/') != std::string::npos || vocab.ends_with(".gguf");
   const std::filesystem::path dir = default_vocab_dir();
-  const std::filesystem::path path = is_path ? std::filesystem::path(vocab)
-                                             : dir / ("ggml-vocab-" + vocab + ".gguf");
+  const std::filesystem::path path =
+      is_path ? std::filesystem::path(vocab) : dir / ("ggml-vocab-" + vocab + ".gguf");
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) return path;
   std::string known;

@@ -1,9 +1,10 @@
 #include "persona/codex.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -28,15 +29,25 @@ void load_sampling(const toml::table& table, const TomlField& where, Persona& p,
   for (auto&& [key, value] : table) {
     const TomlField f{where.source, where.section, key.str()};
     const std::string_view k = key.str();
-    if (k == "temperature") p.sampling.temperature = static_cast<float>(f.number(value, 0, 5));
-    else if (k == "top_k") p.sampling.top_k = static_cast<int32_t>(f.integer(value, 0, 1000));
-    else if (k == "top_p") p.sampling.top_p = static_cast<float>(f.number(value, 0.01, 1));
-    else if (k == "min_p") p.sampling.min_p = static_cast<float>(f.number(value, 0, 1));
-    else if (k == "repeat_penalty") p.sampling.repeat_penalty = static_cast<float>(f.number(value, 0.5, 3));
-    else if (k == "repeat_last_n") p.sampling.repeat_last_n = static_cast<int32_t>(f.integer(value, 0, 4096));
-    else if (k == "seed") p.sampling.seed = static_cast<uint32_t>(f.integer(value, 0, UINT32_MAX));
-    else if (k == "max_tokens") p.max_tokens = static_cast<int32_t>(f.integer(value, 1, 32768));
-    else warnings.push_back(std::string(where.source) + ": unknown key [" + std::string(where.section) + "] " + std::string(k) + " (ignored)");
+    if (k == "temperature")
+      p.sampling.temperature = static_cast<float>(f.number(value, 0, 5));
+    else if (k == "top_k")
+      p.sampling.top_k = static_cast<int32_t>(f.integer(value, 0, 1000));
+    else if (k == "top_p")
+      p.sampling.top_p = static_cast<float>(f.number(value, 0.01, 1));
+    else if (k == "min_p")
+      p.sampling.min_p = static_cast<float>(f.number(value, 0, 1));
+    else if (k == "repeat_penalty")
+      p.sampling.repeat_penalty = static_cast<float>(f.number(value, 0.5, 3));
+    else if (k == "repeat_last_n")
+      p.sampling.repeat_last_n = static_cast<int32_t>(f.integer(value, 0, 4096));
+    else if (k == "seed")
+      p.sampling.seed = static_cast<uint32_t>(f.integer(value, 0, UINT32_MAX));
+    else if (k == "max_tokens")
+      p.max_tokens = static_cast<int32_t>(f.integer(value, 1, 32768));
+    else
+      warnings.push_back(std::string(where.source) + ": unknown key [" +
+                         std::string(where.section) + "] " + std::string(k) + " (ignored)");
   }
 }
 
@@ -49,7 +60,8 @@ Persona load_persona(std::string_view source, const std::string& id, const toml:
     const toml::node* node = table.get(key);
     if (node == nullptr) {
       throw_invalid_argument(std::string(source) + ": [" + section + "] has no " +
-                             std::string(key) + "; every persona needs name, role, model and "
+                             std::string(key) +
+                             "; every persona needs name, role, model and "
                              "system_prompt");
     }
     return *node;
@@ -63,8 +75,8 @@ Persona load_persona(std::string_view source, const std::string& id, const toml:
   if (!config.models.refs.contains(p.model)) {
     std::vector<std::string> known;
     for (const auto& [name, ref] : config.models.refs) known.push_back(name);
-    model_field.reject(require("model"), "a model named in " + config.source + " [models] (" +
-                                             joined(known) + ")");
+    model_field.reject(require("model"),
+                       "a model named in " + config.source + " [models] (" + joined(known) + ")");
   }
   for (auto&& [key, value] : table) {
     const std::string_view k = key.str();
@@ -75,8 +87,8 @@ Persona load_persona(std::string_view source, const std::string& id, const toml:
       if (!value.is_table()) TomlField{source, section, k}.reject(value, "a table");
       load_sampling(*value.as_table(), TomlField{source, sub, ""}, p, warnings);
     } else if (k != "name" && k != "role" && k != "model" && k != "system_prompt") {
-      warnings.push_back(std::string(source) + ": unknown key [" + section + "] " +
-                         std::string(k) + " (ignored)");
+      warnings.push_back(std::string(source) + ": unknown key [" + section + "] " + std::string(k) +
+                         " (ignored)");
     }
   }
   return p;
@@ -99,7 +111,9 @@ const std::vector<std::string>& Codex::required_personas() {
   return ids;
 }
 
-std::string_view Codex::builtin_text() { return kBuiltinCodexText; }
+std::string_view Codex::builtin_text() {
+  return kBuiltinCodexText;
+}
 
 Codex Codex::builtin(const Config& config) {
   return load_string(builtin_text(), "<built-in persona_codex.toml>", config);
@@ -118,8 +132,8 @@ Codex Codex::load_string(std::string_view text, std::string_view source, const C
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    throw_invalid_argument(std::string(source) + ":" + std::to_string(e.source().begin.line) +
-                           ":" + std::to_string(e.source().begin.column) +
+    throw_invalid_argument(std::string(source) + ":" + std::to_string(e.source().begin.line) + ":" +
+                           std::to_string(e.source().begin.column) +
                            ": TOML syntax error: " + std::string(e.description()));
   }
   Codex codex;
@@ -167,8 +181,8 @@ const Persona& Codex::persona(std::string_view id_or_name) const {
   }
   std::vector<std::string> names;
   for (const Persona& p : personas_) names.push_back(p.name);
-  throw_not_found("persona " + std::string(id_or_name) + ": not in the codex (personas: " +
-                  joined(names) + ")");
+  throw_not_found("persona " + std::string(id_or_name) +
+                  ": not in the codex (personas: " + joined(names) + ")");
 }
 
 }  // namespace a4ps

@@ -104,8 +104,8 @@ TEST(Config, SectionThatIsNotATableIsAnError) {
 }
 
 TEST(Config, UnknownKeysAndSectionsAreReportedWithSuggestions) {
-  const Config c = Config::load_string("[budget]\nmemroy_mb = 1\n[sockratic]\nbreadth = 2\n",
-                                       "config.toml");
+  const Config c =
+      Config::load_string("[budget]\nmemroy_mb = 1\n[sockratic]\nbreadth = 2\n", "config.toml");
   ASSERT_EQ(c.warnings.size(), 2u);
   EXPECT_EQ(c.warnings[0],
             "config.toml: unknown key [budget] memroy_mb (ignored); did you mean memory_mb?");

@@ -65,6 +65,16 @@ TEST_F(LlamaBackendTest, MaxTokensIsHonoured) {
   }
 }
 
+TEST_F(LlamaBackendTest, IgnoringEndOfGenerationProducesExactlyMaxTokens) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    ChatRequest r = request(seed, 30);
+    r.end_of_generation = ChatRequest::EndOfGeneration::kIgnore;
+    const ChatResult result = chat_->chat(r);
+    EXPECT_EQ(result.timings.n_generated_tokens, 30) << seed;
+    EXPECT_EQ(result.stop_reason, StopReason::kMaxTokens);
+  }
+}
+
 TEST_F(LlamaBackendTest, CancellationStopsWithinOneToken) {
   ChatRequest r = request(5, 400);
   std::stop_source stop;
