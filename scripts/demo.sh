@@ -41,5 +41,4 @@ Atlas.' The protocol must be maximally efficient and data-driven to ensure rapid
 but it must also be exceptionally gentle, welcoming, and prioritize the user's emotional state \
 of feeling safe and included over speed."
 say "BRICK answers the seeding task (demo models speak gibberish by design)"
-printf '\033[1mBRICK:\033[0m ' >&2
 "$a4ps" --config "$demo/config.toml" generate --persona BRICK --max-tokens 96 --seed 42 "$task"

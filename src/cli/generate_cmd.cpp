@@ -117,6 +117,10 @@ void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
 
   std::stop_source stop;
   request.cancel = stop.get_token();
+  if (!o.json && !o.persona.empty()) {
+    std::printf("%s: ", label.c_str());
+    std::fflush(stdout);
+  }
   if (!o.json) {
     request.on_token = [&stop](std::string_view piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
