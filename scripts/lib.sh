@@ -34,7 +34,8 @@ ensure_packages() {
 # Configures the build tree once, then builds the given targets.
 build_targets() {
   "$A4PS_ROOT/scripts/fetch-llama.sh"
-  if [[ ! -f "$A4PS_BUILD_DIR/build.ninja" ]]; then
+  # A4PS_CMAKE_ARGS (e.g. -DA4PS_CUDA=ON) re-configures an existing tree too.
+  if [[ ! -f "$A4PS_BUILD_DIR/build.ninja" || -n "${A4PS_CMAKE_ARGS:-}" ]]; then
     say "configuring $A4PS_BUILD_DIR"
     cmake -S "$A4PS_ROOT" -B "$A4PS_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       ${A4PS_CMAKE_ARGS:-} >/dev/null

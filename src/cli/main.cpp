@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
       "  a4ps config defaults > config.toml           # every key, documented\n",
       "a4ps"};
   app.require_subcommand(1);
+  // Global options (--config, --codex, -v) may also follow the command.
+  app.fallthrough();
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version and exit");
   cli::GlobalOptions options;

@@ -69,6 +69,20 @@ KeySpec string_key(std::string_view section, std::string_view key, SectionPtr<Se
           [=](const Config& c) { return quote_string((c.*sec).*field); }};
 }
 
+// Secrets never reach a terminal or a log through `config show`.
+std::string redact(const std::string& secret) {
+  return secret.empty() ? "" : "<redacted>";
+}
+
+// A string that is a credential: read like any string, rendered redacted.
+template <class Section>
+KeySpec secret_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
+                   std::string Section::*field, std::string_view doc) {
+  KeySpec spec = string_key(section, key, sec, field, {}, doc);
+  spec.render = [=](const Config& c) { return quote_string(redact((c.*sec).*field)); };
+  return spec;
+}
+
 template <class Section>
 KeySpec string_array_key(std::string_view section, std::string_view key, SectionPtr<Section> sec,
                          std::vector<std::string> Section::*field, std::string_view doc) {
@@ -182,7 +196,7 @@ const std::vector<KeySpec>& key_specs() {
                   "Size of the run's private writable temp dir, in MiB."),
       string_key("server", "host", &C::server, &ServerConfig::host, {}, "Address to bind."),
       integer_key("server", "port", &C::server, &ServerConfig::port, 1, 65535, "Port to bind."),
-      string_key("server", "token", &C::server, &ServerConfig::token, {},
+      secret_key("server", "token", &C::server, &ServerConfig::token,
                  "Bearer token; required when host is not loopback."),
       string_array_key("server", "cors_origins", &C::server, &ServerConfig::cors_origins,
                        "Origins allowed by CORS; empty: CORS off."),
@@ -333,7 +347,7 @@ std::string render(const Config& config, Comments comments) {
     if (section.name == "tools") {
       out += "\n[tools.api_keys]\n";
       for (const auto& [name, key] : config.tools.api_keys) {
-        out += name + " = " + quote_string(key) + "\n";
+        out += name + " = " + quote_string(redact(key)) + "\n";
       }
     }
   }

@@ -35,9 +35,10 @@ std::string format_toml_float(double value) {
 }
 
 void TomlField::reject(const toml::node& value, std::string_view allowed) const {
-  throw_invalid_argument(std::string(source) + ": [" + std::string(section) + "] " +
-                         std::string(key) + " = " + render_toml_value(value) + ": must be " +
-                         std::string(allowed));
+  const std::string where =
+      section.empty() ? std::string(key) : "[" + std::string(section) + "] " + std::string(key);
+  throw_invalid_argument(std::string(source) + ": " + where + " = " + render_toml_value(value) +
+                         ": must be " + std::string(allowed));
 }
 
 int64_t TomlField::integer(const toml::node& value, int64_t min, int64_t max) const {

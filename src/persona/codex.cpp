@@ -139,8 +139,12 @@ Codex Codex::load_string(std::string_view text, std::string_view source, const C
   Codex codex;
   codex.source_ = std::string(source);
   if (const toml::node* version = root.get("version")) {
-    codex.version_ = TomlField{source, "", "version"}.integer(*version, kCodexFormatVersion,
-                                                              kCodexFormatVersion);
+    const TomlField field{source, "", "version"};
+    if (!version->is_integer() || version->as_integer()->get() != kCodexFormatVersion) {
+      field.reject(*version,
+                   std::to_string(kCodexFormatVersion) + " (the codex format this build reads)");
+    }
+    codex.version_ = kCodexFormatVersion;
   }
   const toml::node* personas = root.get("persona");
   if (personas == nullptr || !personas->is_table()) {

@@ -31,6 +31,8 @@ a4ps_cli_test(generate_persona 0 "loaded BRICK"
 a4ps_cli_test(generate_schema 0 "\"schema_valid\": true"
               generate --model ${F}/tiny.gguf --schema ${F}/route.json --max-tokens 200 --json
               "Route this task")
+a4ps_cli_test(global_options_after_the_command 0 "did you mean memory_mb"
+              config check --config ${F}/unknown_key.toml)
 a4ps_cli_test(config_defaults 0 "memory_mb = 8192" config defaults)
 a4ps_cli_test(config_check_builtin 0 "personas ALFRED BABS BRICK ROBIN" config check)
 a4ps_cli_test(config_unknown_key_warns 0 "did you mean memory_mb"

@@ -74,6 +74,16 @@ TAVILY_API_KEY = "secret"
   EXPECT_EQ(c.tools.api_keys.at("TAVILY_API_KEY"), "secret");
 }
 
+TEST(Config, ShownConfigurationRedactsSecrets) {
+  const Config c = Config::load_string(
+      "[server]\ntoken = \"s3cret\"\n[tools.api_keys]\nTAVILY = \"k3y\"\n", "config.toml");
+  EXPECT_EQ(c.server.token, "s3cret");
+  const std::string shown = render_config(c);
+  EXPECT_EQ(shown.find("s3cret"), std::string::npos);
+  EXPECT_EQ(shown.find("k3y"), std::string::npos);
+  EXPECT_NE(shown.find("token = \"<redacted>\""), std::string::npos);
+}
+
 TEST(Config, NegativeMemoryBudgetNamesFileKeyValueAndRange) {
   EXPECT_EQ(error_of("[budget]\nmemory_mb = -3\n"),
             "config.toml: [budget] memory_mb = -3: must be a positive integer");
