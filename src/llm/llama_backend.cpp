@@ -88,7 +88,8 @@ struct LlamaBackend::Impl {
   SamplerPtr make_sampler(const ChatRequest& request) const;
   // Evaluates `tokens` in batches; false if cancelled.
   bool evaluate(std::vector<llama_token>& tokens);
-  void generate(const ChatRequest& request, int32_t max_new, ChatResult& result);
+  void generate(const ChatRequest& request, llama_sampler* sampler, int32_t max_new,
+                ChatResult& result);
 };
 
 std::vector<llama_token> LlamaBackend::Impl::tokenize(std::string_view text, bool add_special,
@@ -175,8 +176,8 @@ bool LlamaBackend::Impl::evaluate(std::vector<llama_token>& tokens) {
   return true;
 }
 
-void LlamaBackend::Impl::generate(const ChatRequest& request, int32_t max_new, ChatResult& result) {
-  SamplerPtr sampler = make_sampler(request);
+void LlamaBackend::Impl::generate(const ChatRequest& request, llama_sampler* sampler,
+                                  int32_t max_new, ChatResult& result) {
   StreamFilter filter(request.stop);
   const auto emit = [&](const std::string& text) {
     if (!text.empty() && request.on_token) request.on_token(text);
@@ -188,7 +189,7 @@ void LlamaBackend::Impl::generate(const ChatRequest& request, int32_t max_new, C
       result.stop_reason = StopReason::kCancelled;
       break;
     }
-    llama_token token = llama_sampler_sample(sampler.get(), ctx.get(), -1);
+    llama_token token = llama_sampler_sample(sampler, ctx.get(), -1);
     if (llama_vocab_is_eog(vocab, token)) {
       result.stop_reason = StopReason::kEndOfGeneration;
       break;
@@ -229,8 +230,7 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
   if (params.on_progress) {
     mp.progress_callback = forward_progress;
-    mp.progress_callback_user_data =
-        const_cast<std::function<bool(float)>*>(&impl->params.on_progress);
+    mp.progress_callback_user_data = &impl->params.on_progress;
   }
   GgmlLogCapture capture;
   impl->model.reset(llama_model_load_from_file(path.c_str(), mp));
@@ -324,6 +324,8 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
                     "; shorten the prompt or raise [inference] context_size");
   }
 
+  // Built before any evaluation, so a bad schema costs no inference.
+  SamplerPtr sampler = impl_->make_sampler(request);
   ChatResult result;
   result.timings.n_prompt_tokens = n_prompt;
   impl_->active_cancel = request.cancel;
@@ -334,7 +336,7 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
   if (!evaluated) {
     result.stop_reason = StopReason::kCancelled;
   } else {
-    impl_->generate(request, std::min(request.max_tokens, n_ctx - n_prompt), result);
+    impl_->generate(request, sampler.get(), std::min(request.max_tokens, n_ctx - n_prompt), result);
   }
   impl_->active_cancel = {};
   return result;
