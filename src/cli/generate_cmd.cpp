@@ -68,110 +68,129 @@ class LoadProgress {
   int last_percent_ = -1;
 };
 
-void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
-  const Config config = load_config(global);
+// What one generation needs, resolved from the options, the config and the codex.
+struct Generation {
   llm::ChatRequest request;
   std::filesystem::path model_path;
-  std::string label;
+  std::string persona;  // the persona's name; empty with --model
+  std::string label;    // what progress lines call the model: the persona or the file
+  std::optional<llm::JsonSchema> schema;
+};
+
+Generation prepare_generation(const GlobalOptions& global, const GenerateOptions& o,
+                              const Config& config) {
+  Generation g;
   if (!o.persona.empty()) {
     const Codex codex = load_codex(global, config);
     const Persona& persona = codex.persona(o.persona);
-    model_path = resolve_local_model(config, persona.model);
-    request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
-    request.sampling = persona.sampling;
-    request.max_tokens = persona.max_tokens;
-    label = persona.name;
+    g.model_path = resolve_local_model(config, persona.model);
+    g.request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
+    g.request.sampling = persona.sampling;
+    g.request.max_tokens = persona.max_tokens;
+    g.persona = persona.name;
+    g.label = persona.name;
   } else {
-    model_path = o.model_file;
-    label = model_path.filename().string();
+    g.model_path = o.model_file;
+    g.label = g.model_path.filename().string();
   }
   if (!o.system.empty()) {
-    if (!request.messages.empty()) request.messages.clear();
-    request.messages.push_back({llm::Role::kSystem, o.system});
+    g.request.messages.clear();
+    g.request.messages.push_back({llm::Role::kSystem, o.system});
   }
   if (o.prompt.empty()) throw_invalid_argument("the prompt is empty");
-  request.messages.push_back({llm::Role::kUser, o.prompt});
-  if (o.seed) request.sampling.seed = *o.seed;
-  if (o.temperature) request.sampling.temperature = *o.temperature;
-  if (o.max_tokens) request.max_tokens = *o.max_tokens;
-  request.stop = o.stop;
-  std::optional<llm::JsonSchema> schema;
+  g.request.messages.push_back({llm::Role::kUser, o.prompt});
+  if (o.seed) g.request.sampling.seed = *o.seed;
+  if (o.temperature) g.request.sampling.temperature = *o.temperature;
+  if (o.max_tokens) g.request.max_tokens = *o.max_tokens;
+  g.request.stop = o.stop;
   if (!o.schema_file.empty()) {
     // Checked here, before the model loads, so a bad schema costs nothing.
-    schema = llm::JsonSchema::parse(read_text_file(o.schema_file, "schema"), o.schema_file);
-    request.json_schema = schema->document();
+    g.schema = llm::JsonSchema::parse(read_text_file(o.schema_file, "schema"), o.schema_file);
+    g.request.json_schema = g.schema->document();
   }
+  return g;
+}
 
+std::unique_ptr<llm::LlamaBackend> load_backend(const Config& config, const GenerateOptions& o,
+                                                const Generation& g) {
   llm::LlamaLoadParams params;
-  params.path = model_path;
+  params.path = g.model_path;
   params.n_ctx = o.n_ctx.value_or(static_cast<uint32_t>(config.inference.context_size));
   params.n_batch = static_cast<uint32_t>(config.inference.batch_size);
   params.n_threads = static_cast<int32_t>(config.inference.threads);
   params.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
   params.use_mmap = config.inference.mmap;
-  LoadProgress progress(label);
+  LoadProgress progress(g.label);
   params.on_progress = [&progress](float p) { return progress.update(p); };
-  std::signal(SIGINT, on_sigint);
   auto backend = llm::LlamaBackend::create(params);
   progress.done(backend->load_ms());
+  return backend;
+}
+
+// Empty when the output satisfies the schema (or there is none); else what is wrong.
+std::string schema_problem(const Generation& g, const llm::ChatResult& result) {
+  if (!g.schema) return {};
+  const auto parsed = nlohmann::json::parse(result.text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return "the output is not complete JSON";
+  std::string why;
+  return g.schema->validate(parsed, &why) ? std::string() : why;
+}
+
+void print_json_result(const Generation& g, const llm::LlamaBackend& backend,
+                       const llm::ChatResult& result, bool schema_valid) {
+  const llm::Timings& t = result.timings;
+  nlohmann::json out = {{"model", g.model_path.string()},
+                        {"text", result.text},
+                        {"stop_reason", llm::stop_reason_name(result.stop_reason)},
+                        {"timings",
+                         {{"load_ms", backend.load_ms()},
+                          {"prompt_ms", t.prompt_ms},
+                          {"decode_ms", t.decode_ms},
+                          {"prompt_tokens", t.n_prompt_tokens},
+                          {"generated_tokens", t.n_generated_tokens},
+                          {"decode_tokens_per_second", t.decode_tokens_per_second()}}}};
+  if (!g.persona.empty()) out["persona"] = g.persona;
+  if (g.schema) out["schema_valid"] = schema_valid;
+  std::cout << out.dump(2) << "\n";
+}
+
+void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
+  const Config config = load_config(global);
+  Generation g = prepare_generation(global, o, config);
+  std::signal(SIGINT, on_sigint);
+  auto backend = load_backend(config, o, g);
 
   std::stop_source stop;
-  request.cancel = stop.get_token();
-  if (!o.json && !o.persona.empty()) {
-    std::printf("%s: ", label.c_str());
-    std::fflush(stdout);
-  }
-  if (!o.json) {
-    request.on_token = [&stop](std::string_view piece) {
+  g.request.cancel = stop.get_token();
+  const bool stream = !o.json;
+  if (stream && !g.persona.empty()) std::printf("%s: ", g.persona.c_str());
+  g.request.on_token = [&stop, stream](std::string_view piece) {
+    if (stream) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
-      if (g_interrupted.load()) stop.request_stop();
-    };
-  } else {
-    request.on_token = [&stop](std::string_view) {
-      if (g_interrupted.load()) stop.request_stop();
-    };
-  }
-  const llm::ChatResult result = backend->chat(request);
+    }
+    if (g_interrupted.load()) stop.request_stop();
+  };
+  const llm::ChatResult result = backend->chat(g.request);
   std::signal(SIGINT, SIG_DFL);
 
-  std::string schema_problem;
-  const bool schema_ok = !schema || [&] {
-    const auto parsed = nlohmann::json::parse(result.text, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) {
-      schema_problem = "the output is not complete JSON";
-      return false;
-    }
-    return schema->validate(parsed, &schema_problem);
-  }();
-  const llm::Timings& t = result.timings;
+  const std::string problem = schema_problem(g, result);
   if (o.json) {
-    nlohmann::json out = {{"model", model_path.string()},
-                          {"text", result.text},
-                          {"stop_reason", llm::stop_reason_name(result.stop_reason)},
-                          {"timings",
-                           {{"load_ms", backend->load_ms()},
-                            {"prompt_ms", t.prompt_ms},
-                            {"decode_ms", t.decode_ms},
-                            {"prompt_tokens", t.n_prompt_tokens},
-                            {"generated_tokens", t.n_generated_tokens},
-                            {"decode_tokens_per_second", t.decode_tokens_per_second()}}}};
-    if (!o.persona.empty()) out["persona"] = label;
-    if (schema) out["schema_valid"] = schema_ok;
-    std::cout << out.dump(2) << "\n";
+    print_json_result(g, *backend, result, problem.empty());
   } else {
+    const llm::Timings& t = result.timings;
     std::printf("\n");
     std::fprintf(stderr, "[%d prompt tokens in %.0f ms; %d tokens at %.1f tokens/s; stopped: %s]\n",
                  t.n_prompt_tokens, t.prompt_ms, t.n_generated_tokens, t.decode_tokens_per_second(),
                  std::string(llm::stop_reason_name(result.stop_reason)).c_str());
   }
-  if (!schema_ok) {
+  if (!problem.empty()) {
     if (result.stop_reason == llm::StopReason::kMaxTokens) {
       throw Error(ErrorCode::kResourceExhausted,
                   "output stopped at the token limit before its JSON was complete; raise "
                   "--max-tokens or bound the schema (maxLength, maxItems)");
     }
-    throw Error(ErrorCode::kInternal, "output does not satisfy the schema: " + schema_problem);
+    throw Error(ErrorCode::kInternal, "output does not satisfy the schema: " + problem);
   }
   if (result.stop_reason == llm::StopReason::kCancelled) {
     throw Error(ErrorCode::kCancelled, "generation interrupted");

@@ -86,6 +86,9 @@ struct LlamaBackend::Impl {
                                     bool parse_special) const;
   std::string token_piece(llama_token token) const;
   SamplerPtr make_sampler(const ChatRequest& request) const;
+  // Steps of create(); each throws a4ps::Error naming the file and llama.cpp's reason.
+  void load_model();
+  void create_context();
   // Evaluates `tokens` in batches; false if cancelled.
   bool evaluate(std::vector<llama_token>& tokens);
   void generate(const ChatRequest& request, llama_sampler* sampler, int32_t max_new,
@@ -215,67 +218,74 @@ void LlamaBackend::Impl::generate(const ChatRequest& request, llama_sampler* sam
 LlamaBackend::LlamaBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LlamaBackend::~LlamaBackend() = default;
 
-std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params) {
-  ensure_llama_initialized();
-  auto impl = std::make_unique<Impl>();
-  impl->params = params;
-  impl->info = inspect_gguf(params.path);
-  const std::string& path = impl->info.path.string();
-  if (params.n_batch < 1) throw_invalid_argument("batch size must be >= 1");
-  if (params.n_threads < 0) throw_invalid_argument("threads must be >= 0");
-
-  const auto start = std::chrono::steady_clock::now();
+void LlamaBackend::Impl::load_model() {
+  const std::string path = info.path.string();
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.n_gpu_layers;
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
   if (params.on_progress) {
     mp.progress_callback = forward_progress;
-    mp.progress_callback_user_data = &impl->params.on_progress;
+    mp.progress_callback_user_data = &params.on_progress;
   }
   GgmlLogCapture capture;
-  impl->model.reset(llama_model_load_from_file(path.c_str(), mp));
-  if (!impl->model) {
+  model.reset(llama_model_load_from_file(path.c_str(), mp));
+  if (!model) {
     const std::string why = capture.last_error_or("no reason given");
     if (why.find("cancel") != std::string::npos) {
       throw Error(ErrorCode::kCancelled, path + ": loading was cancelled");
     }
     if (why.find("unknown model architecture") != std::string::npos) {
-      throw_invalid_argument(path + ": architecture '" + impl->info.architecture +
+      throw_invalid_argument(path + ": architecture '" + info.architecture +
                              "' is not supported by the embedded llama.cpp");
     }
     throw_invalid_argument(path + ": llama.cpp cannot load this model: " + why);
   }
-  impl->vocab = llama_model_get_vocab(impl->model.get());
+  vocab = llama_model_get_vocab(model.get());
+  const char* tmpl = llama_model_chat_template(model.get(), nullptr);
+  if (tmpl != nullptr) {
+    chat_template = tmpl;
+  } else {
+    log::warn(path + ": the model has no chat template; using ChatML");
+    chat_template = "chatml";
+  }
+}
 
+void LlamaBackend::Impl::create_context() {
   llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = params.n_ctx != 0 ? params.n_ctx : std::max(impl->info.context_length, 512u);
+  cp.n_ctx = params.n_ctx != 0 ? params.n_ctx : std::max(info.context_length, 512u);
   cp.n_batch = params.n_batch;
   if (params.purpose == ModelPurpose::kEmbed) {
     // A pooled embedding is computed from one batch: let a whole context fit in it.
     cp.n_batch = cp.n_ctx;
     cp.embeddings = true;
-    if (impl->info.pooling_type == 0) cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+    if (info.pooling_type == 0) cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
   }
   cp.n_ubatch = cp.n_batch;
-  impl->n_threads = params.n_threads > 0 ? params.n_threads : default_threads();
-  cp.n_threads = impl->n_threads;
-  cp.n_threads_batch = impl->n_threads;
+  n_threads = params.n_threads > 0 ? params.n_threads : default_threads();
+  cp.n_threads = n_threads;
+  cp.n_threads_batch = n_threads;
   cp.no_perf = false;
   cp.abort_callback = stop_requested;
-  cp.abort_callback_data = &impl->active_cancel;
-  impl->ctx.reset(llama_init_from_model(impl->model.get(), cp));
-  if (!impl->ctx) {
-    throw Error(ErrorCode::kResourceExhausted, path + ": cannot create a context of " +
-                                                   std::to_string(cp.n_ctx) + " tokens (" +
-                                                   capture.last_error_or("out of memory?") + ")");
+  cp.abort_callback_data = &active_cancel;
+  GgmlLogCapture capture;
+  ctx.reset(llama_init_from_model(model.get(), cp));
+  if (!ctx) {
+    throw Error(ErrorCode::kResourceExhausted,
+                info.path.string() + ": cannot create a context of " + std::to_string(cp.n_ctx) +
+                    " tokens (" + capture.last_error_or("out of memory?") + ")");
   }
-  const char* tmpl = llama_model_chat_template(impl->model.get(), nullptr);
-  if (tmpl != nullptr) {
-    impl->chat_template = tmpl;
-  } else {
-    log::warn(path + ": the model has no chat template; using ChatML");
-    impl->chat_template = "chatml";
-  }
+}
+
+std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params) {
+  ensure_llama_initialized();
+  if (params.n_batch < 1) throw_invalid_argument("batch size must be >= 1");
+  if (params.n_threads < 0) throw_invalid_argument("threads must be >= 0");
+  auto impl = std::make_unique<Impl>();
+  impl->params = params;
+  impl->info = inspect_gguf(params.path);
+  const auto start = std::chrono::steady_clock::now();
+  impl->load_model();
+  impl->create_context();
   impl->load_ms = elapsed_ms(start);
   return std::unique_ptr<LlamaBackend>(new LlamaBackend(std::move(impl)));
 }
