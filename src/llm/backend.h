@@ -63,6 +63,7 @@ struct Timings {
   double prompt_ms = 0;
   double decode_ms = 0;
   int32_t n_prompt_tokens = 0;
+  int32_t n_cached_tokens = 0;  // prompt tokens restored from the prefix cache
   int32_t n_generated_tokens = 0;
 
   double prompt_tokens_per_second() const;

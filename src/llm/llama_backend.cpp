@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "llm/ggml_log.h"
 #include "llm/json_schema.h"
@@ -79,6 +81,8 @@ struct LlamaBackend::Impl {
   std::string chat_template;
   double load_ms = 0;
   int32_t n_threads = 0;
+  std::shared_ptr<PrefixCache> prefix_cache;
+  std::string prefix_cache_key;
   // The request being served, for llama.cpp's abort callback.
   std::stop_token active_cancel;
 
@@ -89,8 +93,14 @@ struct LlamaBackend::Impl {
   // Steps of create(); each throws a4ps::Error naming the file and llama.cpp's reason.
   void load_model();
   void create_context();
-  // Evaluates `tokens` in batches; false if cancelled.
-  bool evaluate(std::vector<llama_token>& tokens);
+  // Evaluates `tokens` in batches after what the context holds; false if cancelled.
+  bool evaluate(std::span<llama_token> tokens);
+  // Clears the context and evaluates `prompt`. With a prefix cache, the system message's
+  // tokens are restored from it (a hit) or evaluated and stored (a miss). Sets
+  // `n_cached_tokens`; false if cancelled.
+  bool evaluate_prompt(const std::vector<ChatMessage>& messages, std::vector<llama_token>& prompt,
+                       int32_t& n_cached_tokens);
+  std::string render(const std::vector<ChatMessage>& messages, bool add_assistant) const;
   void generate(const ChatRequest& request, llama_sampler* sampler, int32_t max_new,
                 ChatResult& result);
 };
@@ -166,7 +176,7 @@ SamplerPtr LlamaBackend::Impl::make_sampler(const ChatRequest& request) const {
   return chain;
 }
 
-bool LlamaBackend::Impl::evaluate(std::vector<llama_token>& tokens) {
+bool LlamaBackend::Impl::evaluate(std::span<llama_token> tokens) {
   const auto n_batch = static_cast<size_t>(llama_n_batch(ctx.get()));
   for (size_t start = 0; start < tokens.size(); start += n_batch) {
     const auto n = static_cast<int32_t>(std::min(n_batch, tokens.size() - start));
@@ -204,8 +214,7 @@ void LlamaBackend::Impl::generate(const ChatRequest& request, llama_sampler* sam
       break;
     }
     if (i + 1 == max_new) break;
-    std::vector<llama_token> next{token};
-    if (!evaluate(next)) {
+    if (!evaluate(std::span<llama_token>(&token, 1))) {
       result.stop_reason = StopReason::kCancelled;
       break;
     }
@@ -290,7 +299,8 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   return std::unique_ptr<LlamaBackend>(new LlamaBackend(std::move(impl)));
 }
 
-std::string LlamaBackend::render_prompt(const std::vector<ChatMessage>& messages) const {
+std::string LlamaBackend::Impl::render(const std::vector<ChatMessage>& messages,
+                                       bool add_assistant) const {
   std::vector<llama_chat_message> chat;
   chat.reserve(messages.size());
   size_t total = 0;
@@ -299,19 +309,62 @@ std::string LlamaBackend::render_prompt(const std::vector<ChatMessage>& messages
     total += m.content.size();
   }
   std::string buffer(total * 2 + 256, '\0');
-  const char* tmpl = impl_->chat_template.c_str();
-  int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), /*add_ass=*/true,
+  const char* tmpl = chat_template.c_str();
+  int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), add_assistant,
                                         buffer.data(), static_cast<int32_t>(buffer.size()));
   if (n > static_cast<int32_t>(buffer.size())) {
     buffer.resize(static_cast<size_t>(n));
-    n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, buffer.data(), n);
+    n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), add_assistant, buffer.data(), n);
   }
   if (n < 0) {
-    throw_invalid_argument(impl_->info.path.string() +
-                           ": its chat template is not one llama.cpp knows");
+    throw_invalid_argument(info.path.string() + ": its chat template is not one llama.cpp knows");
   }
   buffer.resize(static_cast<size_t>(n));
   return buffer;
+}
+
+std::string LlamaBackend::render_prompt(const std::vector<ChatMessage>& messages) const {
+  return impl_->render(messages, /*add_assistant=*/true);
+}
+
+bool LlamaBackend::Impl::evaluate_prompt(const std::vector<ChatMessage>& messages,
+                                         std::vector<llama_token>& prompt,
+                                         int32_t& n_cached_tokens) {
+  n_cached_tokens = 0;
+  llama_memory_clear(llama_get_memory(ctx.get()), true);
+  if (!prefix_cache || messages.empty() || messages.front().role != Role::kSystem) {
+    return evaluate(prompt);
+  }
+  // The system message alone, rendered and tokenized; usable when the whole prompt's tokens
+  // start with exactly these (true of the chat templates llama.cpp knows, but checked).
+  std::vector<llama_token> prefix = tokenize(render({messages.front()}, false), true, true);
+  if (prefix.empty() || prefix.size() >= prompt.size() ||
+      !std::equal(prefix.begin(), prefix.end(), prompt.begin())) {
+    return evaluate(prompt);
+  }
+  const std::string_view token_bytes(reinterpret_cast<const char*>(prefix.data()),
+                                     prefix.size() * sizeof(llama_token));
+  const std::string key = prefix_cache_key + "|ctx=" + std::to_string(llama_n_ctx(ctx.get())) +
+                          "|prefix=" + hex64(fnv1a(token_bytes));
+  const std::span<llama_token> rest(prompt.data() + prefix.size(), prompt.size() - prefix.size());
+  if (const auto state = prefix_cache->find(key)) {
+    if (llama_state_seq_set_data(ctx.get(), state->data(), state->size(), 0) != 0) {
+      n_cached_tokens = static_cast<int32_t>(prefix.size());
+      return evaluate(rest);
+    }
+    log::warn("prefix cache: a stored state did not restore; evaluating the prompt in full");
+    llama_memory_clear(llama_get_memory(ctx.get()), true);
+  }
+  if (!evaluate(prefix)) return false;
+  PrefixCache::State state(llama_state_seq_get_size(ctx.get(), 0));
+  state.resize(llama_state_seq_get_data(ctx.get(), state.data(), state.size(), 0));
+  prefix_cache->insert(key, std::move(state));
+  return evaluate(rest);
+}
+
+void LlamaBackend::set_prefix_cache(std::shared_ptr<PrefixCache> cache, std::string key) {
+  impl_->prefix_cache = std::move(cache);
+  impl_->prefix_cache_key = std::move(key);
 }
 
 ChatResult LlamaBackend::chat(const ChatRequest& request) {
@@ -339,9 +392,9 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
   ChatResult result;
   result.timings.n_prompt_tokens = n_prompt;
   impl_->active_cancel = request.cancel;
-  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
   const auto start = std::chrono::steady_clock::now();
-  const bool evaluated = impl_->evaluate(prompt);
+  const bool evaluated =
+      impl_->evaluate_prompt(request.messages, prompt, result.timings.n_cached_tokens);
   result.timings.prompt_ms = elapsed_ms(start);
   if (!evaluated) {
     result.stop_reason = StopReason::kCancelled;

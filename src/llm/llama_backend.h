@@ -13,6 +13,7 @@
 
 #include "llm/backend.h"
 #include "llm/gguf_info.h"
+#include "llm/prefix_cache.h"
 #include "llm/test_model.h"
 
 namespace a4ps::llm {
@@ -49,6 +50,10 @@ class LlamaBackend final : public Backend {
   // The conversation rendered through the model's chat template, ready to tokenize.
   // Throws kInvalidArgument if llama.cpp does not know the model's template.
   std::string render_prompt(const std::vector<ChatMessage>& messages) const;
+
+  // Shares `cache` for the system-prompt prefix of every chat; `key` identifies this model
+  // file, its adapters and settings (entries of another key are never used). nullptr: none.
+  void set_prefix_cache(std::shared_ptr<PrefixCache> cache, std::string key);
 
   const GgufInfo& info() const;
   double load_ms() const;

@@ -50,6 +50,18 @@ const std::filesystem::path& test_model(const std::string& kind) {
   return made.emplace(kind, path).first->second;
 }
 
+const std::filesystem::path& seeded_model(uint64_t seed) {
+  static std::mutex mu;
+  static std::map<uint64_t, std::filesystem::path> made;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = made.find(seed); it != made.end()) return it->second;
+  llm::TestModelSpec spec;
+  spec.seed = seed;
+  const std::filesystem::path path = scratch_dir() / ("seed-" + std::to_string(seed) + ".gguf");
+  llm::write_test_model(spec, path);
+  return made.emplace(seed, path).first->second;
+}
+
 std::filesystem::path write_scratch_file(const std::string& name, const std::string& text) {
   const std::filesystem::path path = scratch_dir() / name;
   std::ofstream(path, std::ios::binary) << text;

@@ -16,6 +16,9 @@ const std::filesystem::path& scratch_dir();
 // "embed": the same shape with mean pooling.
 const std::filesystem::path& test_model(const std::string& kind);
 
+// A tiny chat model with the given seed (seeds 1 and 2 are "tiny" and "tiny2").
+const std::filesystem::path& seeded_model(uint64_t seed);
+
 // Writes `text` to scratch_dir()/name and returns the path.
 std::filesystem::path write_scratch_file(const std::string& name, const std::string& text);
 

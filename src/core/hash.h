@@ -1,0 +1,21 @@
+// core/hash: small non-cryptographic hashes for cache keys and seeds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace a4ps {
+
+inline constexpr uint64_t kFnv1aOffset = 0xcbf29ce484222325ull;
+
+// FNV-1a over bytes, continuing from `hash`.
+inline uint64_t fnv1a(std::string_view bytes, uint64_t hash = kFnv1aOffset) {
+  for (const char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  return hash;
+}
+
+// 16 lower-case hex digits.
+std::string hex64(uint64_t value);
+
+}  // namespace a4ps

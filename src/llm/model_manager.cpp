@@ -1,0 +1,321 @@
+#include "llm/model_manager.h"
+
+#include <atomic>
+#include <future>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/text.h"
+
+namespace a4ps::llm {
+namespace {
+
+double ms_between(ModelManager::Clock::time_point a, ModelManager::Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Identifies the bytes of a model file for cache keys: path, size and modification time
+// (hashing gigabytes on every start would cost more than it saves).
+std::string file_identity(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(path, ec);
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto mtime = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+  return canonical.string() + "#" + std::to_string(size) + "@" + std::to_string(mtime);
+}
+
+}  // namespace
+
+BudgetPolicy parse_budget_policy(std::string_view name) {
+  if (name == "fit") return BudgetPolicy::kFit;
+  if (name == "sequential") return BudgetPolicy::kSequential;
+  throw_invalid_argument("budget policy \"" + std::string(name) +
+                         "\": must be \"fit\" or \"sequential\"");
+}
+
+double ModelStats::decode_tokens_per_second() const {
+  return decode_ms_total > 0 ? static_cast<double>(generated_tokens) * 1000.0 / decode_ms_total
+                             : 0.0;
+}
+
+struct ModelManager::Slot {
+  std::string name;
+  LlamaLoadParams params;
+  std::string cache_key;
+  uint64_t estimate = 0;
+  std::unique_ptr<LlamaBackend> backend;  // touched only by the worker thread
+  Clock::time_point last_used{};
+  ModelStats stats;  // guarded by mu_
+};
+
+struct ModelManager::Job {
+  enum class State { kNew, kQueued, kRunning, kDone };
+  std::string model;
+  std::function<void(LlamaBackend&, Slot&)> work;
+  std::stop_source stop;  // fired by the caller's cancel or a passed deadline
+  Clock::time_point enqueued = Clock::now();
+  State state = State::kNew;  // guarded by mu_
+  std::atomic<bool> deadline_passed{false};
+  std::exception_ptr error;
+  std::promise<void> done;
+};
+
+ModelManager::ModelManager(ModelManagerOptions options)
+    : options_(std::move(options)),
+      prefix_cache_(std::make_shared<PrefixCache>(options_.prefix_cache_bytes)),
+      residency_(options_.budget_bytes, options_.policy) {
+  worker_ = std::thread([this] { run_worker(); });
+}
+
+ModelManager::~ModelManager() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (const auto& job : queue_) {
+      job->error = std::make_exception_ptr(
+          Error(ErrorCode::kCancelled, "model manager shut down before the request ran"));
+      job->state = Job::State::kDone;
+      job->done.set_value();
+    }
+    queue_.clear();
+  }
+  cv_.notify_all();
+  worker_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, slot] : slots_) {
+    if (slot->backend) unload(*slot, /*evicted=*/false);
+  }
+}
+
+void ModelManager::register_model(const std::string& name, const std::filesystem::path& path,
+                                  ModelPurpose purpose) {
+  auto slot = std::make_unique<Slot>();
+  slot->name = name;
+  slot->params = options_.load_defaults;
+  slot->params.path = path;
+  slot->params.purpose = purpose;
+  const GgufInfo info = inspect_gguf(path);
+  const uint32_t n_ctx = slot->params.n_ctx != 0 ? slot->params.n_ctx : info.context_length;
+  slot->estimate = info.estimate_memory_bytes(n_ctx);
+  slot->stats.estimated_bytes = slot->estimate;
+  slot->cache_key = file_identity(path);
+  if (slot->estimate > options_.budget_bytes) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "model " + name + " (" + path.string() + ") needs about " +
+                    format_bytes(static_cast<double>(slot->estimate)) + " at context " +
+                    std::to_string(n_ctx) + ", more than the whole budget of " +
+                    format_bytes(static_cast<double>(options_.budget_bytes)) +
+                    " ([budget] memory_mb)");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (slots_.contains(name)) throw_invalid_argument("model " + name + " is already registered");
+  slots_[name] = std::move(slot);
+}
+
+void ModelManager::submit_and_wait(const std::shared_ptr<Job>& job,
+                                   std::optional<Clock::time_point> deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!slots_.contains(job->model)) {
+      throw_not_found("model " + job->model + ": not registered with the model manager");
+    }
+    job->state = Job::State::kQueued;
+    queue_.push_back(job);
+  }
+  cv_.notify_all();
+  // A job stopped while still queued leaves the queue at once; once running, the backend
+  // sees the same stop token between tokens and during loading.
+  std::stop_callback leave_queue(job->stop.get_token(), [this, &job] {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job->state != Job::State::kQueued) return;
+    std::erase(queue_, job);
+    job->error = std::make_exception_ptr(
+        Error(ErrorCode::kCancelled, "model " + job->model + ": cancelled while queued"));
+    job->state = Job::State::kDone;
+    job->done.set_value();
+  });
+  std::future<void> done = job->done.get_future();
+  if (deadline) {
+    if (done.wait_until(*deadline) == std::future_status::timeout) {
+      job->deadline_passed = true;
+      job->stop.request_stop();
+    }
+  }
+  done.wait();
+  if (job->error) {
+    if (job->deadline_passed) {
+      throw Error(ErrorCode::kDeadlineExceeded, "model " + job->model + ": deadline passed");
+    }
+    std::rethrow_exception(job->error);
+  }
+}
+
+ChatResult ModelManager::chat(const std::string& model, ChatRequest request,
+                              std::optional<Clock::time_point> deadline) {
+  auto job = std::make_shared<Job>();
+  job->model = model;
+  // The caller's cancel fires the job's own stop source, which the queue, the loader and the
+  // backend watch; so does a passed deadline.
+  std::stop_callback forward(request.cancel, [&job] { job->stop.request_stop(); });
+  request.cancel = job->stop.get_token();
+  ChatResult result;
+  job->work = [&](LlamaBackend& backend, Slot& slot) {
+    result = backend.chat(request);
+    std::lock_guard<std::mutex> lock(mu_);
+    slot.stats.generated_tokens += static_cast<uint64_t>(result.timings.n_generated_tokens);
+    slot.stats.decode_ms_total += result.timings.decode_ms;
+    slot.stats.time_to_first_token_ms_total += result.timings.prompt_ms;
+    if (result.timings.n_cached_tokens > 0) ++slot.stats.prefix_cache_hits;
+  };
+  submit_and_wait(job, deadline);
+  if (result.stop_reason == StopReason::kCancelled && job->deadline_passed) {
+    throw Error(ErrorCode::kDeadlineExceeded,
+                "model " + model + ": deadline passed during generation");
+  }
+  return result;
+}
+
+std::vector<float> ModelManager::embed(const std::string& model, const std::string& text,
+                                       std::optional<Clock::time_point> deadline) {
+  auto job = std::make_shared<Job>();
+  job->model = model;
+  std::vector<float> embedding;
+  job->work = [&](LlamaBackend& backend, Slot&) { embedding = backend.embed(text); };
+  submit_and_wait(job, deadline);
+  return embedding;
+}
+
+void ModelManager::run_worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      if (const auto next = next_idle_deadline()) {
+        cv_.wait_until(lock, *next);
+      } else {
+        cv_.wait(lock);
+      }
+      unload_idle_models();
+      continue;
+    }
+    std::shared_ptr<Job> job = queue_.front();
+    queue_.pop_front();
+    job->state = Job::State::kRunning;
+    slots_.at(job->model)->stats.queue_wait_ms_total += ms_between(job->enqueued, Clock::now());
+    lock.unlock();
+    run_job(*job);
+    lock.lock();
+    job->state = Job::State::kDone;
+    job->done.set_value();
+  }
+}
+
+void ModelManager::run_job(Job& job) {
+  try {
+    if (job.stop.stop_requested()) {
+      throw Error(ErrorCode::kCancelled, "model " + job.model + ": cancelled while queued");
+    }
+    Slot& slot = ensure_loaded(job);
+    job.work(*slot.backend, slot);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++slot.stats.requests;
+    slot.last_used = Clock::now();
+    residency_.touch(slot.name);
+    const bool next_wants_it = !queue_.empty() && queue_.front()->model == slot.name;
+    if (options_.policy == BudgetPolicy::kSequential && !next_wants_it) {
+      unload(slot, /*evicted=*/false);
+    }
+  } catch (...) {
+    job.error = std::current_exception();
+  }
+}
+
+ModelManager::Slot& ModelManager::ensure_loaded(Job& job) {
+  Slot* slot = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot = slots_.at(job.model).get();
+    if (slot->backend) return *slot;
+    // Reserve the model's cost before loading it, so accounting never exceeds the budget.
+    for (const std::string& victim : residency_.admit(slot->name, slot->estimate)) {
+      unload(*slots_.at(victim), /*evicted=*/true);
+    }
+    resident_bytes_ = residency_.used_bytes();
+    peak_resident_bytes_ = std::max(peak_resident_bytes_, resident_bytes_);
+  }
+  LlamaLoadParams params = slot->params;
+  const std::stop_token stop = job.stop.get_token();
+  params.on_progress = [stop](float) { return !stop.stop_requested(); };
+  const auto start = Clock::now();
+  std::unique_ptr<LlamaBackend> backend;
+  try {
+    backend = LlamaBackend::create(params);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    residency_.remove(slot->name);
+    resident_bytes_ = residency_.used_bytes();
+    throw;
+  }
+  backend->set_prefix_cache(prefix_cache_, slot->cache_key);
+  log::info("loaded model " + slot->name + " in " + std::to_string(backend->load_ms()) + " ms");
+  std::lock_guard<std::mutex> lock(mu_);
+  slot->stats.loads += 1;
+  slot->stats.load_ms_total += ms_between(start, Clock::now());
+  slot->stats.weights_bytes = backend->info().tensor_bytes;
+  slot->stats.resident = true;
+  slot->backend = std::move(backend);
+  return *slot;
+}
+
+void ModelManager::unload(Slot& slot, bool evicted) {
+  slot.backend.reset();
+  slot.stats.resident = false;
+  if (evicted) ++slot.stats.evictions;
+  residency_.remove(slot.name);
+  resident_bytes_ = residency_.used_bytes();
+}
+
+std::optional<ModelManager::Clock::time_point> ModelManager::next_idle_deadline() const {
+  if (options_.keep_alive.count() == 0) return std::nullopt;
+  std::optional<Clock::time_point> next;
+  for (const auto& [name, slot] : slots_) {
+    if (!slot->backend) continue;
+    const auto expiry = slot->last_used + options_.keep_alive;
+    if (!next || expiry < *next) next = expiry;
+  }
+  return next;
+}
+
+void ModelManager::unload_idle_models() {
+  if (options_.keep_alive.count() == 0) return;
+  const auto now = Clock::now();
+  for (auto& [name, slot] : slots_) {
+    if (slot->backend && now - slot->last_used >= options_.keep_alive) {
+      log::info("unloading model " + name + ": idle longer than keep_alive");
+      unload(*slot, /*evicted=*/false);
+    }
+  }
+}
+
+std::map<std::string, ModelStats> ModelManager::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, ModelStats> out;
+  for (const auto& [name, slot] : slots_) out[name] = slot->stats;
+  return out;
+}
+
+uint64_t ModelManager::resident_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return resident_bytes_;
+}
+
+uint64_t ModelManager::peak_resident_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peak_resident_bytes_;
+}
+
+size_t ModelManager::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+}  // namespace a4ps::llm

@@ -1,0 +1,225 @@
+#include "llm/model_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/error.h"
+#include "llm/gguf_info.h"
+#include "support/test_models.h"
+
+namespace a4ps::llm {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint32_t kContext = 512;
+
+uint64_t model_cost() {
+  return inspect_gguf(testing::seeded_model(1)).estimate_memory_bytes(kContext);
+}
+
+ModelManagerOptions options_for(uint64_t budget, BudgetPolicy policy) {
+  ModelManagerOptions o;
+  o.budget_bytes = budget;
+  o.policy = policy;
+  o.load_defaults.n_ctx = kContext;
+  o.load_defaults.n_threads = 1;
+  return o;
+}
+
+void register_four(ModelManager& m) {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    m.register_model("m" + std::to_string(seed), testing::seeded_model(seed));
+  }
+}
+
+ChatRequest request(int32_t max_tokens = 8, const std::string& system = "You are BRICK.") {
+  ChatRequest r;
+  r.messages = {{Role::kSystem, system}, {Role::kUser, "Plan the onboarding."}};
+  r.sampling.seed = 7;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+TEST(ModelManager, FitKeepsEveryModelThatFitsAndNeverReloads) {
+  ModelManager m(options_for(4 * model_cost() + 1, BudgetPolicy::kFit));
+  register_four(m);
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    for (const char* name : {"m1", "m2", "m3", "m4"}) m.chat(name, request(2));
+  }
+  for (const auto& [name, s] : m.stats()) {
+    EXPECT_EQ(s.loads, 1u) << name;
+    EXPECT_EQ(s.evictions, 0u) << name;
+    EXPECT_EQ(s.requests, 3u) << name;
+    EXPECT_TRUE(s.resident) << name;
+  }
+  EXPECT_EQ(m.resident_bytes(), 4 * model_cost());
+}
+
+TEST(ModelManager, EvictsLeastRecentlyUsedAsTheResidencyPredicts) {
+  const uint64_t budget = 2 * model_cost() + 1;
+  ModelManager m(options_for(budget, BudgetPolicy::kFit));
+  register_four(m);
+  const std::vector<std::string> sequence = {"m1", "m2", "m1", "m3", "m4", "m1", "m2"};
+  for (const std::string& name : sequence) m.chat(name, request(2));
+  uint64_t loads = 0;
+  for (const auto& [name, s] : m.stats()) loads += s.loads;
+  std::map<std::string, uint64_t> costs;
+  for (const char* name : {"m1", "m2", "m3", "m4"}) costs[name] = model_cost();
+  EXPECT_EQ(loads, Residency::count_loads(sequence, costs, budget, BudgetPolicy::kFit));
+  EXPECT_LE(m.peak_resident_bytes(), budget);
+}
+
+TEST(ModelManager, SequentialUnloadsAfterEveryCall) {
+  ModelManager m(options_for(8 * model_cost(), BudgetPolicy::kSequential));
+  register_four(m);
+  m.chat("m1", request(2));
+  m.chat("m2", request(2));
+  m.chat("m1", request(2));
+  EXPECT_EQ(m.resident_bytes(), 0u);
+  EXPECT_EQ(m.stats().at("m1").loads, 2u);
+}
+
+TEST(ModelManager, AccountingStaysWithinTheBudgetUnderConcurrentLoad) {
+  const uint64_t budget = 2 * model_cost() + 1;
+  ModelManager m(options_for(budget, BudgetPolicy::kFit));
+  register_four(m);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        const std::string name = "m" + std::to_string(1 + (t + i) % 4);
+        if (!m.chat(name, request(2)).text.empty()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 24);
+  EXPECT_LE(m.peak_resident_bytes(), budget);
+  EXPECT_LE(m.resident_bytes(), budget);
+  EXPECT_EQ(m.queue_depth(), 0u);
+}
+
+TEST(ModelManager, GivesTheSameTextAsTheBackendDirectly) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  m.register_model("m1", testing::seeded_model(1));
+  auto direct =
+      LlamaBackend::create({.path = testing::seeded_model(1), .n_ctx = kContext, .n_threads = 1});
+  EXPECT_EQ(m.chat("m1", request(16)).text, direct->chat(request(16)).text);
+}
+
+TEST(ModelManager, PrefixCacheRestoresThePersonaPromptAndChangesNothing) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  m.register_model("m1", testing::seeded_model(1));
+  const std::string codex(600, 'x');
+  const ChatResult first = m.chat("m1", request(16, codex));
+  const ChatResult second = m.chat("m1", request(16, codex));
+  EXPECT_EQ(first.timings.n_cached_tokens, 0);
+  EXPECT_GT(second.timings.n_cached_tokens, 0);
+  EXPECT_EQ(first.text, second.text);
+  EXPECT_EQ(m.stats().at("m1").prefix_cache_hits, 1u);
+  // Another system prompt is another key: a miss.
+  EXPECT_EQ(m.chat("m1", request(4, "You are ROBIN.")).timings.n_cached_tokens, 0);
+}
+
+TEST(ModelManager, PrefixCacheSurvivesEviction) {
+  ModelManager m(options_for(model_cost() + 1, BudgetPolicy::kFit));
+  m.register_model("m1", testing::seeded_model(1));
+  m.register_model("m2", testing::seeded_model(2));
+  const ChatResult first = m.chat("m1", request(8));
+  m.chat("m2", request(2));  // evicts m1
+  const ChatResult again = m.chat("m1", request(8));
+  EXPECT_EQ(m.stats().at("m1").loads, 2u);
+  EXPECT_GT(again.timings.n_cached_tokens, 0);
+  EXPECT_EQ(first.text, again.text);
+}
+
+TEST(ModelManager, ModelLargerThanTheBudgetIsRefusedWithBothSizes) {
+  ModelManager m(options_for(model_cost() / 2, BudgetPolicy::kFit));
+  try {
+    m.register_model("big", testing::seeded_model(1));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted);
+    EXPECT_NE(std::string(e.what()).find("more than the whole budget"), std::string::npos);
+  }
+}
+
+TEST(ModelManager, UnknownModelIsNotFound) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  try {
+    m.chat("nobody", request());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+}
+
+TEST(ModelManager, RequestCancelledWhileQueuedLeavesOthersUnaffected) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  register_four(m);
+  m.chat("m1", request(1));  // loaded
+  ChatRequest long_request = request(3000);
+  long_request.end_of_generation = ChatRequest::EndOfGeneration::kIgnore;
+  std::stop_source stop_long;
+  long_request.cancel = stop_long.get_token();
+  std::thread busy([&] { m.chat("m1", long_request); });
+  while (m.stats().at("m1").requests == 1 && m.queue_depth() > 0) std::this_thread::yield();
+  std::this_thread::sleep_for(50ms);
+
+  std::stop_source stop;
+  ChatRequest queued = request(4);
+  queued.cancel = stop.get_token();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(50ms);
+    stop.request_stop();
+  });
+  try {
+    m.chat("m2", queued);
+    ADD_FAILURE() << "expected Cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+  canceller.join();
+  EXPECT_EQ(m.stats().at("m2").loads, 0u);  // never ran
+  stop_long.request_stop();
+  busy.join();
+  EXPECT_FALSE(m.chat("m3", request(2)).text.empty());
+}
+
+TEST(ModelManager, DeadlineDuringGenerationIsDeadlineExceeded) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  m.register_model("m1", testing::seeded_model(1));
+  ChatRequest r = request(100000);
+  r.max_tokens = 3000;
+  r.end_of_generation = ChatRequest::EndOfGeneration::kIgnore;
+  try {
+    m.chat("m1", r, ModelManager::Clock::now() + 100ms);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+  }
+  EXPECT_FALSE(m.chat("m1", request(2)).text.empty());
+}
+
+TEST(ModelManager, KeepAliveUnloadsIdleModels) {
+  ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
+  o.keep_alive = 100ms;
+  ModelManager m(o);
+  m.register_model("m1", testing::seeded_model(1));
+  m.chat("m1", request(1));
+  for (int i = 0; i < 100 && m.resident_bytes() != 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(m.resident_bytes(), 0u);
+  EXPECT_FALSE(m.stats().at("m1").resident);
+}
+
+TEST(BudgetPolicy, ParsesItsNames) {
+  EXPECT_EQ(parse_budget_policy("fit"), BudgetPolicy::kFit);
+  EXPECT_EQ(parse_budget_policy("sequential"), BudgetPolicy::kSequential);
+  EXPECT_THROW(parse_budget_policy("lru"), Error);
+}
+
+}  // namespace
+}  // namespace a4ps::llm
