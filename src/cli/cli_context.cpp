@@ -51,38 +51,35 @@ Codex load_codex(const GlobalOptions& options, const Config& config) {
   return codex;
 }
 
-std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name) {
+llm::ModelRef resolve_model(const Config& config, const std::string& model_name) {
   const auto found = config.models.refs.find(model_name);
   if (found == config.models.refs.end()) {
     throw_not_found("model " + model_name + ": not named in " + config.source + " [models]");
   }
-  std::string ref = found->second;
-  const std::string where = config.source + ": [models] " + model_name + " = \"" + ref + "\"";
-  if (ref.starts_with("ollama:") || ref.starts_with("openai:")) {
-    throw Error(ErrorCode::kUnavailable,
-                where +
-                    ": the Ollama and OpenAI-compatible backends are not part of this build "
-                    "yet; point it at a local GGUF file (\"gguf:/path/model.gguf\")");
+  const std::filesystem::path base = config.source == "<defaults>"
+                                         ? std::filesystem::path(".")
+                                         : std::filesystem::path(config.source).parent_path();
+  try {
+    return llm::ModelRef::parse(found->second, base);
+  } catch (const Error& e) {
+    throw Error(e.code(), config.source + ": [models] " + model_name + ": " + e.what());
   }
-  if (ref.starts_with("gguf:")) ref = ref.substr(5);
-  std::filesystem::path path(ref);
-  if (path.is_relative() && config.source != "<defaults>") {
-    path = std::filesystem::path(config.source).parent_path() / path;
+}
+
+std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name) {
+  const llm::ModelRef ref = resolve_model(config, model_name);
+  const std::string where = config.source + ": [models] " + model_name + " = \"" + ref.text + "\"";
+  if (ref.source != llm::ModelSource::kLocalGguf) {
+    throw Error(ErrorCode::kUnavailable,
+                where + ": the " + std::string(llm::model_source_name(ref.source)) +
+                    " backend is not part of this build yet; point it at a local GGUF file "
+                    "(\"gguf:/path/model.gguf\", see README, \"Using real models\")");
   }
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    const bool looks_like_ollama = found->second.find(':') != std::string::npos &&
-                                   found->second.find('/') == std::string::npos;
-    if (looks_like_ollama) {
-      throw Error(ErrorCode::kUnavailable,
-                  where +
-                      ": no such file, and it looks like an Ollama model name; the Ollama "
-                      "backend is not part of this build yet, so point it at a local GGUF "
-                      "file (see README, \"Using real models\")");
-    }
-    throw_not_found(where + ": no such model file " + path.string());
+  if (!std::filesystem::exists(ref.path, ec)) {
+    throw_not_found(where + ": no such model file " + ref.path.string());
   }
-  return path;
+  return ref.path;
 }
 
 bool stderr_is_terminal() {

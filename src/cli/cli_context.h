@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "llm/model_ref.h"
 #include "persona/codex.h"
 
 namespace a4ps::cli {
@@ -28,6 +29,10 @@ Config load_config(const GlobalOptions& options);
 // Loads the codex per the options, validated against `config`; prints its warnings.
 Codex load_codex(const GlobalOptions& options, const Config& config);
 
+// The reference a model name in [models] holds, parsed (relative paths against the directory of
+// config.toml). Throws kNotFound for an unknown name, kInvalidArgument for a malformed one.
+llm::ModelRef resolve_model(const Config& config, const std::string& model_name);
+
 // The local GGUF file a model name in [models] refers to. Relative paths are taken relative to
 // the directory of config.toml. Throws kNotFound for an unknown name and kUnavailable for a
 // reference to a backend this build does not have yet (ollama:, openai:).
@@ -40,5 +45,6 @@ bool stderr_is_terminal();
 void add_models_commands(CLI::App& app, const GlobalOptions& options);
 void add_generate_command(CLI::App& app, const GlobalOptions& options);
 void add_config_commands(CLI::App& app, const GlobalOptions& options);
+void add_plan_command(CLI::App& models, const GlobalOptions& options);
 
 }  // namespace a4ps::cli

@@ -33,6 +33,10 @@ a4ps_cli_test(generate_schema 0 "\"schema_valid\": true"
               "Route this task")
 a4ps_cli_test(global_options_after_the_command 0 "did you mean memory_mb"
               config check --config ${F}/unknown_key.toml)
+a4ps_cli_test(models_plan 0 "One Socratic cycle is [0-9]+ persona turns"
+              --config ${F}/local.toml models plan)
+a4ps_cli_test(models_plan_json 0 "\"loads_per_cycle\""
+              --config ${F}/local.toml models plan --json)
 a4ps_cli_test(config_defaults 0 "memory_mb = 8192" config defaults)
 a4ps_cli_test(config_check_builtin 0 "personas ALFRED BABS BRICK ROBIN" config check)
 a4ps_cli_test(config_unknown_key_warns 0 "did you mean memory_mb"
@@ -61,8 +65,12 @@ a4ps_cli_test(codex_unknown_model 2 "\\[persona.brick\\] model = \"gpt-17\": mus
               --codex ${F}/bad_codex.toml config check)
 a4ps_cli_test(unknown_persona 3 "persona batman: not in the codex"
               generate --persona batman "hi")
-a4ps_cli_test(ollama_reference_not_built 4 "Ollama"
+a4ps_cli_test(ollama_reference_not_built 4 "the ollama backend is not part of this build"
               --config ${F}/ollama.toml generate --persona brick "hi")
+a4ps_cli_test(plan_refuses_model_over_budget 5 "alone needs about .* more than the budget"
+              --config ${F}/small_budget.toml models plan)
+a4ps_cli_test(malformed_model_reference 2 "needs @URL"
+              --config ${F}/bad_ref.toml generate --persona brick "hi")
 a4ps_cli_test(generate_needs_a_model 2 "give --model FILE or --persona NAME" generate "hi")
 a4ps_cli_test(bad_mktest_shape 2 "--heads 5: must divide --embd 64"
               models mktest ${F}/x.gguf --heads 5)
