@@ -28,6 +28,7 @@ struct GenerateOptions {
   std::string system;
   std::string schema_file;
   std::vector<std::string> stop;
+  std::vector<std::string> lora;
   std::optional<uint32_t> seed;
   std::optional<float> temperature;
   std::optional<int32_t> max_tokens;
@@ -41,6 +42,20 @@ std::string read_text_file(const std::string& path, const std::string& what) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// FILE or FILE:SCALE.
+llm::LoraAdapter parse_lora_option(const std::string& spec) {
+  const size_t colon = spec.rfind(':');
+  if (colon == std::string::npos) return {spec, 1.0f};
+  try {
+    size_t used = 0;
+    const float scale = std::stof(spec.substr(colon + 1), &used);
+    if (used == spec.size() - colon - 1) return {spec.substr(0, colon), scale};
+  } catch (const std::exception&) {
+  }
+  throw_invalid_argument("--lora " + spec +
+                         ": expected FILE or FILE:SCALE (e.g. brick.lora.gguf:0.5)");
 }
 
 // Draws "loading NAME 42%" in place on a terminal; prints start and end lines otherwise.
@@ -103,6 +118,7 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
   if (o.temperature) g.request.sampling.temperature = *o.temperature;
   if (o.max_tokens) g.request.max_tokens = *o.max_tokens;
   g.request.stop = o.stop;
+  for (const std::string& spec : o.lora) g.request.adapters.push_back(parse_lora_option(spec));
   if (!o.schema_file.empty()) {
     // Checked here, before the model loads, so a bad schema costs nothing.
     g.schema = llm::JsonSchema::parse(read_text_file(o.schema_file, "schema"), o.schema_file);
@@ -218,6 +234,7 @@ void add_generate_command(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("--temperature", o->temperature, "0 for greedy decoding");
   cmd->add_option("--max-tokens", o->max_tokens, "Most tokens to generate");
   cmd->add_option("--stop", o->stop, "Stop before this text (repeatable)");
+  cmd->add_option("--lora", o->lora, "Apply a LoRA adapter, FILE or FILE:SCALE (repeatable)");
   cmd->add_option("--ctx", o->n_ctx, "Context size (default: [inference] context_size)");
   cmd->add_flag("--json", o->json, "Print one JSON result instead of streaming");
   cmd->callback([&options, o, model, persona] {

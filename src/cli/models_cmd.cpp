@@ -16,11 +16,18 @@ struct MktestOptions {
   llm::TestModelSpec spec;
   std::string type = "f32";
   bool embedding = false;
+  uint32_t lora_rank = 0;
 };
 
 void run_mktest(const GlobalOptions& global, MktestOptions& o) {
   apply_verbosity(global);
   o.spec.type = llm::parse_weight_type(o.type);
+  if (o.lora_rank > 0) {
+    llm::write_test_lora(o.spec, o.spec.seed, o.lora_rank, o.out);
+    std::cerr << "wrote " << o.out << ": LoRA adapter of rank " << o.lora_rank
+              << " for the model these options describe, seed " << o.spec.seed << "\n";
+    return;
+  }
   o.spec.purpose = o.embedding ? llm::ModelPurpose::kEmbed : llm::ModelPurpose::kGenerate;
   llm::write_test_model(o.spec, o.out);
   const llm::GgufInfo info = llm::inspect_gguf(o.out);
@@ -105,6 +112,11 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
   mktest->add_option("--ff", mk->spec.n_ff, "Feed-forward width")->capture_default_str();
   mktest->add_option("--ctx", mk->spec.n_ctx, "Trained context length")->capture_default_str();
   mktest->add_option("--type", mk->type, "Weight type: f32, f16 or q8_0")->capture_default_str();
+  mktest
+      ->add_option("--lora", mk->lora_rank,
+                   "Write a LoRA adapter of this rank (attn_q and attn_v of every layer) for "
+                   "the model the other options describe, instead of a model")
+      ->type_name("RANK");
   mktest->add_flag("--embedding", mk->embedding, "Set mean pooling, making an embedding model");
   mktest->callback([&options, mk] { run_mktest(options, *mk); });
 

@@ -18,6 +18,13 @@ enum class Role { kSystem, kUser, kAssistant };
 
 std::string_view role_name(Role role);
 
+// A LoRA adapter (GGUF) applied to a local model for one request, and its strength.
+struct LoraAdapter {
+  std::string path;
+  float scale = 1.0f;
+  bool operator==(const LoraAdapter&) const = default;
+};
+
 struct ChatMessage {
   Role role = Role::kUser;
   std::string content;
@@ -43,6 +50,8 @@ struct ChatRequest {
   std::vector<ChatMessage> messages;
   SamplingParams sampling;
   int32_t max_tokens = 256;
+  // Applied to the loaded model for this request (local models only); empty: none.
+  std::vector<LoraAdapter> adapters;
   // Generation stops before the first occurrence of any of these; it is not in the text.
   std::vector<std::string> stop;
   // When set, the output is constrained to JSON valid against this schema.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "core/error.h"
@@ -142,17 +143,20 @@ uint64_t GgufInfo::estimate_memory_bytes(uint32_t n_ctx) const {
   return tensor_bytes + kv_cache_bytes(n_ctx) + kBaseAllowance + logits + activations;
 }
 
-GgufInfo inspect_gguf(const std::filesystem::path& path) {
+namespace {
+
+// Opens a GGUF header after checking the file exists, starts with "GGUF" and is as long as
+// its tensor table says. Fills `tensors` with each tensor's name and first two dimensions.
+GgufPtr open_checked(const std::filesystem::path& path, const std::string& what,
+                     uint64_t& file_bytes, std::map<std::string, GgufTensorShape>& tensors) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    throw_not_found(path.string() + ": no such model file");
+    throw_not_found(path.string() + ": no such " + what + " file");
   }
-  GgufInfo info;
-  info.path = path;
-  info.file_bytes = std::filesystem::file_size(path, ec);
+  file_bytes = std::filesystem::file_size(path, ec);
   if (!has_gguf_magic(path)) {
-    throw_invalid_argument(path.string() +
-                           ": not a GGUF model file (it does not start with the bytes \"GGUF\")");
+    throw_invalid_argument(path.string() + ": not a GGUF " + what +
+                           " file (it does not start with the bytes \"GGUF\")");
   }
   GgmlLogCapture capture;
   GgufPtr ctx(gguf_init_from_file(path.string().c_str(), {/*no_alloc=*/true, /*ctx=*/nullptr}));
@@ -160,31 +164,87 @@ GgufInfo inspect_gguf(const std::filesystem::path& path) {
     throw Error(ErrorCode::kDataLoss, path.string() + ": the GGUF header cannot be read (" +
                                           capture.last_error_or("truncated or corrupt") + ")");
   }
+  uint64_t data_end = 0;
+  const int64_t n = gguf_get_n_tensors(ctx.get());
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t size = gguf_get_tensor_size(ctx.get(), i);
+    data_end = std::max<uint64_t>(data_end, gguf_get_tensor_offset(ctx.get(), i) + size);
+    const int64_t* ne = gguf_get_tensor_ne(ctx.get(), i);
+    GgufTensorShape shape{{ne[0], ne[1], ne[2], ne[3]}, size};
+    tensors[gguf_get_tensor_name(ctx.get(), i)] = shape;
+  }
+  const uint64_t needed = gguf_get_data_offset(ctx.get()) + data_end;
+  if (n > 0 && needed > file_bytes) {
+    throw Error(ErrorCode::kDataLoss, path.string() + ": truncated GGUF file: its tensors need " +
+                                          std::to_string(needed) + " bytes but the file has " +
+                                          std::to_string(file_bytes));
+  }
+  return ctx;
+}
+
+}  // namespace
+
+GgufInfo inspect_gguf(const std::filesystem::path& path) {
+  GgufInfo info;
+  info.path = path;
+  GgufPtr ctx = open_checked(path, "model", info.file_bytes, info.tensors);
   info.architecture = get_string(ctx.get(), "general.architecture");
   if (info.architecture.empty()) {
     throw_invalid_argument(path.string() +
                            ": GGUF file has no general.architecture; it is not a model");
   }
   read_hparams(ctx.get(), info);
-
-  info.n_tensors = gguf_get_n_tensors(ctx.get());
-  uint64_t data_end = 0;
-  for (int64_t i = 0; i < info.n_tensors; ++i) {
-    const uint64_t size = gguf_get_tensor_size(ctx.get(), i);
-    info.tensor_bytes += size;
-    data_end = std::max<uint64_t>(data_end, gguf_get_tensor_offset(ctx.get(), i) + size);
-    const int64_t* ne = gguf_get_tensor_ne(ctx.get(), i);
+  info.n_tensors = static_cast<int64_t>(info.tensors.size());
+  for (const auto& [name, shape] : info.tensors) {
+    info.tensor_bytes += shape.bytes;
     uint64_t elements = 1;
-    for (int d = 0; d < GGML_MAX_DIMS; ++d) elements *= static_cast<uint64_t>(ne[d]);
+    for (const int64_t d : shape.ne) elements *= static_cast<uint64_t>(d);
     info.n_params += elements;
   }
-  const uint64_t needed = gguf_get_data_offset(ctx.get()) + data_end;
-  if (info.n_tensors > 0 && needed > info.file_bytes) {
-    throw Error(ErrorCode::kDataLoss, path.string() + ": truncated GGUF file: its tensors need " +
-                                          std::to_string(needed) + " bytes but the file has " +
-                                          std::to_string(info.file_bytes));
-  }
   return info;
+}
+
+void check_lora_matches(const std::filesystem::path& adapter, const GgufInfo& base) {
+  uint64_t file_bytes = 0;
+  std::map<std::string, GgufTensorShape> tensors;
+  GgufPtr ctx = open_checked(adapter, "LoRA adapter", file_bytes, tensors);
+  const std::string where = adapter.string() + ": ";
+  const auto require_string = [&](const char* key, const std::string& expected) {
+    const std::string value = get_string(ctx.get(), key);
+    if (value != expected) {
+      throw_invalid_argument(where + key + " is \"" + value + "\", expected \"" + expected + "\"" +
+                             (std::string(key) == "general.architecture"
+                                  ? " (the base model " + base.path.string() + "'s)"
+                                  : ""));
+    }
+  };
+  require_string("general.type", "adapter");
+  require_string("adapter.type", "lora");
+  require_string("general.architecture", base.architecture);
+  // llama.cpp reads the alpha without checking its type (an assert, not an error).
+  const int64_t alpha = gguf_find_key(ctx.get(), "adapter.lora.alpha");
+  if (alpha >= 0 && gguf_get_kv_type(ctx.get(), alpha) != GGUF_TYPE_FLOAT32) {
+    throw_invalid_argument(where + "adapter.lora.alpha must be a 32-bit float");
+  }
+  for (const auto& [name, a] : tensors) {
+    if (!name.ends_with(".lora_a")) continue;
+    const std::string target = name.substr(0, name.size() - 7);
+    const auto b = tensors.find(target + ".lora_b");
+    const auto t = base.tensors.find(target);
+    if (b == tensors.end()) throw_invalid_argument(where + name + " has no matching .lora_b");
+    if (t == base.tensors.end()) {
+      throw_invalid_argument(where + "adapts " + target + ", which the base model " +
+                             base.path.string() + " does not have");
+    }
+    const bool embd = target == "token_embd.weight";
+    const bool fits = embd ? t->second.ne[0] == b->second.ne[1] && t->second.ne[1] == a.ne[1]
+                           : t->second.ne[0] == a.ne[0] && t->second.ne[1] == b->second.ne[1] &&
+                                 a.ne[1] == b->second.ne[0];
+    if (!fits) {
+      throw_invalid_argument(where + target + ": the adapter's shape does not match the base " +
+                             "model " + base.path.string() + " (made for another model?)");
+    }
+  }
 }
 
 }  // namespace a4ps::llm

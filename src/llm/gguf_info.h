@@ -5,9 +5,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 
 namespace a4ps::llm {
+
+struct GgufTensorShape {
+  int64_t ne[4] = {1, 1, 1, 1};
+  uint64_t bytes = 0;
+};
 
 struct GgufInfo {
   std::filesystem::path path;
@@ -29,6 +35,7 @@ struct GgufInfo {
   std::string tokenizer_model;
   std::string chat_template;
   uint32_t pooling_type = 0;  // 0: none; 1: mean; 2: cls; 3: last
+  std::map<std::string, GgufTensorShape> tensors;
 
   // Bytes of the key/value cache for `n_ctx` tokens at f16.
   uint64_t kv_cache_bytes(uint32_t n_ctx) const;
@@ -40,5 +47,11 @@ struct GgufInfo {
 // kInvalidArgument (not a GGUF file, or a GGUF without the metadata a model needs),
 // kDataLoss (the file is shorter than its tensor table says: truncated).
 GgufInfo inspect_gguf(const std::filesystem::path& path);
+
+// Checks that `adapter` is a LoRA adapter llama.cpp can apply to the model `base` describes:
+// a GGUF of general.type "adapter" and adapter.type "lora" for the same architecture, every
+// lora_a/lora_b pair targeting a tensor the base has, with matching shapes. Throws a4ps::Error
+// kNotFound, kInvalidArgument (naming the mismatch) or kDataLoss (truncated).
+void check_lora_matches(const std::filesystem::path& adapter, const GgufInfo& base);
 
 }  // namespace a4ps::llm

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -24,6 +25,9 @@ struct ModelDeleter {
 };
 struct ContextDeleter {
   void operator()(llama_context* c) const { llama_free(c); }
+};
+struct AdapterDeleter {
+  void operator()(llama_adapter_lora* a) const { llama_adapter_lora_free(a); }
 };
 struct SamplerDeleter {
   void operator()(llama_sampler* s) const { llama_sampler_free(s); }
@@ -81,6 +85,10 @@ struct LlamaBackend::Impl {
   std::string chat_template;
   double load_ms = 0;
   int32_t n_threads = 0;
+  // Adapters loaded for this model, by path; which are applied now, and their cache-key part.
+  std::map<std::string, std::unique_ptr<llama_adapter_lora, AdapterDeleter>> adapters;
+  std::vector<LoraAdapter> applied_adapters;
+  std::string adapter_key;
   std::shared_ptr<PrefixCache> prefix_cache;
   std::string prefix_cache_key;
   // The request being served, for llama.cpp's abort callback.
@@ -90,6 +98,8 @@ struct LlamaBackend::Impl {
                                     bool parse_special) const;
   std::string token_piece(llama_token token) const;
   SamplerPtr make_sampler(const ChatRequest& request) const;
+  // Applies exactly `wanted` (loading adapters not loaded yet) unless already applied.
+  void apply_adapters(const std::vector<LoraAdapter>& wanted);
   // Steps of create(); each throws a4ps::Error naming the file and llama.cpp's reason.
   void load_model();
   void create_context();
@@ -285,6 +295,35 @@ void LlamaBackend::Impl::create_context() {
   }
 }
 
+void LlamaBackend::Impl::apply_adapters(const std::vector<LoraAdapter>& wanted) {
+  if (wanted == applied_adapters) return;
+  std::vector<llama_adapter_lora*> handles;
+  std::vector<float> scales;
+  std::string key;
+  for (const LoraAdapter& a : wanted) {
+    if (!std::isfinite(a.scale)) throw_invalid_argument("LoRA " + a.path + ": scale is not finite");
+    auto& handle = adapters[a.path];
+    if (!handle) {
+      check_lora_matches(a.path, info);  // llama.cpp would assert on some malformed files
+      GgmlLogCapture capture;
+      handle.reset(llama_adapter_lora_init(model.get(), a.path.c_str()));
+      if (!handle) {
+        adapters.erase(a.path);
+        throw_invalid_argument("LoRA " + a.path + ": llama.cpp cannot apply it to " +
+                               info.path.string() + ": " + capture.last_error_or("no reason"));
+      }
+    }
+    handles.push_back(handle.get());
+    scales.push_back(a.scale);
+    key += a.path + "*" + std::to_string(a.scale) + ";";
+  }
+  if (llama_set_adapters_lora(ctx.get(), handles.data(), handles.size(), scales.data()) != 0) {
+    throw Error(ErrorCode::kInternal, "llama_set_adapters_lora failed");
+  }
+  applied_adapters = wanted;
+  adapter_key = hex64(fnv1a(key));
+}
+
 std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params) {
   ensure_llama_initialized();
   if (params.n_batch < 1) throw_invalid_argument("batch size must be >= 1");
@@ -344,7 +383,8 @@ bool LlamaBackend::Impl::evaluate_prompt(const std::vector<ChatMessage>& message
   }
   const std::string_view token_bytes(reinterpret_cast<const char*>(prefix.data()),
                                      prefix.size() * sizeof(llama_token));
-  const std::string key = prefix_cache_key + "|ctx=" + std::to_string(llama_n_ctx(ctx.get())) +
+  const std::string key = prefix_cache_key + "|lora=" + adapter_key +
+                          "|ctx=" + std::to_string(llama_n_ctx(ctx.get())) +
                           "|prefix=" + hex64(fnv1a(token_bytes));
   const std::span<llama_token> rest(prompt.data() + prefix.size(), prompt.size() - prefix.size());
   if (const auto state = prefix_cache->find(key)) {
@@ -387,6 +427,7 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
                     "; shorten the prompt or raise [inference] context_size");
   }
 
+  impl_->apply_adapters(request.adapters);
   // Built before any evaluation, so a bad schema costs no inference.
   SamplerPtr sampler = impl_->make_sampler(request);
   ChatResult result;

@@ -74,6 +74,11 @@ HttpResponse OllamaBackend::post_with_retries(const std::string& path, const std
 
 ChatResult OllamaBackend::chat(const ChatRequest& request) {
   if (request.messages.empty()) throw_invalid_argument("chat: the conversation is empty");
+  if (!request.adapters.empty()) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "LoRA adapters apply to local GGUF models only; this model is served by " +
+                    http_->base_url());
+  }
   const std::string where = http_->base_url() + "/api/chat (model " + model_ + ")";
   ChatResult result;
   StreamFilter filter(request.stop);

@@ -101,6 +101,11 @@ HttpResponse OpenAIBackend::post_with_retries(const std::string& path, const std
 
 ChatResult OpenAIBackend::chat(const ChatRequest& request) {
   if (request.messages.empty()) throw_invalid_argument("chat: the conversation is empty");
+  if (!request.adapters.empty()) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "LoRA adapters apply to local GGUF models only; this model is served by " +
+                    http_->base_url());
+  }
   const std::string where = http_->base_url() + "/v1/chat/completions (model " + model_ + ")";
   if (request.on_token) {
     return chat_streaming(request, chat_body(model_, request, true).dump());

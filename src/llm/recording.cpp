@@ -48,6 +48,13 @@ std::string last_message_preview(const ChatRequest& request) {
   return text + (request.messages.back().content.size() > 60 ? "..." : "");
 }
 
+nlohmann::json adapters_to_json(const std::vector<LoraAdapter>& adapters) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const LoraAdapter& a : adapters)
+    out.push_back({{"path", a.path}, {"scale", decimal(a.scale)}});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json request_to_json(const std::string& model, const ChatRequest& request) {
@@ -62,6 +69,7 @@ nlohmann::json request_to_json(const std::string& model, const ChatRequest& requ
           {"max_tokens", request.max_tokens},
           {"stop", request.stop},
           {"json_schema", request.json_schema ? *request.json_schema : nlohmann::json()},
+          {"adapters", adapters_to_json(request.adapters)},
           {"ignore_end_of_generation",
            request.end_of_generation == ChatRequest::EndOfGeneration::kIgnore}};
 }

@@ -209,6 +209,22 @@ void fill_tensor(ggml_tensor* tensor, const TensorShape& shape, uint64_t seed, g
   }
 }
 
+// Writes through a temporary file renamed into place, so a reader never sees half a file.
+void write_atomically(const gguf_context* meta, const std::filesystem::path& out) {
+  std::error_code ec;
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
+  const std::filesystem::path tmp = out.string() + ".tmp";
+  if (!gguf_write_to_file(meta, tmp.string().c_str(), /*only_meta=*/false)) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::kInternal, out.string() + ": cannot write the file");
+  }
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::kInternal, out.string() + ": cannot move the file into place");
+  }
+}
+
 }  // namespace
 
 WeightType parse_weight_type(const std::string& name) {
@@ -271,18 +287,47 @@ void write_test_model(const TestModelSpec& spec, const std::filesystem::path& ou
     gguf_add_tensor(meta.get(), t);
   }
 
-  std::error_code ec;
-  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
-  const std::filesystem::path tmp = out.string() + ".tmp";
-  if (!gguf_write_to_file(meta.get(), tmp.string().c_str(), /*only_meta=*/false)) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kInternal, out.string() + ": cannot write the model file");
+  write_atomically(meta.get(), out);
+}
+
+void write_test_lora(const TestModelSpec& base, uint64_t seed, uint32_t rank,
+                     const std::filesystem::path& out) {
+  validate_spec(base);
+  if (rank < 1 || rank > base.n_embd) {
+    throw_invalid_argument("--lora " + std::to_string(rank) + ": the rank must be 1.." +
+                           std::to_string(base.n_embd));
   }
-  std::filesystem::rename(tmp, out, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kInternal, out.string() + ": cannot move the model into place");
+  std::unique_ptr<gguf_context, GgufDeleter> meta(gguf_init_empty());
+  gguf_set_val_str(meta.get(), "general.architecture", "llama");
+  gguf_set_val_str(meta.get(), "general.type", "adapter");
+  gguf_set_val_str(meta.get(), "general.name", ("a4ps-test-lora-" + std::to_string(seed)).c_str());
+  gguf_set_val_str(meta.get(), "adapter.type", "lora");
+  gguf_set_val_f32(meta.get(), "adapter.lora.alpha", static_cast<float>(rank));
+
+  // lora_a maps the input (ne0 = n_in) to the rank; lora_b maps the rank to the output.
+  const int64_t n_embd_kv = int64_t{base.n_embd / base.n_head} * base.n_head_kv;
+  std::vector<TensorShape> shapes;
+  for (uint32_t i = 0; i < base.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    for (const auto& [name, n_out] : {std::pair<std::string, int64_t>{"attn_q", base.n_embd},
+                                      std::pair<std::string, int64_t>{"attn_v", n_embd_kv}}) {
+      shapes.push_back({p + name + ".weight.lora_a", base.n_embd, rank, false});
+      shapes.push_back({p + name + ".weight.lora_b", rank, n_out, false});
+    }
   }
+  size_t bytes = 0;
+  for (const TensorShape& t : shapes) {
+    bytes += ggml_row_size(GGML_TYPE_F32, t.ne0) * static_cast<size_t>(t.ne1) + GGML_MEM_ALIGN;
+  }
+  std::unique_ptr<ggml_context, GgmlDeleter> tensors(
+      ggml_init({bytes + shapes.size() * ggml_tensor_overhead(), nullptr, false}));
+  for (const TensorShape& t : shapes) {
+    ggml_tensor* tensor = ggml_new_tensor_2d(tensors.get(), GGML_TYPE_F32, t.ne0, t.ne1);
+    ggml_set_name(tensor, t.name.c_str());
+    fill_tensor(tensor, t, seed, GGML_TYPE_F32);
+    gguf_add_tensor(meta.get(), tensor);
+  }
+  write_atomically(meta.get(), out);
 }
 
 }  // namespace a4ps::llm

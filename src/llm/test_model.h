@@ -48,6 +48,12 @@ std::vector<std::string> available_vocabs(const std::filesystem::path& dir);
 // an unknown vocab, kInternal if the file cannot be written.
 void write_test_model(const TestModelSpec& spec, const std::filesystem::path& out);
 
+// Writes a LoRA adapter (GGUF, rank `rank`, random weights from `seed`) for the model `base`
+// describes: it adapts every layer's attn_q and attn_v. Throws like write_test_model, and
+// kInvalidArgument for a rank outside 1..n_embd.
+void write_test_lora(const TestModelSpec& base, uint64_t seed, uint32_t rank,
+                     const std::filesystem::path& out);
+
 // Parameters the spec's model has (for progress messages and benchmarks).
 uint64_t test_model_parameter_count(const TestModelSpec& spec, uint32_t vocab_size);
 

@@ -22,6 +22,8 @@ a4ps_cli_test(help_lists_commands 0 "generate.*" --help)
 a4ps_cli_test(models_info 0 "architecture +llama" models info ${F}/tiny.gguf)
 a4ps_cli_test(models_info_json 0 "\"vocab_size\": 32064" models info --json ${F}/tiny.gguf)
 a4ps_cli_test(models_mktest 0 "wrote .*seed 9" models mktest ${F}/made.gguf --seed 9 --type q8_0)
+a4ps_cli_test(models_mktest_lora 0 "LoRA adapter of rank 4"
+              models mktest ${F}/made-lora.gguf --lora 4 --seed 3)
 a4ps_cli_test(generate_streams 0 "stopped: max_tokens"
               generate --model ${F}/tiny.gguf --seed 1 --max-tokens 8 "hello")
 a4ps_cli_test(generate_json 0 "\"generated_tokens\": [0-9]+"
@@ -71,6 +73,10 @@ a4ps_cli_test(plan_refuses_model_over_budget 5 "alone needs about .* more than t
               --config ${F}/small_budget.toml models plan)
 a4ps_cli_test(malformed_model_reference 2 "needs @URL"
               --config ${F}/bad_ref.toml generate --persona brick "hi")
+a4ps_cli_test(lora_that_is_not_an_adapter 2 "general.type is \"\", expected \"adapter\""
+              generate --model ${F}/tiny.gguf --lora ${F}/tiny.gguf "hi")
+a4ps_cli_test(lora_bad_scale 2 "expected FILE or FILE:SCALE"
+              generate --model ${F}/tiny.gguf --lora ${F}/x.gguf:abc "hi")
 a4ps_cli_test(generate_needs_a_model 2 "give --model FILE or --persona NAME" generate "hi")
 a4ps_cli_test(bad_mktest_shape 2 "--heads 5: must divide --embd 64"
               models mktest ${F}/x.gguf --heads 5)

@@ -203,3 +203,52 @@ TEST(LlamaEmbedding, HasTheModelsDimensionAndUnitNorm) {
 
 }  // namespace
 }  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(LlamaLora, AdapterChangesTheOutputAndRemovingItRestoresItExactly) {
+  auto backend = LlamaBackend::create({.path = testing::test_model("tiny"), .n_ctx = 512});
+  const auto adapter = testing::scratch_dir() / "lora.gguf";
+  write_test_lora(TestModelSpec{}, /*seed=*/9, /*rank=*/4, adapter);
+  ChatRequest r;
+  r.messages = {{Role::kUser, "Plan the onboarding."}};
+  r.sampling.temperature = 0.0f;
+  r.max_tokens = 24;
+  const std::string base = backend->chat(r).text;
+  r.adapters = {{adapter.string(), 1.0f}};
+  const std::string adapted = backend->chat(r).text;
+  r.adapters.clear();
+  const std::string restored = backend->chat(r).text;
+  EXPECT_NE(adapted, base);
+  EXPECT_EQ(restored, base);
+}
+
+TEST(LlamaLora, AdapterForAnotherModelIsRejectedAndTheModelStaysUsable) {
+  auto backend = LlamaBackend::create({.path = testing::test_model("tiny"), .n_ctx = 512});
+  TestModelSpec other;
+  other.n_embd = 96;
+  other.n_head = 6;
+  other.n_head_kv = 6;
+  const auto adapter = testing::scratch_dir() / "other-lora.gguf";
+  write_test_lora(other, 9, 4, adapter);
+  ChatRequest r;
+  r.messages = {{Role::kUser, "hi"}};
+  r.max_tokens = 4;
+  r.adapters = {{adapter.string(), 1.0f}};
+  try {
+    backend->chat(r);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("does not match the base model"), std::string::npos)
+        << e.what();
+  }
+  r.adapters = {{testing::test_model("tiny2").string(), 1.0f}};  // a model, not an adapter
+  EXPECT_THROW(backend->chat(r), Error);
+  r.adapters.clear();
+  EXPECT_NO_THROW(backend->chat(r));
+}
+
+}  // namespace
+}  // namespace a4ps::llm
