@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "llm/model_manager.h"
 #include "llm/model_ref.h"
 #include "persona/codex.h"
 
@@ -46,5 +47,9 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options);
 void add_generate_command(CLI::App& app, const GlobalOptions& options);
 void add_config_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
+void add_stats_command(CLI::App& models, const GlobalOptions& options);
+
+// The ModelManager's budget, policy, keep-alive and load settings from config.toml.
+llm::ModelManagerOptions model_manager_options(const Config& config);
 
 }  // namespace a4ps::cli

@@ -90,6 +90,7 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
   CLI::App* models = app.add_subcommand("models", "Inspect models and make test models");
   models->require_subcommand(1);
   add_plan_command(*models, options);
+  add_stats_command(*models, options);
 
   auto mk = std::make_shared<MktestOptions>();
   CLI::App* mktest = models->add_subcommand(

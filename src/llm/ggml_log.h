@@ -5,7 +5,9 @@
 
 #include <ggml.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace a4ps::llm {
 
@@ -22,5 +24,21 @@ class GgmlLogCapture {
   GgmlLogCapture();
   std::string last_error_or(const std::string& fallback) const;
 };
+
+// While alive, the buffers llama.cpp reports allocating on the calling thread ("... model
+// buffer size = 37.32 MiB", KV, output and compute buffers) are summed: the real memory a
+// loaded model and its context take, to check the estimate against.
+class AllocationRecorder {
+ public:
+  AllocationRecorder();
+  ~AllocationRecorder();
+  AllocationRecorder(const AllocationRecorder&) = delete;
+  AllocationRecorder& operator=(const AllocationRecorder&) = delete;
+  // Bytes reported so far; 0 if llama.cpp reported none (its log format changed).
+  uint64_t bytes() const;
+};
+
+// The size in a llama.cpp "... buffer size = 12.34 MiB" log line, or 0.
+uint64_t parse_buffer_size_line(std::string_view line);
 
 }  // namespace a4ps::llm

@@ -137,7 +137,7 @@ uint64_t GgufInfo::estimate_memory_bytes(uint32_t n_ctx) const {
   // Compute buffers: activations for a prompt batch plus the logits row; llama.cpp's own
   // figure depends on the graph, so this is an allowance, checked against the real figure by
   // the ModelManager once a model is loaded.
-  constexpr uint64_t kBaseAllowance = 32ull << 20;
+  constexpr uint64_t kBaseAllowance = 16ull << 20;
   const uint64_t logits = uint64_t{vocab_size} * sizeof(float) * 512;
   const uint64_t activations = uint64_t{std::max(n_embd, n_ff)} * sizeof(float) * 512 * 4;
   return tensor_bytes + kv_cache_bytes(n_ctx) + kBaseAllowance + logits + activations;

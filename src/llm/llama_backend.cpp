@@ -84,6 +84,7 @@ struct LlamaBackend::Impl {
   const llama_vocab* vocab = nullptr;
   std::string chat_template;
   double load_ms = 0;
+  uint64_t allocated_bytes = 0;
   int32_t n_threads = 0;
   // Adapters loaded for this model, by path; which are applied now, and their cache-key part.
   std::map<std::string, std::unique_ptr<llama_adapter_lora, AdapterDeleter>> adapters;
@@ -332,9 +333,11 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   impl->params = params;
   impl->info = inspect_gguf(params.path);
   const auto start = std::chrono::steady_clock::now();
+  AllocationRecorder allocations;
   impl->load_model();
   impl->create_context();
   impl->load_ms = elapsed_ms(start);
+  impl->allocated_bytes = allocations.bytes();
   return std::unique_ptr<LlamaBackend>(new LlamaBackend(std::move(impl)));
 }
 
@@ -504,6 +507,9 @@ const GgufInfo& LlamaBackend::info() const {
 }
 double LlamaBackend::load_ms() const {
   return impl_->load_ms;
+}
+uint64_t LlamaBackend::allocated_bytes() const {
+  return impl_->allocated_bytes;
 }
 int32_t LlamaBackend::threads() const {
   return impl_->n_threads;

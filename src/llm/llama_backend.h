@@ -57,6 +57,9 @@ class LlamaBackend final : public Backend {
 
   const GgufInfo& info() const;
   double load_ms() const;
+  // What llama.cpp reported allocating for the weights, KV cache, output and compute buffers
+  // (mapped weights included); 0 if it reported nothing.
+  uint64_t allocated_bytes() const;
   int32_t threads() const;
 
  private:

@@ -33,6 +33,12 @@ BudgetPolicy parse_budget_policy(std::string_view name) {
                          "\": must be \"fit\" or \"sequential\"");
 }
 
+double ModelStats::estimate_error() const {
+  if (actual_bytes == 0) return 0.0;
+  return (static_cast<double>(estimated_bytes) - static_cast<double>(actual_bytes)) /
+         static_cast<double>(actual_bytes);
+}
+
 double ModelStats::decode_tokens_per_second() const {
   return decode_ms_total > 0 ? static_cast<double>(generated_tokens) * 1000.0 / decode_ms_total
                              : 0.0;
@@ -256,11 +262,15 @@ ModelManager::Slot& ModelManager::ensure_loaded(Job& job) {
     throw;
   }
   backend->set_prefix_cache(prefix_cache_, slot->cache_key);
-  log::info("loaded model " + slot->name + " in " + std::to_string(backend->load_ms()) + " ms");
+  log::info("loaded model " + slot->name + " in " + std::to_string(backend->load_ms()) +
+            " ms; estimated " + format_bytes(static_cast<double>(slot->estimate)) +
+            ", llama.cpp allocated " +
+            format_bytes(static_cast<double>(backend->allocated_bytes())));
   std::lock_guard<std::mutex> lock(mu_);
   slot->stats.loads += 1;
   slot->stats.load_ms_total += ms_between(start, Clock::now());
   slot->stats.weights_bytes = backend->info().tensor_bytes;
+  slot->stats.actual_bytes = backend->allocated_bytes();
   slot->stats.resident = true;
   slot->backend = std::move(backend);
   return *slot;

@@ -50,7 +50,8 @@ struct ModelManagerOptions {
 // Figures per model, for `a4ps models stats` and /metrics.
 struct ModelStats {
   uint64_t estimated_bytes = 0;  // weights + KV cache + compute allowance, before loading
-  uint64_t weights_bytes = 0;    // the weights llama.cpp reports once loaded
+  uint64_t weights_bytes = 0;    // the weights, once loaded
+  uint64_t actual_bytes = 0;     // what llama.cpp allocated at the last load (0: unknown)
   bool resident = false;
   uint64_t loads = 0;
   uint64_t evictions = 0;
@@ -63,6 +64,8 @@ struct ModelStats {
   double decode_ms_total = 0;
 
   double decode_tokens_per_second() const;
+  // (estimated - actual) / actual, e.g. 0.12 for a 12 % overestimate; 0 when unknown.
+  double estimate_error() const;
 };
 
 class ModelManager {

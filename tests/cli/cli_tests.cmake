@@ -39,6 +39,8 @@ a4ps_cli_test(models_plan 0 "One Socratic cycle is [0-9]+ persona turns"
               --config ${F}/local.toml models plan)
 a4ps_cli_test(models_plan_json 0 "\"loads_per_cycle\""
               --config ${F}/local.toml models plan --json)
+a4ps_cli_test(models_stats_json 0 "\"prefix_cache_hits\": 1"
+              --config ${F}/local.toml models stats --tokens 2 --json)
 a4ps_cli_test(config_defaults 0 "memory_mb = 8192" config defaults)
 a4ps_cli_test(config_check_builtin 0 "personas ALFRED BABS BRICK ROBIN" config check)
 a4ps_cli_test(config_unknown_key_warns 0 "did you mean memory_mb"

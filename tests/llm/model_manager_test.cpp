@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "core/error.h"
+#include "llm/ggml_log.h"
 #include "llm/gguf_info.h"
 #include "support/test_models.h"
 
@@ -219,6 +221,28 @@ TEST(BudgetPolicy, ParsesItsNames) {
   EXPECT_EQ(parse_budget_policy("fit"), BudgetPolicy::kFit);
   EXPECT_EQ(parse_budget_policy("sequential"), BudgetPolicy::kSequential);
   EXPECT_THROW(parse_budget_policy("lru"), Error);
+}
+
+}  // namespace
+}  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerMemory, RecordsWhatLlamaCppAllocatedAndTheEstimatesError) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  m.register_model("m1", testing::seeded_model(1));
+  m.chat("m1", request(1));
+  const ModelStats s = m.stats().at("m1");
+  EXPECT_GT(s.actual_bytes, s.weights_bytes);  // weights plus KV, output and compute buffers
+  EXPECT_LT(std::abs(s.estimate_error()), 1.0) << s.estimated_bytes << " vs " << s.actual_bytes;
+}
+
+TEST(AllocationLog, ParsesLlamaCppBufferLines) {
+  EXPECT_EQ(parse_buffer_size_line("llama_kv_cache:        CPU KV buffer size =     8.00 MiB"),
+            8ull << 20);
+  EXPECT_EQ(parse_buffer_size_line("~llama_context: CPU compute buffer size is  63.6 MiB"), 0u);
+  EXPECT_EQ(parse_buffer_size_line("unrelated"), 0u);
 }
 
 }  // namespace
