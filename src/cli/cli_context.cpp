@@ -66,22 +66,6 @@ llm::ModelRef resolve_model(const Config& config, const std::string& model_name)
   }
 }
 
-std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name) {
-  const llm::ModelRef ref = resolve_model(config, model_name);
-  const std::string where = config.source + ": [models] " + model_name + " = \"" + ref.text + "\"";
-  if (ref.source != llm::ModelSource::kLocalGguf) {
-    throw Error(ErrorCode::kUnavailable,
-                where + ": the " + std::string(llm::model_source_name(ref.source)) +
-                    " backend is not part of this build yet; point it at a local GGUF file "
-                    "(\"gguf:/path/model.gguf\", see README, \"Using real models\")");
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(ref.path, ec)) {
-    throw_not_found(where + ": no such model file " + ref.path.string());
-  }
-  return ref.path;
-}
-
 bool stderr_is_terminal() {
   return isatty(STDERR_FILENO) != 0;
 }

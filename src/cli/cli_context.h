@@ -34,11 +34,6 @@ Codex load_codex(const GlobalOptions& options, const Config& config);
 // config.toml). Throws kNotFound for an unknown name, kInvalidArgument for a malformed one.
 llm::ModelRef resolve_model(const Config& config, const std::string& model_name);
 
-// The local GGUF file a model name in [models] refers to. Relative paths are taken relative to
-// the directory of config.toml. Throws kNotFound for an unknown name and kUnavailable for a
-// reference to a backend this build does not have yet (ollama:, openai:).
-std::filesystem::path resolve_local_model(const Config& config, const std::string& model_name);
-
 // True when stderr is a terminal (progress is drawn in place there, else printed as lines).
 bool stderr_is_terminal();
 

@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "llm/json_schema.h"
 #include "llm/llama_backend.h"
+#include "llm/ollama_backend.h"
+#include "llm/openai_backend.h"
+#include "llm/recording.h"
 
 namespace a4ps::cli {
 namespace {
@@ -29,6 +32,8 @@ struct GenerateOptions {
   std::string schema_file;
   std::vector<std::string> stop;
   std::vector<std::string> lora;
+  std::string record_file;
+  std::string replay_file;
   std::optional<uint32_t> seed;
   std::optional<float> temperature;
   std::optional<int32_t> max_tokens;
@@ -86,9 +91,10 @@ class LoadProgress {
 // What one generation needs, resolved from the options, the config and the codex.
 struct Generation {
   llm::ChatRequest request;
-  std::filesystem::path model_path;
-  std::string persona;  // the persona's name; empty with --model
-  std::string label;    // what progress lines call the model: the persona or the file
+  llm::ModelRef model;    // what answers
+  std::string model_key;  // names the model in recordings: the [models] name or the file
+  std::string persona;    // the persona's name; empty with --model
+  std::string label;      // what progress lines call the model: the persona or the file
   std::optional<llm::JsonSchema> schema;
 };
 
@@ -98,15 +104,17 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
   if (!o.persona.empty()) {
     const Codex codex = load_codex(global, config);
     const Persona& persona = codex.persona(o.persona);
-    g.model_path = resolve_local_model(config, persona.model);
+    g.model = resolve_model(config, persona.model);
+    g.model_key = persona.model;
     g.request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
     g.request.sampling = persona.sampling;
     g.request.max_tokens = persona.max_tokens;
     g.persona = persona.name;
     g.label = persona.name;
   } else {
-    g.model_path = o.model_file;
-    g.label = g.model_path.filename().string();
+    g.model = llm::ModelRef::parse("gguf:" + o.model_file, ".");
+    g.model_key = o.model_file;
+    g.label = g.model.path.filename().string();
   }
   if (!o.system.empty()) {
     g.request.messages.clear();
@@ -127,20 +135,48 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
   return g;
 }
 
-std::unique_ptr<llm::LlamaBackend> load_backend(const Config& config, const GenerateOptions& o,
-                                                const Generation& g) {
-  llm::LlamaLoadParams params;
-  params.path = g.model_path;
-  params.n_ctx = o.n_ctx.value_or(static_cast<uint32_t>(config.inference.context_size));
-  params.n_batch = static_cast<uint32_t>(config.inference.batch_size);
-  params.n_threads = static_cast<int32_t>(config.inference.threads);
-  params.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
-  params.use_mmap = config.inference.mmap;
+struct OpenedBackend {
+  std::unique_ptr<llm::Backend> backend;
+  double load_ms = 0;
+};
+
+std::unique_ptr<llm::LlamaBackend> load_local(const Config& config, const GenerateOptions& o,
+                                              const Generation& g) {
+  llm::LlamaLoadParams params = model_manager_options(config).load_defaults;
+  params.path = g.model.path;
+  if (o.n_ctx) params.n_ctx = *o.n_ctx;
   LoadProgress progress(g.label);
   params.on_progress = [&progress](float p) { return progress.update(p); };
   auto backend = llm::LlamaBackend::create(params);
   progress.done(backend->load_ms());
   return backend;
+}
+
+// The backend the model reference names (or a replay of a recording), wrapped in a recorder
+// with --record.
+OpenedBackend open_backend(const Config& config, const GenerateOptions& o, const Generation& g) {
+  OpenedBackend opened;
+  if (!o.replay_file.empty()) {
+    opened.backend = std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file);
+  } else if (g.model.source == llm::ModelSource::kLocalGguf) {
+    auto local = load_local(config, o, g);
+    opened.load_ms = local->load_ms();
+    opened.backend = std::move(local);
+  } else if (g.model.source == llm::ModelSource::kOllama) {
+    // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
+    const auto keep_alive = config.budget.policy == "sequential"
+                                ? std::chrono::seconds(0)
+                                : std::chrono::seconds(config.budget.keep_alive_seconds);
+    opened.backend =
+        std::make_unique<llm::OllamaBackend>(llm::default_ollama_url(), g.model.name, keep_alive);
+  } else {
+    opened.backend = std::make_unique<llm::OpenAIBackend>(g.model.base_url, g.model.name);
+  }
+  if (!o.record_file.empty()) {
+    opened.backend = std::make_unique<llm::RecordingBackend>(std::move(opened.backend), g.model_key,
+                                                             o.record_file);
+  }
+  return opened;
 }
 
 // Empty when the output satisfies the schema (or there is none); else what is wrong.
@@ -152,14 +188,14 @@ std::string schema_problem(const Generation& g, const llm::ChatResult& result) {
   return g.schema->validate(parsed, &why) ? std::string() : why;
 }
 
-void print_json_result(const Generation& g, const llm::LlamaBackend& backend,
-                       const llm::ChatResult& result, bool schema_valid) {
+void print_json_result(const Generation& g, double load_ms, const llm::ChatResult& result,
+                       bool schema_valid) {
   const llm::Timings& t = result.timings;
-  nlohmann::json out = {{"model", g.model_path.string()},
+  nlohmann::json out = {{"model", g.model.text},
                         {"text", result.text},
                         {"stop_reason", llm::stop_reason_name(result.stop_reason)},
                         {"timings",
-                         {{"load_ms", backend.load_ms()},
+                         {{"load_ms", load_ms},
                           {"prompt_ms", t.prompt_ms},
                           {"decode_ms", t.decode_ms},
                           {"prompt_tokens", t.n_prompt_tokens},
@@ -174,25 +210,28 @@ void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
   const Config config = load_config(global);
   Generation g = prepare_generation(global, o, config);
   std::signal(SIGINT, on_sigint);
-  auto backend = load_backend(config, o, g);
+  OpenedBackend opened = open_backend(config, o, g);
 
   std::stop_source stop;
   g.request.cancel = stop.get_token();
   const bool stream = !o.json;
-  if (stream && !g.persona.empty()) std::printf("%s: ", g.persona.c_str());
-  g.request.on_token = [&stop, stream](std::string_view piece) {
+  // The persona's name goes before its first words, not before an error.
+  bool named = g.persona.empty();
+  g.request.on_token = [&](std::string_view piece) {
     if (stream) {
+      if (!named) std::printf("%s: ", g.persona.c_str());
+      named = true;
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     }
     if (g_interrupted.load()) stop.request_stop();
   };
-  const llm::ChatResult result = backend->chat(g.request);
+  const llm::ChatResult result = opened.backend->chat(g.request);
   std::signal(SIGINT, SIG_DFL);
 
   const std::string problem = schema_problem(g, result);
   if (o.json) {
-    print_json_result(g, *backend, result, problem.empty());
+    print_json_result(g, opened.load_ms, result, problem.empty());
   } else {
     const llm::Timings& t = result.timings;
     std::printf("\n");
@@ -234,6 +273,12 @@ void add_generate_command(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("--temperature", o->temperature, "0 for greedy decoding");
   cmd->add_option("--max-tokens", o->max_tokens, "Most tokens to generate");
   cmd->add_option("--stop", o->stop, "Stop before this text (repeatable)");
+  cmd->add_option("--record", o->record_file,
+                  "Append the request and response to this JSONL file (docs/formats/replay.md)")
+      ->type_name("FILE");
+  cmd->add_option("--replay", o->replay_file,
+                  "Answer from a recording instead of a model; a request not recorded is an error")
+      ->type_name("FILE");
   cmd->add_option("--lora", o->lora, "Apply a LoRA adapter, FILE or FILE:SCALE (repeatable)");
   cmd->add_option("--ctx", o->n_ctx, "Context size (default: [inference] context_size)");
   cmd->add_flag("--json", o->json, "Print one JSON result instead of streaming");

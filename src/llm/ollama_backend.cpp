@@ -1,5 +1,6 @@
 #include "llm/ollama_backend.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -18,6 +19,13 @@ double nanos_to_ms(const nlohmann::json& event, const char* key) {
 }
 
 }  // namespace
+
+std::string default_ollama_url() {
+  const char* host = std::getenv("OLLAMA_HOST");
+  if (host == nullptr || *host == '\0') return "http://127.0.0.1:11434";
+  const std::string value = host;
+  return value.starts_with("http://") || value.starts_with("https://") ? value : "http://" + value;
+}
 
 OllamaBackend::OllamaBackend(std::string base_url, std::string model,
                              std::optional<std::chrono::seconds> keep_alive, RemoteOptions options)

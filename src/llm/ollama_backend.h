@@ -15,6 +15,10 @@
 
 namespace a4ps::llm {
 
+// Where Ollama listens: $OLLAMA_HOST (Ollama's own variable; "host:port" or a URL), else
+// http://127.0.0.1:11434.
+std::string default_ollama_url();
+
 class OllamaBackend final : public Backend {
  public:
   // `base_url`: http://host:port (Ollama's default is http://127.0.0.1:11434). `keep_alive`:

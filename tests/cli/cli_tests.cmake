@@ -69,8 +69,17 @@ a4ps_cli_test(codex_unknown_model 2 "\\[persona.brick\\] model = \"gpt-17\": mus
               --codex ${F}/bad_codex.toml config check)
 a4ps_cli_test(unknown_persona 3 "persona batman: not in the codex"
               generate --persona batman "hi")
-a4ps_cli_test(ollama_reference_not_built 4 "the ollama backend is not part of this build"
+a4ps_cli_test(ollama_unreachable 4 "127.0.0.1:9/api/chat: no response"
               --config ${F}/ollama.toml generate --persona brick "hi")
+set_tests_properties(cli.ollama_unreachable PROPERTIES ENVIRONMENT "OLLAMA_HOST=127.0.0.1:9")
+a4ps_cli_test(generate_record 0 "stopped"
+              generate --model ${F}/tiny.gguf --seed 4 --max-tokens 6 --record ${F}/rec.jsonl "hi")
+a4ps_cli_test(generate_replay_miss 3 "replay: nothing recorded"
+              generate --model ${F}/tiny.gguf --seed 5 --max-tokens 6 --replay ${F}/rec.jsonl "hi")
+set_tests_properties(cli.generate_replay_miss PROPERTIES DEPENDS cli.generate_record)
+a4ps_cli_test(generate_replay_hit 0 "stopped: max_tokens"
+              generate --model ${F}/tiny.gguf --seed 4 --max-tokens 6 --replay ${F}/rec.jsonl "hi")
+set_tests_properties(cli.generate_replay_hit PROPERTIES DEPENDS cli.generate_record)
 a4ps_cli_test(plan_refuses_model_over_budget 5 "alone needs about .* more than the budget"
               --config ${F}/small_budget.toml models plan)
 a4ps_cli_test(malformed_model_reference 2 "needs @URL"
