@@ -247,3 +247,30 @@ TEST(AllocationLog, ParsesLlamaCppBufferLines) {
 
 }  // namespace
 }  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerScheduling, QueuedRequestsForOneUnloadedModelLoadItOnce) {
+  ModelManager m(options_for(8 * model_cost(), BudgetPolicy::kSequential));
+  register_four(m);
+  // m2 keeps the worker busy until the three requests for m1 are queued behind it.
+  ChatRequest busy = request(3000);
+  busy.end_of_generation = ChatRequest::EndOfGeneration::kIgnore;
+  std::stop_source release;
+  busy.cancel = release.get_token();
+  std::thread occupier([&] { m.chat("m2", busy); });
+  while (m.stats().at("m2").loads == 0) std::this_thread::sleep_for(5ms);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 3; ++i) waiters.emplace_back([&] { m.chat("m1", request(2)); });
+  while (m.queue_depth() < 3) std::this_thread::sleep_for(5ms);
+  release.request_stop();
+  occupier.join();
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(m.stats().at("m1").loads, 1u);
+  EXPECT_EQ(m.stats().at("m1").requests, 3u);
+  EXPECT_EQ(m.resident_bytes(), 0u);  // sequential: unloaded after the last of them
+}
+
+}  // namespace
+}  // namespace a4ps::llm
