@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ModelManager benchmarks (figures are ratios within one run): fit vs sequential over three
 # Socratic cycles on four generated ~300 MB models, and time to first token with vs without the
-# persona prefix cache for a ~1,000-token codex prompt. usage: bench/model_manager.sh
+# persona prefix cache for a ~1,000-token codex prompt, and OpenAIBackend streaming overhead
+# against a bare HTTP client on one llama-server. usage: bench/model_manager.sh
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 ensure_packages
@@ -16,3 +17,5 @@ for seed in 201 202 203 204; do
 done
 "$A4PS_BUILD_DIR/bin/a4ps_bench_models" prefix "${models[0]}"
 "$A4PS_BUILD_DIR/bin/a4ps_bench_models" budget "${models[@]}"
+build_targets a4ps_bench_openai
+"$A4PS_BUILD_DIR/bin/a4ps_bench_openai" "${models[0]}" 5

@@ -14,7 +14,9 @@ bool retryable(int status) {
   return status == 429 || status >= 500;
 }
 
-nlohmann::json chat_body(const std::string& model, const ChatRequest& r, bool stream) {
+}  // namespace
+
+nlohmann::json openai_chat_body(const std::string& model, const ChatRequest& r, bool stream) {
   nlohmann::json messages = nlohmann::json::array();
   for (const ChatMessage& m : r.messages) {
     messages.push_back({{"role", role_name(m.role)}, {"content", m.content}});
@@ -40,6 +42,8 @@ nlohmann::json chat_body(const std::string& model, const ChatRequest& r, bool st
   }
   return body;
 }
+
+namespace {
 
 StopReason stop_reason_from_finish(const nlohmann::json& finish) {
   if (finish.is_string() && finish.get<std::string>() == "length") return StopReason::kMaxTokens;
@@ -108,11 +112,11 @@ ChatResult OpenAIBackend::chat(const ChatRequest& request) {
   }
   const std::string where = http_->base_url() + "/v1/chat/completions (model " + model_ + ")";
   if (request.on_token) {
-    return chat_streaming(request, chat_body(model_, request, true).dump());
+    return chat_streaming(request, openai_chat_body(model_, request, true).dump());
   }
   const auto start = std::chrono::steady_clock::now();
   const HttpResponse response =
-      post_with_retries("/v1/chat/completions", chat_body(model_, request, false).dump());
+      post_with_retries("/v1/chat/completions", openai_chat_body(model_, request, false).dump());
   if (response.status != 200) throw_http_status(where, response);
   const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
   if (!parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array() ||

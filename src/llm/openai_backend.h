@@ -50,6 +50,10 @@ class OpenAIBackend final : public Backend {
   int32_t embedding_size_ = 0;
 };
 
+// The /v1/chat/completions body OpenAIBackend sends for `request` (also used by the benchmark
+// to send a bare client the identical request).
+nlohmann::json openai_chat_body(const std::string& model, const ChatRequest& request, bool stream);
+
 // Shared with the Ollama backend: turns a failed HTTP status into an a4ps::Error naming the
 // server, the path and the server's own message when its body has one.
 [[noreturn]] void throw_http_status(const std::string& where, const HttpResponse& response);
