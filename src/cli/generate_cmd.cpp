@@ -63,28 +63,33 @@ llm::LoraAdapter parse_lora_option(const std::string& spec) {
                          ": expected FILE or FILE:SCALE (e.g. brick.lora.gguf:0.5)");
 }
 
-// Draws "loading NAME 42%" in place on a terminal; prints start and end lines otherwise.
+// Draws "loading NAME 42%" in place on a terminal, or start and end lines otherwise, as the
+// ModelManager reports progress from its worker. Ctrl-C during a load stops it.
 class LoadProgress {
  public:
-  explicit LoadProgress(std::string name) : name_(std::move(name)), tty_(stderr_is_terminal()) {
-    if (!tty_) std::fprintf(stderr, "loading %s ...\n", name_.c_str());
-  }
-  bool update(float progress) {
+  LoadProgress(std::string name, std::stop_source stop)
+      : name_(std::move(name)), stop_(std::move(stop)), tty_(stderr_is_terminal()) {}
+  void update(float progress) {
+    if (g_interrupted.load()) stop_.request_stop();
     const int percent = static_cast<int>(progress * 100.0f);
-    if (tty_ && percent != last_percent_) {
+    if (!started_ && !tty_) std::fprintf(stderr, "loading %s ...\n", name_.c_str());
+    started_ = true;
+    if (percent >= 100 && !done_) {
+      if (tty_) std::fprintf(stderr, "\r\033[K");
+      std::fprintf(stderr, "loaded %s\n", name_.c_str());
+      done_ = true;
+    } else if (tty_ && percent != last_percent_ && percent < 100) {
       std::fprintf(stderr, "\rloading %s %3d%%", name_.c_str(), percent);
       last_percent_ = percent;
     }
-    return !g_interrupted.load();
-  }
-  void done(double load_ms) {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
-    std::fprintf(stderr, "loaded %s in %.0f ms\n", name_.c_str(), load_ms);
   }
 
  private:
   std::string name_;
+  std::stop_source stop_;
   bool tty_;
+  bool started_ = false;
+  bool done_ = false;
   int last_percent_ = -1;
 };
 
@@ -135,48 +140,33 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
   return g;
 }
 
-struct OpenedBackend {
-  std::unique_ptr<llm::Backend> backend;
-  double load_ms = 0;
-};
-
-std::unique_ptr<llm::LlamaBackend> load_local(const Config& config, const GenerateOptions& o,
-                                              const Generation& g) {
-  llm::LlamaLoadParams params = model_manager_options(config).load_defaults;
-  params.path = g.model.path;
-  if (o.n_ctx) params.n_ctx = *o.n_ctx;
-  LoadProgress progress(g.label);
-  params.on_progress = [&progress](float p) { return progress.update(p); };
-  auto backend = llm::LlamaBackend::create(params);
-  progress.done(backend->load_ms());
-  return backend;
-}
-
-// The backend the model reference names (or a replay of a recording), wrapped in a recorder
-// with --record.
-OpenedBackend open_backend(const Config& config, const GenerateOptions& o, const Generation& g) {
-  OpenedBackend opened;
+// A ModelManager with the one model this generation uses: loaded under the budget when local,
+// served by Ollama or an OpenAI-compatible server, or replayed from a recording; every request
+// recorded with --record.
+std::unique_ptr<llm::ModelManager> open_manager(const Config& config, const GenerateOptions& o,
+                                                const Generation& g, LoadProgress& progress) {
+  llm::ModelManagerOptions options = model_manager_options(config);
+  if (o.n_ctx) options.load_defaults.n_ctx = *o.n_ctx;
+  options.record_path = o.record_file;
+  options.on_load_progress = [&progress](const std::string&, float p) { progress.update(p); };
+  auto manager = std::make_unique<llm::ModelManager>(options);
   if (!o.replay_file.empty()) {
-    opened.backend = std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file);
+    manager->register_remote(g.model_key,
+                             std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file));
   } else if (g.model.source == llm::ModelSource::kLocalGguf) {
-    auto local = load_local(config, o, g);
-    opened.load_ms = local->load_ms();
-    opened.backend = std::move(local);
+    manager->register_model(g.model_key, g.model.path);
   } else if (g.model.source == llm::ModelSource::kOllama) {
     // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
-    const auto keep_alive = config.budget.policy == "sequential"
+    const auto keep_alive = options.policy == llm::BudgetPolicy::kSequential
                                 ? std::chrono::seconds(0)
                                 : std::chrono::seconds(config.budget.keep_alive_seconds);
-    opened.backend =
-        std::make_unique<llm::OllamaBackend>(llm::default_ollama_url(), g.model.name, keep_alive);
+    manager->register_remote(g.model_key, std::make_unique<llm::OllamaBackend>(
+                                              llm::default_ollama_url(), g.model.name, keep_alive));
   } else {
-    opened.backend = std::make_unique<llm::OpenAIBackend>(g.model.base_url, g.model.name);
+    manager->register_remote(g.model_key,
+                             std::make_unique<llm::OpenAIBackend>(g.model.base_url, g.model.name));
   }
-  if (!o.record_file.empty()) {
-    opened.backend = std::make_unique<llm::RecordingBackend>(std::move(opened.backend), g.model_key,
-                                                             o.record_file);
-  }
-  return opened;
+  return manager;
 }
 
 // Empty when the output satisfies the schema (or there is none); else what is wrong.
@@ -210,9 +200,9 @@ void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
   const Config config = load_config(global);
   Generation g = prepare_generation(global, o, config);
   std::signal(SIGINT, on_sigint);
-  OpenedBackend opened = open_backend(config, o, g);
-
   std::stop_source stop;
+  LoadProgress progress(g.label, stop);
+  auto manager = open_manager(config, o, g, progress);
   g.request.cancel = stop.get_token();
   const bool stream = !o.json;
   // The persona's name goes before its first words, not before an error.
@@ -226,12 +216,12 @@ void run_generate(const GlobalOptions& global, const GenerateOptions& o) {
     }
     if (g_interrupted.load()) stop.request_stop();
   };
-  const llm::ChatResult result = opened.backend->chat(g.request);
+  const llm::ChatResult result = manager->chat(g.model_key, g.request);
   std::signal(SIGINT, SIG_DFL);
 
   const std::string problem = schema_problem(g, result);
   if (o.json) {
-    print_json_result(g, opened.load_ms, result, problem.empty());
+    print_json_result(g, manager->stats().at(g.model_key).load_ms_total, result, problem.empty());
   } else {
     const llm::Timings& t = result.timings;
     std::printf("\n");

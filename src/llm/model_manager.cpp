@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "llm/recording.h"
 
 namespace a4ps::llm {
 namespace {
@@ -49,7 +50,12 @@ struct ModelManager::Slot {
   LlamaLoadParams params;
   std::string cache_key;
   uint64_t estimate = 0;
-  std::unique_ptr<LlamaBackend> backend;  // touched only by the worker thread
+  // Local GGUF models load and unload under the budget on the worker thread; remote ones
+  // (another process's memory, another device) are set at registration and called directly,
+  // one request at a time per model.
+  bool local = true;
+  std::unique_ptr<Backend> backend;  // local: touched only by the worker thread
+  std::mutex remote_mu;              // remote: serialises calls to `backend`
   Clock::time_point last_used{};
   ModelStats stats;  // guarded by mu_
 };
@@ -57,7 +63,7 @@ struct ModelManager::Slot {
 struct ModelManager::Job {
   enum class State { kNew, kQueued, kRunning, kDone };
   std::string model;
-  std::function<void(LlamaBackend&, Slot&)> work;
+  std::function<void(Backend&, Slot&)> work;
   std::stop_source stop;  // fired by the caller's cancel or a passed deadline
   Clock::time_point enqueued = Clock::now();
   State state = State::kNew;  // guarded by mu_
@@ -118,15 +124,71 @@ void ModelManager::register_model(const std::string& name, const std::filesystem
   slots_[name] = std::move(slot);
 }
 
-void ModelManager::submit_and_wait(const std::shared_ptr<Job>& job,
-                                   std::optional<Clock::time_point> deadline) {
+void ModelManager::run_remote(Slot& slot, Job& job, std::optional<Clock::time_point> deadline) {
+  // The deadline fires the job's stop source, which the HTTP backends watch between chunks.
+  std::optional<std::jthread> timer;
+  if (deadline) {
+    timer.emplace([&job, when = *deadline](std::stop_token finished) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock<std::mutex> lock(m);
+      if (!cv.wait_until(lock, finished, when, [] { return false; })) {
+        if (!finished.stop_requested()) {
+          job.deadline_passed = true;
+          job.stop.request_stop();
+        }
+      }
+    });
+  }
+  const auto start = Clock::now();
+  std::lock_guard<std::mutex> serial(slot.remote_mu);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!slots_.contains(job->model)) {
+    slot.stats.queue_wait_ms_total += ms_between(start, Clock::now());
+  }
+  job.work(*slot.backend, slot);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++slot.stats.requests;
+}
+
+std::unique_ptr<Backend> ModelManager::wrap_for_recording(const std::string& name,
+                                                          std::unique_ptr<Backend> backend) {
+  if (options_.record_path.empty()) return backend;
+  return std::make_unique<RecordingBackend>(std::move(backend), name, options_.record_path);
+}
+
+void ModelManager::register_remote(const std::string& name, std::unique_ptr<Backend> backend) {
+  auto slot = std::make_unique<Slot>();
+  slot->name = name;
+  slot->local = false;
+  slot->backend = wrap_for_recording(name, std::move(backend));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (slots_.contains(name)) throw_invalid_argument("model " + name + " is already registered");
+  slots_[name] = std::move(slot);
+}
+
+void ModelManager::submit_and_wait(const std::shared_ptr<Job>& job,
+                                   std::optional<Clock::time_point> deadline) {
+  Slot* remote = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = slots_.find(job->model);
+    if (it == slots_.end()) {
       throw_not_found("model " + job->model + ": not registered with the model manager");
     }
-    job->state = Job::State::kQueued;
-    queue_.push_back(job);
+    if (!it->second->local) {
+      remote = it->second.get();
+    } else {
+      job->state = Job::State::kQueued;
+      queue_.push_back(job);
+    }
+  }
+  if (remote != nullptr) {
+    if (job->stop.stop_requested()) {
+      throw Error(ErrorCode::kCancelled, "model " + job->model + ": cancelled");
+    }
+    run_remote(*remote, *job, deadline);
+    return;
   }
   cv_.notify_all();
   // A job stopped while still queued leaves the queue at once; once running, the backend
@@ -165,7 +227,7 @@ ChatResult ModelManager::chat(const std::string& model, ChatRequest request,
   std::stop_callback forward(request.cancel, [&job] { job->stop.request_stop(); });
   request.cancel = job->stop.get_token();
   ChatResult result;
-  job->work = [&](LlamaBackend& backend, Slot& slot) {
+  job->work = [&](Backend& backend, Slot& slot) {
     result = backend.chat(request);
     std::lock_guard<std::mutex> lock(mu_);
     slot.stats.generated_tokens += static_cast<uint64_t>(result.timings.n_generated_tokens);
@@ -186,7 +248,7 @@ std::vector<float> ModelManager::embed(const std::string& model, const std::stri
   auto job = std::make_shared<Job>();
   job->model = model;
   std::vector<float> embedding;
-  job->work = [&](LlamaBackend& backend, Slot&) { embedding = backend.embed(text); };
+  job->work = [&](Backend& backend, Slot&) { embedding = backend.embed(text); };
   submit_and_wait(job, deadline);
   return embedding;
 }
@@ -250,7 +312,10 @@ ModelManager::Slot& ModelManager::ensure_loaded(Job& job) {
   }
   LlamaLoadParams params = slot->params;
   const std::stop_token stop = job.stop.get_token();
-  params.on_progress = [stop](float) { return !stop.stop_requested(); };
+  params.on_progress = [this, stop, name = slot->name](float progress) {
+    if (options_.on_load_progress) options_.on_load_progress(name, progress);
+    return !stop.stop_requested();
+  };
   const auto start = Clock::now();
   std::unique_ptr<LlamaBackend> backend;
   try {
@@ -262,6 +327,7 @@ ModelManager::Slot& ModelManager::ensure_loaded(Job& job) {
     throw;
   }
   backend->set_prefix_cache(prefix_cache_, slot->cache_key);
+  if (options_.on_load_progress) options_.on_load_progress(slot->name, 1.0f);
   log::info("loaded model " + slot->name + " in " + std::to_string(backend->load_ms()) +
             " ms; estimated " + format_bytes(static_cast<double>(slot->estimate)) +
             ", llama.cpp allocated " +
@@ -272,7 +338,7 @@ ModelManager::Slot& ModelManager::ensure_loaded(Job& job) {
   slot->stats.weights_bytes = backend->info().tensor_bytes;
   slot->stats.actual_bytes = backend->allocated_bytes();
   slot->stats.resident = true;
-  slot->backend = std::move(backend);
+  slot->backend = wrap_for_recording(slot->name, std::move(backend));
   return *slot;
 }
 
@@ -288,7 +354,7 @@ std::optional<ModelManager::Clock::time_point> ModelManager::next_idle_deadline(
   if (options_.keep_alive.count() == 0) return std::nullopt;
   std::optional<Clock::time_point> next;
   for (const auto& [name, slot] : slots_) {
-    if (!slot->backend) continue;
+    if (!slot->local || !slot->backend) continue;
     const auto expiry = slot->last_used + options_.keep_alive;
     if (!next || expiry < *next) next = expiry;
   }
@@ -299,7 +365,7 @@ void ModelManager::unload_idle_models() {
   if (options_.keep_alive.count() == 0) return;
   const auto now = Clock::now();
   for (auto& [name, slot] : slots_) {
-    if (slot->backend && now - slot->last_used >= options_.keep_alive) {
+    if (slot->local && slot->backend && now - slot->last_used >= options_.keep_alive) {
       log::info("unloading model " + name + ": idle longer than keep_alive");
       unload(*slot, /*evicted=*/false);
     }

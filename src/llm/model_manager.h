@@ -45,6 +45,11 @@ struct ModelManagerOptions {
   // per model).
   LlamaLoadParams load_defaults;
   size_t prefix_cache_bytes = 256ull << 20;
+  // When set, every request and response of every model is appended here (JSONL, see
+  // docs/formats/replay.md), keyed by the model's registered name.
+  std::filesystem::path record_path;
+  // Called from the worker while a local model loads (0..1, then 1 when ready).
+  std::function<void(const std::string& model, float progress)> on_load_progress;
 };
 
 // Figures per model, for `a4ps models stats` and /metrics.
@@ -84,6 +89,11 @@ class ModelManager {
   void register_model(const std::string& name, const std::filesystem::path& path,
                       ModelPurpose purpose = ModelPurpose::kGenerate);
 
+  // Makes a model served elsewhere (an OllamaBackend, OpenAIBackend or ReplayBackend) known
+  // under `name`. It is outside the budget and not queued behind local inference; calls to it
+  // are serialised. Throws kInvalidArgument for a duplicate name.
+  void register_remote(const std::string& name, std::unique_ptr<Backend> backend);
+
   // Queues the request behind the ones already waiting, loads the model if needed (which may
   // evict others) and runs it. Throws a4ps::Error: kNotFound (unknown model), kCancelled
   // (request.cancel fired while queued or loading), kDeadlineExceeded (the deadline passed
@@ -106,6 +116,9 @@ class ModelManager {
   struct Slot;
   struct Job;
   void run_worker();
+  void run_remote(Slot& slot, Job& job, std::optional<Clock::time_point> deadline);
+  std::unique_ptr<Backend> wrap_for_recording(const std::string& name,
+                                              std::unique_ptr<Backend> backend);
   void run_job(Job& job);
   Slot& ensure_loaded(Job& job);
   void unload(Slot& slot, bool evicted);                        // requires mu_

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "llm/ggml_log.h"
 #include "llm/gguf_info.h"
+#include "llm/recording.h"
 #include "support/test_models.h"
 
 namespace a4ps::llm {
@@ -270,6 +271,45 @@ TEST(ModelManagerScheduling, QueuedRequestsForOneUnloadedModelLoadItOnce) {
   EXPECT_EQ(m.stats().at("m1").loads, 1u);
   EXPECT_EQ(m.stats().at("m1").requests, 3u);
   EXPECT_EQ(m.resident_bytes(), 0u);  // sequential: unloaded after the last of them
+}
+
+}  // namespace
+}  // namespace a4ps::llm
+
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerRemote, ServesARemoteModelOutsideTheBudgetAndRecordsEverything) {
+  const auto recording = testing::scratch_dir() / "manager.jsonl";
+  std::filesystem::remove(recording);
+  ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
+  o.record_path = recording;
+  {
+    ModelManager m(o);
+    m.register_model("brick", testing::seeded_model(1));
+    // A scripted "remote" model: the replay of a hand-written recording.
+    const nlohmann::json line = {{"request", request_to_json("robin", request(4))},
+                                 {"response", {{"text", "a synthesis"}}}};
+    const auto script = testing::write_scratch_file("robin.jsonl", line.dump() + "\n");
+    m.register_remote("robin", std::make_unique<ReplayBackend>("robin", script));
+    const std::string brick = m.chat("brick", request(4)).text;
+    EXPECT_EQ(m.chat("robin", request(4)).text, "a synthesis");
+    EXPECT_EQ(m.stats().at("robin").requests, 1u);
+    EXPECT_EQ(m.stats().at("robin").loads, 0u);
+    EXPECT_EQ(m.resident_bytes(), model_cost());  // the remote model costs nothing here
+    // Everything the manager answered can be replayed.
+    ReplayBackend replay_brick("brick", recording);
+    EXPECT_EQ(replay_brick.chat(request(4)).text, brick);
+    EXPECT_EQ(ReplayBackend("robin", recording).chat(request(4)).text, "a synthesis");
+  }
+}
+
+TEST(ModelManagerRemote, DuplicateNamesAreRefused) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));
+  m.register_model("brick", testing::seeded_model(1));
+  const auto script = testing::write_scratch_file("none.jsonl", "");
+  EXPECT_THROW(m.register_remote("brick", std::make_unique<ReplayBackend>("brick", script)), Error);
 }
 
 }  // namespace
