@@ -46,5 +46,8 @@ void add_stats_command(CLI::App& models, const GlobalOptions& options);
 
 // The ModelManager's budget, policy, keep-alive and load settings from config.toml.
 llm::ModelManagerOptions model_manager_options(const Config& config);
+// [budget.keep_alive_by_model] for `model`, if set.
+std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
+                                                        const std::string& model);
 
 }  // namespace a4ps::cli

@@ -154,7 +154,8 @@ std::unique_ptr<llm::ModelManager> open_manager(const Config& config, const Gene
     manager->register_remote(g.model_key,
                              std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file));
   } else if (g.model.source == llm::ModelSource::kLocalGguf) {
-    manager->register_model(g.model_key, g.model.path);
+    manager->register_model(g.model_key, g.model.path, llm::ModelPurpose::kGenerate,
+                            keep_alive_for(config, g.model_key));
   } else if (g.model.source == llm::ModelSource::kOllama) {
     // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
     const auto keep_alive = options.policy == llm::BudgetPolicy::kSequential

@@ -62,7 +62,9 @@ void run_stats(const GlobalOptions& options, const StatsOptions& o) {
                 std::string(llm::model_source_name(ref.source)) + "; not measured here");
       continue;
     }
-    if (manager.stats().count(p.model) == 0) manager.register_model(p.model, ref.path);
+    if (manager.stats().count(p.model) == 0)
+      manager.register_model(p.model, ref.path, llm::ModelPurpose::kGenerate,
+                             keep_alive_for(config, p.model));
     local.push_back(&p);
   }
   for (int round = 0; round < 2; ++round) {
@@ -104,6 +106,13 @@ llm::ModelManagerOptions model_manager_options(const Config& config) {
   o.load_defaults.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
   o.load_defaults.use_mmap = config.inference.mmap;
   return o;
+}
+
+std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
+                                                        const std::string& model) {
+  const auto it = config.budget.keep_alive_by_model.find(model);
+  if (it == config.budget.keep_alive_by_model.end()) return std::nullopt;
+  return std::chrono::seconds(it->second);
 }
 
 void add_stats_command(CLI::App& models, const GlobalOptions& options) {

@@ -231,17 +231,65 @@ void load_string_map(const toml::table& table, std::string_view source, std::str
   }
 }
 
+// A table of free-form names under a section, e.g. [tools.api_keys].
+struct SubtableSpec {
+  std::string_view section;
+  std::string_view key;
+  std::string_view doc;
+  std::function<void(Config&, const toml::table&, std::string_view source)> load;
+  std::function<std::string(const Config&)> render;
+};
+
+const std::vector<SubtableSpec>& subtable_specs() {
+  static const std::vector<SubtableSpec> specs = {
+      {"budget", "keep_alive_by_model",
+       "NAME = SECONDS: a model of [models] kept this long when idle, instead of "
+       "keep_alive_seconds.",
+       [](Config& c, const toml::table& t, std::string_view source) {
+         for (auto&& [name, value] : t) {
+           const TomlField f{source, "budget.keep_alive_by_model", name.str()};
+           c.budget.keep_alive_by_model[std::string(name.str())] =
+               f.integer(value, 0, kNoUpperLimit);
+         }
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& [name, seconds] : c.budget.keep_alive_by_model) {
+           out += name + " = " + std::to_string(seconds) + "\n";
+         }
+         return out;
+       }},
+      {"tools", "api_keys", "NAME = \"KEY\": keys for BABS's external services.",
+       [](Config& c, const toml::table& t, std::string_view source) {
+         load_string_map(t, source, "tools.api_keys", c.tools.api_keys);
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& [name, key] : c.tools.api_keys) {
+           out += name + " = " + quote_string(redact(key)) + "\n";
+         }
+         return out;
+       }},
+  };
+  return specs;
+}
+
 void load_section(Config& config, std::string_view source, std::string_view section,
                   const toml::table& table) {
   std::vector<std::string> known;
   for (const KeySpec& spec : key_specs()) {
     if (spec.section == section) known.emplace_back(spec.key);
   }
-  if (section == "tools") known.emplace_back("api_keys");
+  for (const SubtableSpec& sub : subtable_specs()) {
+    if (sub.section == section) known.emplace_back(sub.key);
+  }
   for (auto&& [key, value] : table) {
-    if (section == "tools" && key.str() == "api_keys") {
+    const auto sub = std::find_if(
+        subtable_specs().begin(), subtable_specs().end(),
+        [&](const SubtableSpec& t) { return t.section == section && t.key == key.str(); });
+    if (sub != subtable_specs().end()) {
       if (!value.is_table()) TomlField{source, section, key.str()}.reject(value, "a table");
-      load_string_map(*value.as_table(), source, "tools.api_keys", config.tools.api_keys);
+      sub->load(config, *value.as_table(), source);
       continue;
     }
     const auto spec = std::find_if(key_specs().begin(), key_specs().end(), [&](const KeySpec& s) {
@@ -344,11 +392,12 @@ std::string render(const Config& config, Comments comments) {
       }
       out += std::string(spec.key) + " = " + spec.render(config) + "\n";
     }
-    if (section.name == "tools") {
-      out += "\n[tools.api_keys]\n";
-      for (const auto& [name, key] : config.tools.api_keys) {
-        out += name + " = " + quote_string(redact(key)) + "\n";
-      }
+    for (const SubtableSpec& sub : subtable_specs()) {
+      if (sub.section != section.name) continue;
+      out += "\n";
+      if (with_docs) out += "# " + std::string(sub.doc) + "\n";
+      out +=
+          "[" + std::string(sub.section) + "." + std::string(sub.key) + "]\n" + sub.render(config);
     }
   }
   return out;

@@ -54,8 +54,9 @@ struct ModelManager::Slot {
   // (another process's memory, another device) are set at registration and called directly,
   // one request at a time per model.
   bool local = true;
-  std::unique_ptr<Backend> backend;  // local: touched only by the worker thread
-  std::mutex remote_mu;              // remote: serialises calls to `backend`
+  std::chrono::milliseconds keep_alive{0};  // zero: until evicted
+  std::unique_ptr<Backend> backend;         // local: touched only by the worker thread
+  std::mutex remote_mu;                     // remote: serialises calls to `backend`
   Clock::time_point last_used{};
   ModelStats stats;  // guarded by mu_
 };
@@ -100,9 +101,11 @@ ModelManager::~ModelManager() {
 }
 
 void ModelManager::register_model(const std::string& name, const std::filesystem::path& path,
-                                  ModelPurpose purpose) {
+                                  ModelPurpose purpose,
+                                  std::optional<std::chrono::milliseconds> keep_alive) {
   auto slot = std::make_unique<Slot>();
   slot->name = name;
+  slot->keep_alive = keep_alive.value_or(options_.keep_alive);
   slot->params = options_.load_defaults;
   slot->params.path = path;
   slot->params.purpose = purpose;
@@ -351,22 +354,21 @@ void ModelManager::unload(Slot& slot, bool evicted) {
 }
 
 std::optional<ModelManager::Clock::time_point> ModelManager::next_idle_deadline() const {
-  if (options_.keep_alive.count() == 0) return std::nullopt;
   std::optional<Clock::time_point> next;
   for (const auto& [name, slot] : slots_) {
-    if (!slot->local || !slot->backend) continue;
-    const auto expiry = slot->last_used + options_.keep_alive;
+    if (!slot->local || !slot->backend || slot->keep_alive.count() == 0) continue;
+    const auto expiry = slot->last_used + slot->keep_alive;
     if (!next || expiry < *next) next = expiry;
   }
   return next;
 }
 
 void ModelManager::unload_idle_models() {
-  if (options_.keep_alive.count() == 0) return;
   const auto now = Clock::now();
   for (auto& [name, slot] : slots_) {
-    if (slot->local && slot->backend && now - slot->last_used >= options_.keep_alive) {
-      log::info("unloading model " + name + ": idle longer than keep_alive");
+    if (slot->local && slot->backend && slot->keep_alive.count() > 0 &&
+        now - slot->last_used >= slot->keep_alive) {
+      log::info("unloading model " + name + ": idle longer than its keep_alive");
       unload(*slot, /*evicted=*/false);
     }
   }

@@ -86,8 +86,10 @@ class ModelManager {
   // Makes a local GGUF model known under `name`; reads its header now (validating it and
   // estimating its cost). Throws a4ps::Error like inspect_gguf, kResourceExhausted if the
   // model alone exceeds the budget (naming both sizes), kInvalidArgument for a duplicate name.
+  // `keep_alive` overrides ModelManagerOptions::keep_alive for this model.
   void register_model(const std::string& name, const std::filesystem::path& path,
-                      ModelPurpose purpose = ModelPurpose::kGenerate);
+                      ModelPurpose purpose = ModelPurpose::kGenerate,
+                      std::optional<std::chrono::milliseconds> keep_alive = std::nullopt);
 
   // Makes a model served elsewhere (an OllamaBackend, OpenAIBackend or ReplayBackend) known
   // under `name`. It is outside the budget and not queued behind local inference; calls to it

@@ -142,3 +142,22 @@ TEST(Config, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace a4ps
+
+namespace a4ps {
+namespace {
+
+TEST(Config, KeepAliveByModelIsReadAndChecked) {
+  const Config c = Config::load_string("[budget.keep_alive_by_model]\nbrick = 30\n", "config.toml");
+  EXPECT_EQ(c.budget.keep_alive_by_model.at("brick"), 30);
+  try {
+    Config::load_string("[budget.keep_alive_by_model]\nbrick = -1\n", "config.toml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "config.toml: [budget.keep_alive_by_model] brick = -1: must be a non-negative "
+              "integer");
+  }
+}
+
+}  // namespace
+}  // namespace a4ps

@@ -276,7 +276,6 @@ TEST(ModelManagerScheduling, QueuedRequestsForOneUnloadedModelLoadItOnce) {
 }  // namespace
 }  // namespace a4ps::llm
 
-
 namespace a4ps::llm {
 namespace {
 
@@ -310,6 +309,23 @@ TEST(ModelManagerRemote, DuplicateNamesAreRefused) {
   m.register_model("brick", testing::seeded_model(1));
   const auto script = testing::write_scratch_file("none.jsonl", "");
   EXPECT_THROW(m.register_remote("brick", std::make_unique<ReplayBackend>("brick", script)), Error);
+}
+
+}  // namespace
+}  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerKeepAlive, APerModelKeepAliveOverridesTheDefault) {
+  ModelManager m(options_for(4 * model_cost(), BudgetPolicy::kFit));  // default: keep
+  m.register_model("brief", testing::seeded_model(1), ModelPurpose::kGenerate, 100ms);
+  m.register_model("kept", testing::seeded_model(2));
+  m.chat("brief", request(1));
+  m.chat("kept", request(1));
+  for (int i = 0; i < 100 && m.stats().at("brief").resident; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(m.stats().at("brief").resident);
+  EXPECT_TRUE(m.stats().at("kept").resident);
 }
 
 }  // namespace
