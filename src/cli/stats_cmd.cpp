@@ -100,6 +100,8 @@ llm::ModelManagerOptions model_manager_options(const Config& config) {
   o.budget_bytes = static_cast<uint64_t>(config.budget.memory_mb) << 20;
   o.policy = llm::parse_budget_policy(config.budget.policy);
   o.keep_alive = std::chrono::seconds(config.budget.keep_alive_seconds);
+  o.prefix_cache_bytes = static_cast<size_t>(config.budget.prefix_cache_mb) << 20;
+  o.prefix_cache_dir = config.budget.prefix_cache_dir;
   o.load_defaults.n_ctx = static_cast<uint32_t>(config.inference.context_size);
   o.load_defaults.n_batch = static_cast<uint32_t>(config.inference.batch_size);
   o.load_defaults.n_threads = static_cast<int32_t>(config.inference.threads);

@@ -146,6 +146,11 @@ const std::vector<KeySpec>& key_specs() {
                  "used; \"sequential\" unloads after every call (the blueprint's keep_alive 0)."),
       integer_key("budget", "keep_alive_seconds", &C::budget, &BudgetConfig::keep_alive_seconds, 0,
                   kNoMax, "Unload a model idle this long; 0 keeps it until evicted."),
+      integer_key("budget", "prefix_cache_mb", &C::budget, &BudgetConfig::prefix_cache_mb, 0,
+                  kNoMax, "RAM for persona prefix-cache states (KV after each system prompt)."),
+      string_key("budget", "prefix_cache_dir", &C::budget, &BudgetConfig::prefix_cache_dir, {},
+                 "Also keep prefix-cache states in this folder, so the next process restores\n"
+                 "them; empty: RAM only. Not bounded: states can be large."),
       string_key("memory", "db_path", &C::memory, &MemoryConfig::db_path, {},
                  "The SQLite file of memories, relative to the image."),
       string_key("memory", "table_name", &C::memory, &MemoryConfig::table_name, {},

@@ -34,6 +34,8 @@ struct BudgetConfig {
   int64_t memory_mb = 8192;  // the blueprint's 8 GB laptop
   std::string policy = "fit";
   int64_t keep_alive_seconds = 300;
+  int64_t prefix_cache_mb = 256;
+  std::string prefix_cache_dir;
   // Per model name, overriding keep_alive_seconds ([budget.keep_alive_by_model]).
   std::map<std::string, int64_t> keep_alive_by_model;
 };

@@ -75,7 +75,8 @@ struct ModelManager::Job {
 
 ModelManager::ModelManager(ModelManagerOptions options)
     : options_(std::move(options)),
-      prefix_cache_(std::make_shared<PrefixCache>(options_.prefix_cache_bytes)),
+      prefix_cache_(
+          std::make_shared<PrefixCache>(options_.prefix_cache_bytes, options_.prefix_cache_dir)),
       residency_(options_.budget_bytes, options_.policy) {
   worker_ = std::thread([this] { run_worker(); });
 }

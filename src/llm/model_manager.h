@@ -45,6 +45,8 @@ struct ModelManagerOptions {
   // per model).
   LlamaLoadParams load_defaults;
   size_t prefix_cache_bytes = 256ull << 20;
+  // Where prefix-cache states are also kept on disk; empty: RAM only.
+  std::filesystem::path prefix_cache_dir;
   // When set, every request and response of every model is appended here (JSONL, see
   // docs/formats/replay.md), keyed by the model's registered name.
   std::filesystem::path record_path;

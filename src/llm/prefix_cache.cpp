@@ -1,11 +1,68 @@
 #include "llm/prefix_cache.h"
 
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/log.h"
+
 namespace a4ps::llm {
+
+// File layout: the key, a newline, then the raw state bytes.
+PrefixCache::PrefixCache(size_t capacity_bytes, std::filesystem::path persist_dir)
+    : capacity_bytes_(capacity_bytes), persist_dir_(std::move(persist_dir)) {
+  if (!persist_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(persist_dir_, ec);
+    if (ec) {
+      throw Error(ErrorCode::kUnavailable,
+                  persist_dir_.string() + ": cannot create the prefix-cache directory");
+    }
+  }
+}
+
+std::filesystem::path PrefixCache::file_for(const std::string& key) const {
+  return persist_dir_ / (hex64(fnv1a(key)) + ".kvstate");
+}
+
+std::shared_ptr<const PrefixCache::State> PrefixCache::read_persisted(
+    const std::string& key) const {
+  std::ifstream in(file_for(key), std::ios::binary);
+  std::string stored_key;
+  if (!in || !std::getline(in, stored_key) || stored_key != key) return nullptr;
+  State state((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::make_shared<const State>(std::move(state));
+}
+
+void PrefixCache::write_persisted(const std::string& key, const State& state) const {
+  const std::filesystem::path file = file_for(key);
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << key << '\n';
+    out.write(reinterpret_cast<const char*>(state.data()),
+              static_cast<std::streamsize>(state.size()));
+    if (!out) {
+      log::warn(tmp.string() + ": cannot write a prefix-cache state; not persisted");
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+}
 
 std::shared_ptr<const PrefixCache::State> PrefixCache::find(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = index_.find(key);
   if (it == index_.end()) {
+    if (!persist_dir_.empty()) {
+      if (auto state = read_persisted(key)) {
+        ++hits_;
+        insert_locked(key, state);
+        return state;
+      }
+    }
     ++misses_;
     return nullptr;
   }
@@ -15,16 +72,21 @@ std::shared_ptr<const PrefixCache::State> PrefixCache::find(const std::string& k
 }
 
 void PrefixCache::insert(const std::string& key, State state) {
+  if (!persist_dir_.empty()) write_persisted(key, state);
   std::lock_guard<std::mutex> lock(mu_);
-  if (state.size() > capacity_bytes_) return;
+  insert_locked(key, std::make_shared<const State>(std::move(state)));
+}
+
+void PrefixCache::insert_locked(const std::string& key, std::shared_ptr<const State> state) {
+  if (state->size() > capacity_bytes_) return;
   if (const auto it = index_.find(key); it != index_.end()) {
     bytes_ -= it->second->state->size();
     lru_.erase(it->second);
     index_.erase(it);
   }
-  evict_until_fits(state.size());
-  bytes_ += state.size();
-  lru_.push_front({key, std::make_shared<const State>(std::move(state))});
+  evict_until_fits(state->size());
+  bytes_ += state->size();
+  lru_.push_front({key, std::move(state)});
   index_[key] = lru_.begin();
 }
 

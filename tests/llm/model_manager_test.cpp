@@ -330,3 +330,28 @@ TEST(ModelManagerKeepAlive, APerModelKeepAliveOverridesTheDefault) {
 
 }  // namespace
 }  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerPrefixCache, PersistedStatesServeTheNextProcess) {
+  const auto dir = testing::scratch_dir() / "prefix-states";
+  ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
+  o.prefix_cache_dir = dir;
+  std::string first_text;
+  {
+    ModelManager m(o);
+    m.register_model("m1", testing::seeded_model(1));
+    const ChatResult first = m.chat("m1", request(8));
+    EXPECT_EQ(first.timings.n_cached_tokens, 0);
+    first_text = first.text;
+  }
+  ModelManager again(o);  // a new "process": empty RAM cache
+  again.register_model("m1", testing::seeded_model(1));
+  const ChatResult restored = again.chat("m1", request(8));
+  EXPECT_GT(restored.timings.n_cached_tokens, 0);
+  EXPECT_EQ(restored.text, first_text);
+}
+
+}  // namespace
+}  // namespace a4ps::llm
