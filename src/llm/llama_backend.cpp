@@ -53,9 +53,18 @@ int32_t default_threads() {
 }
 
 // Progress callback bridge: llama.cpp calls a C function pointer.
+// Calls the user's progress callback and remembers a refusal, since llama.cpp reports a
+// cancelled load only as a failed one.
+struct ProgressBridge {
+  const std::function<bool(float)>* callback;
+  bool cancelled = false;
+};
+
 bool forward_progress(float progress, void* user_data) {
-  const auto* callback = static_cast<const std::function<bool(float)>*>(user_data);
-  return (*callback)(progress);
+  auto* bridge = static_cast<ProgressBridge*>(user_data);
+  if ((*bridge->callback)(progress)) return true;
+  bridge->cancelled = true;
+  return false;
 }
 
 bool stop_requested(void* user_data) {
@@ -243,15 +252,16 @@ void LlamaBackend::Impl::load_model() {
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.n_gpu_layers;
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  ProgressBridge bridge{&params.on_progress};
   if (params.on_progress) {
     mp.progress_callback = forward_progress;
-    mp.progress_callback_user_data = &params.on_progress;
+    mp.progress_callback_user_data = &bridge;
   }
   GgmlLogCapture capture;
   model.reset(llama_model_load_from_file(path.c_str(), mp));
   if (!model) {
     const std::string why = capture.last_error_or("no reason given");
-    if (why.find("cancel") != std::string::npos) {
+    if (bridge.cancelled) {
       throw Error(ErrorCode::kCancelled, path + ": loading was cancelled");
     }
     if (why.find("unknown model architecture") != std::string::npos) {

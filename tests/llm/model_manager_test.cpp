@@ -355,3 +355,28 @@ TEST(ModelManagerPrefixCache, PersistedStatesServeTheNextProcess) {
 
 }  // namespace
 }  // namespace a4ps::llm
+
+namespace a4ps::llm {
+namespace {
+
+TEST(ModelManagerCancel, CancelledWhileLoadingLeavesTheAccountingCorrect) {
+  std::stop_source stop;
+  ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
+  o.on_load_progress = [&stop](const std::string&, float) { stop.request_stop(); };
+  ModelManager m(o);
+  m.register_model("m1", testing::seeded_model(1));
+  ChatRequest r = request(4);
+  r.cancel = stop.get_token();
+  try {
+    m.chat("m1", r);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled) << e.what();
+  }
+  EXPECT_EQ(m.resident_bytes(), 0u);
+  EXPECT_FALSE(m.stats().at("m1").resident);
+  EXPECT_FALSE(m.chat("m1", request(2)).text.empty());  // the next request loads it fine
+}
+
+}  // namespace
+}  // namespace a4ps::llm
