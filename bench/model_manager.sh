@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ModelManager benchmarks (figures are ratios within one run): fit vs sequential over three
+# ModelManager benchmarks (figures are ratios within one run): fit vs sequential over ten
 # Socratic cycles on four generated ~300 MB models, and time to first token with vs without the
 # persona prefix cache for a ~1,000-token codex prompt, and OpenAIBackend streaming overhead
 # against a bare HTTP client on one llama-server. usage: bench/model_manager.sh

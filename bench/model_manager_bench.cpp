@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   try {
     if (mode == "budget" && argc >= 4) {
-      bench_budget(std::vector<std::string>(argv + 2, argv + argc), 3);
+      bench_budget(std::vector<std::string>(argv + 2, argv + argc), 10);
     } else if (mode == "prefix" && argc == 3) {
       bench_prefix(argv[2], 10);
     } else {
