@@ -26,6 +26,9 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_option("--codex", options.codex_path,
                  "persona_codex.toml to use (default: $A4PS_CODEX, else the built-in codex)")
       ->type_name("FILE");
+  app.add_option("--image", options.image_path,
+                 "The image to use (default: $A4PS_IMAGE, else ~/.local/share/a4ps/image)")
+      ->type_name("DIR");
   app.add_flag("-v,--verbose", options.verbose, "Log what happens, llama.cpp included");
 }
 

@@ -17,6 +17,7 @@ namespace a4ps::cli {
 struct GlobalOptions {
   std::string config_path;  // --config, else $A4PS_CONFIG, else ./config.toml if present
   std::string codex_path;   // --codex, else $A4PS_CODEX, else the built-in codex
+  std::string image_path;   // --image, else $A4PS_IMAGE, else the default image folder
   bool verbose = false;
 };
 
@@ -41,6 +42,7 @@ bool stderr_is_terminal();
 void add_models_commands(CLI::App& app, const GlobalOptions& options);
 void add_generate_command(CLI::App& app, const GlobalOptions& options);
 void add_config_commands(CLI::App& app, const GlobalOptions& options);
+void add_image_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
 

@@ -41,6 +41,13 @@ a4ps_cli_test(models_plan_json 0 "\"loads_per_cycle\""
               --config ${F}/local.toml models plan --json)
 a4ps_cli_test(models_stats_json 0 "\"prefix_cache_hits\": 1"
               --config ${F}/local.toml models stats --tokens 2 --json)
+a4ps_cli_test(image_init 0 "created image .*format 1" init ${F}/new-image)
+set_tests_properties(cli.image_init PROPERTIES FIXTURES_SETUP cli_image)
+a4ps_cli_test(image_info 0 "state.db schema [0-9]+" image info ${F}/new-image)
+a4ps_cli_test(image_init_refuses_non_empty 7 "not empty" init ${F}/new-image)
+a4ps_cli_test(image_info_no_image 3 "no image here" --image ${F}/nowhere image info)
+set_tests_properties(cli.image_info cli.image_init_refuses_non_empty PROPERTIES
+                     FIXTURES_REQUIRED "cli_fixtures;cli_image")
 a4ps_cli_test(config_defaults 0 "memory_mb = 8192" config defaults)
 a4ps_cli_test(config_check_builtin 0 "personas ALFRED BABS BRICK ROBIN" config check)
 a4ps_cli_test(config_unknown_key_warns 0 "did you mean memory_mb"

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path dir = argv[1];
   std::filesystem::create_directories(dir);
+  std::filesystem::remove_all(dir / "new-image");  // made by cli.image_init on every run
   a4ps::llm::TestModelSpec spec;
   a4ps::llm::write_test_model(spec, dir / "tiny.gguf");
 

@@ -1,0 +1,186 @@
+#include "image/image.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "image/state_db.h"
+
+namespace a4ps {
+namespace {
+
+const char* kFolders[] = {"codex/history", "index", "tools", "adapters", "models", "datasets"};
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw Error(ErrorCode::kUnavailable, tmp.string() + ": cannot write");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    throw Error(ErrorCode::kUnavailable, path.string() + ": cannot write (" + ec.message() + ")");
+}
+
+std::string manifest_text(const std::string& created, const std::string& last_opened) {
+  return "# A4PS image manifest (docs/formats/image.md)\n"
+         "format_version = " +
+         std::to_string(kImageFormatVersion) +
+         "\n"
+         "created = \"" +
+         created +
+         "\"\n"
+         "last_opened = \"" +
+         last_opened + "\"\n";
+}
+
+bool process_alive(pid_t pid) {
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+std::filesystem::path lock_path(const std::filesystem::path& dir) {
+  return dir / "lock";
+}
+
+pid_t read_lock_pid(const std::filesystem::path& dir) {
+  std::ifstream in(lock_path(dir));
+  long pid = 0;
+  in >> pid;
+  return static_cast<pid_t>(pid);
+}
+
+std::string unlock_hint(const std::filesystem::path& dir) {
+  return "run `a4ps image unlock " + dir.string() + "` to clear it";
+}
+
+// Creates the lock file exclusively, holding this process's pid.
+void take_lock(const std::filesystem::path& dir) {
+  const int fd = ::open(lock_path(dir).c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+  if (fd < 0) {
+    if (errno != EEXIST) {
+      throw Error(ErrorCode::kUnavailable, lock_path(dir).string() + ": cannot create the lock");
+    }
+    const pid_t holder = read_lock_pid(dir);
+    if (process_alive(holder)) {
+      throw Error(ErrorCode::kFailedPrecondition,
+                  dir.string() + ": the image is in use by process " + std::to_string(holder) +
+                      " (one writer per image)");
+    }
+    throw Error(ErrorCode::kFailedPrecondition,
+                dir.string() + ": stale lock left by process " + std::to_string(holder) +
+                    ", which is no longer running; " + unlock_hint(dir));
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  const bool written = ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+  ::close(fd);
+  if (!written) {
+    std::filesystem::remove(lock_path(dir));
+    throw Error(ErrorCode::kUnavailable, lock_path(dir).string() + ": cannot write the lock");
+  }
+}
+
+int read_format_version(const std::filesystem::path& dir, std::string& created) {
+  const std::filesystem::path manifest = dir / "image.toml";
+  try {
+    const toml::table t = toml::parse_file(manifest.string());
+    created = t["created"].value_or(std::string());
+    const auto version = t["format_version"].value<int64_t>();
+    if (!version) throw Error(ErrorCode::kDataLoss, manifest.string() + ": no format_version");
+    return static_cast<int>(*version);
+  } catch (const toml::parse_error& e) {
+    throw Error(ErrorCode::kDataLoss,
+                manifest.string() + ": unreadable manifest: " + std::string(e.description()));
+  }
+}
+
+}  // namespace
+
+std::filesystem::path default_image_dir() {
+  if (const char* env = std::getenv("A4PS_IMAGE"); env != nullptr && *env != '\0') return env;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "a4ps" / "image";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : ".") / ".local/share/a4ps/image";
+}
+
+void Image::create(const std::filesystem::path& dir, const std::string& codex_text) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                dir.string() +
+                    ": already exists and is not empty; an image is created in a new "
+                    "or empty directory");
+  }
+  for (const char* folder : kFolders) std::filesystem::create_directories(dir / folder, ec);
+  if (ec)
+    throw Error(ErrorCode::kUnavailable, dir.string() + ": cannot create (" + ec.message() + ")");
+  write_file_atomically(dir / "config.toml", render_default_config());
+  write_file_atomically(dir / "codex" / "persona_codex.toml", codex_text);
+  migrate_state_db(dir / "state.db");
+  // The manifest last: a directory without it is not an image, so a crash mid-create is
+  // recognisable and harmless.
+  const std::string now = now_utc();
+  write_file_atomically(dir / "image.toml", manifest_text(now, now));
+}
+
+std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "image.toml", ec)) {
+    throw_not_found(dir.string() + ": no image here (no image.toml); create one with `a4ps init " +
+                    dir.string() + "`");
+  }
+  std::string created;
+  const int format = read_format_version(dir, created);
+  if (format > kImageFormatVersion) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                dir.string() + ": image format " + std::to_string(format) +
+                    " is newer than this build's " + std::to_string(kImageFormatVersion));
+  }
+  take_lock(dir);
+  std::unique_ptr<Image> image(new Image(dir));
+  image->locked_ = true;
+  image->schema_version_ = migrate_state_db(image->state_db_path());
+  write_file_atomically(dir / "image.toml", manifest_text(created, now_utc()));
+  return image;
+}
+
+void Image::clear_stale_lock(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(lock_path(dir), ec)) return;
+  const pid_t holder = read_lock_pid(dir);
+  if (process_alive(holder)) {
+    throw Error(ErrorCode::kFailedPrecondition, dir.string() + ": the lock belongs to process " +
+                                                    std::to_string(holder) +
+                                                    ", which is running; stop it instead");
+  }
+  std::filesystem::remove(lock_path(dir), ec);
+}
+
+Image::~Image() {
+  if (!locked_) return;
+  std::error_code ec;
+  if (read_lock_pid(dir_) == getpid()) std::filesystem::remove(lock_path(dir_), ec);
+}
+
+}  // namespace a4ps
