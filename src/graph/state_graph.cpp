@@ -200,6 +200,11 @@ const NodeFn& CompiledGraph::node_fn(const std::string& node) const {
   return it->second.fn;
 }
 
+Reducer CompiledGraph::reducer_of(const std::string& channel) const {
+  const auto it = graph_.channels_.find(channel);
+  return it == graph_.channels_.end() ? Reducer::kReplace : it->second.reducer;
+}
+
 std::vector<std::string> CompiledGraph::node_names() const {
   std::vector<std::string> names;
   for (const auto& [name, node] : graph_.nodes_) names.push_back(name);

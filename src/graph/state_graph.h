@@ -90,6 +90,9 @@ class CompiledGraph {
 
   const std::string& entry_point() const { return graph_.entry_; }
   const NodeFn& node_fn(const std::string& node) const;
+  // The channel's reducer; kReplace for a channel the graph does not have (apply_update
+  // rejects those).
+  Reducer reducer_of(const std::string& channel) const;
   std::vector<std::string> node_names() const;
 
  private:
