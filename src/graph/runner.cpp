@@ -2,24 +2,125 @@
 
 #include <algorithm>
 #include <future>
-#include <map>
+#include <mutex>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 
 namespace a4ps::graph {
 namespace {
 
+using nlohmann::json;
+
+// Stores events and hands them to the caller's callback in sequence order.
+class Publisher {
+ public:
+  Publisher(Checkpointer& checkpointer, std::string run_id,
+            const std::function<void(const EventRecord&)>& on_event)
+      : checkpointer_(checkpointer), run_id_(std::move(run_id)), on_event_(on_event) {}
+
+  const std::string& run_id() const { return run_id_; }
+
+  void publish(const NewEvent& event) {
+    std::lock_guard lock(mu_);
+    deliver({checkpointer_.append_event(run_id_, event)});
+  }
+
+  // Runs `store` (which writes events and returns them as stored) and delivers its events.
+  template <typename Store>
+  auto store_and_deliver(Store store) {
+    std::lock_guard lock(mu_);
+    auto stored = store();
+    deliver(events_of(stored));
+    return stored;
+  }
+
+ private:
+  static const std::vector<EventRecord>& events_of(const std::vector<EventRecord>& e) { return e; }
+  template <typename T>
+  static const std::vector<EventRecord>& events_of(
+      const std::pair<T, std::vector<EventRecord>>& p) {
+    return p.second;
+  }
+  void deliver(const std::vector<EventRecord>& events) {
+    if (!on_event_) return;
+    for (const EventRecord& e : events) on_event_(e);
+  }
+
+  Checkpointer& checkpointer_;
+  const std::string run_id_;
+  const std::function<void(const EventRecord&)>& on_event_;
+  std::mutex mu_;  // orders storing and delivery, so callbacks see seq order
+};
+
+// The journal of one step: what earlier attempts stored, plus what this attempt records.
+class DurableJournal : public StepJournal {
+ public:
+  DurableJournal(Checkpointer& checkpointer, std::string thread_id, std::int64_t checkpoint,
+                 Publisher& publisher)
+      : checkpointer_(checkpointer),
+        thread_id_(std::move(thread_id)),
+        checkpoint_(checkpoint),
+        publisher_(publisher) {
+    for (JournalEntry& e : checkpointer_.journal(thread_id_, checkpoint_)) {
+      entries_[{e.node, e.kind, e.key}] = std::move(e.value);
+    }
+  }
+
+  std::optional<json> find(const std::string& node, const std::string& kind,
+                           const std::string& key) override {
+    std::lock_guard lock(mu_);
+    const auto it = entries_.find({node, kind, key});
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void record(const std::string& node, const std::string& kind, const std::string& key,
+              const json& value) override {
+    record_with_events(node, kind, key, value, {});
+  }
+
+  void record_with_events(const std::string& node, const std::string& kind, const std::string& key,
+                          const json& value, const std::vector<NewEvent>& events) {
+    publisher_.store_and_deliver([&] {
+      return checkpointer_.record_journal(thread_id_, checkpoint_, publisher_.run_id(),
+                                          {node, kind, key, value}, events);
+    });
+    std::lock_guard lock(mu_);
+    entries_[{node, kind, key}] = value;
+  }
+
+  void token(const std::string& node, std::string_view text) override {
+    publisher_.publish({"token", {{"node", node}, {"text", text}}});
+  }
+
+ private:
+  Checkpointer& checkpointer_;
+  const std::string thread_id_;
+  const std::int64_t checkpoint_;
+  Publisher& publisher_;
+  std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, std::string>, json> entries_;  // guarded by mu_
+};
+
 struct NodeOutcome {
   std::string node;
   Update update;
-  std::string error;  // empty on success
+  std::string error;                         // set when the node failed
+  std::optional<InterruptSignal> interrupt;  // set when it interrupted
+  bool replayed = false;                     // its output came from the journal
 };
 
-NodeOutcome run_node(const CompiledGraph& graph, const std::string& node, const State& state) {
-  NodeOutcome outcome{node, nullptr, {}};
+NodeOutcome run_node(const CompiledGraph& graph, const std::string& node, const State& state,
+                     const std::string& interrupt_prefix, StepJournal& journal,
+                     const std::stop_token& cancel) {
+  NodeOutcome outcome{node, nullptr, {}, std::nullopt, false};
   try {
-    outcome.update = graph.node_fn(node)(state);
+    NodeContext ctx(state, node, interrupt_prefix, journal, cancel);
+    outcome.update = graph.node_fn(node)(ctx);
+  } catch (const InterruptSignal& signal) {
+    outcome.interrupt = signal;
   } catch (const std::exception& e) {
     outcome.error = e.what();
     if (outcome.error.empty()) outcome.error = "an exception without a message";
@@ -47,12 +148,266 @@ void check_replace_conflicts(const CompiledGraph& graph, const std::vector<NodeO
   }
 }
 
+// Where a run stands between steps.
+struct Cursor {
+  std::string thread_id;
+  std::int64_t checkpoint = -1;
+  State state;
+  std::vector<std::string> pending;
+  int steps = 0;
+};
+
+class Execution {
+ public:
+  Execution(const CompiledGraph& graph, Checkpointer& checkpointer, const RunInfo& run,
+            const RunOptions& options)
+      : graph_(graph),
+        checkpointer_(checkpointer),
+        options_(options),
+        publisher_(checkpointer, run.id, options.on_event) {
+    result_.run_id = run.id;
+    result_.thread_id = run.thread_id;
+  }
+
+  Publisher& publisher() { return publisher_; }
+
+  // Commits a run's input as step 0 (the thread's first checkpoint, or a new one).
+  void commit_input(Cursor& cursor, const json& input) {
+    const bool first = cursor.checkpoint < 0;
+    const State before = cursor.state;
+    if (input.is_object()) {
+      for (const auto& [channel, value] : input.items()) {
+        reduce_channel(graph_.reducer_of(channel), "input", channel, cursor.state[channel], value);
+      }
+    }
+    cursor.pending = {graph_.entry_point()};
+    StepRecord record;
+    record.run_id = result_.run_id;
+    record.step = 0;
+    record.parent = cursor.checkpoint;
+    record.before = first ? nullptr : &before;
+    record.after = &cursor.state;
+    if (!first && input.is_object()) record.writes.push_back({"input", input});
+    record.pending = cursor.pending;
+    record.metadata = {{"source", "input"}};
+    commit(cursor, record, started_events(cursor.pending, 1));
+  }
+
+  RunResult run(Cursor cursor) {
+    for (;;) {
+      if (cursor.pending.empty()) return finish(cursor, RunStatus::kDone, false);
+      if (options_.cancel.stop_requested()) return finish(cursor, RunStatus::kCancelled, true);
+      if (cursor.steps >= options_.max_steps) return finish(cursor, RunStatus::kStepLimit, true);
+      if (!step(cursor)) return result_;
+    }
+  }
+
+ private:
+  std::vector<NewEvent> started_events(const std::vector<std::string>& nodes, int step) const {
+    std::vector<NewEvent> events;
+    for (const std::string& node : nodes) {
+      events.push_back({"node_started", {{"step", step}, {"node", node}}});
+    }
+    return events;
+  }
+
+  void commit(Cursor& cursor, const StepRecord& record, const std::vector<NewEvent>& events) {
+    const auto stored = publisher_.store_and_deliver(
+        [&] { return checkpointer_.commit_step(cursor.thread_id, record, events); });
+    cursor.checkpoint = stored.first.id;
+  }
+
+  std::vector<NodeOutcome> run_nodes(const Cursor& cursor, DurableJournal& journal);
+  bool step(Cursor& cursor);
+  RunResult fail(const Cursor& cursor, const std::string& node, const std::string& error);
+  RunResult interrupted(const Cursor& cursor, const std::vector<NodeOutcome>& outcomes,
+                        DurableJournal& journal);
+
+  RunResult finish(const Cursor& cursor, RunStatus status, bool store_status) {
+    result_.status = status;
+    result_.state = cursor.state;
+    result_.steps = cursor.steps;
+    result_.checkpoint = cursor.checkpoint;
+    if (store_status) {
+      const std::string name(run_status_name(status));
+      checkpointer_.set_run_status(result_.run_id, name);
+      publisher_.publish({"run_finished", {{"status", name}, {"steps", cursor.steps}}});
+    }
+    return result_;
+  }
+
+  const CompiledGraph& graph_;
+  Checkpointer& checkpointer_;
+  const RunOptions& options_;
+  Publisher publisher_;
+  RunResult result_;
+};
+
+std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJournal& journal) {
+  const std::string prefix = std::to_string(cursor.checkpoint) + ":";
+  const bool several = cursor.pending.size() > 1;
+  const auto run_one = [&](const std::string& node) {
+    if (auto output = journal.find(node, "output", "")) {
+      return NodeOutcome{node, *std::move(output), {}, std::nullopt, true};
+    }
+    NodeOutcome o = run_node(graph_, node, cursor.state, prefix, journal, options_.cancel);
+    // With siblings still running, the output is journaled now: if the process dies before
+    // the step commits, this node is not run again.
+    if (several && o.error.empty() && !o.interrupt) {
+      journal.record_with_events(
+          node, "output", "", o.update,
+          {{"node_finished", {{"step", cursor.steps + 1}, {"node", node}, {"update", o.update}}}});
+    }
+    return o;
+  };
+  std::vector<NodeOutcome> outcomes;
+  if (!several) {
+    outcomes.push_back(run_one(cursor.pending.front()));
+    return outcomes;
+  }
+  std::vector<std::future<NodeOutcome>> running;
+  for (const std::string& node : cursor.pending) {
+    running.push_back(std::async(std::launch::async, run_one, node));
+  }
+  for (auto& f : running) outcomes.push_back(f.get());
+  return outcomes;
+}
+
+bool Execution::step(Cursor& cursor) {
+  DurableJournal journal(checkpointer_, cursor.thread_id, cursor.checkpoint, publisher_);
+  const std::vector<NodeOutcome> outcomes = run_nodes(cursor, journal);
+  for (const NodeOutcome& o : outcomes) {
+    if (!o.error.empty()) {
+      fail(cursor, o.node, o.error);
+      return false;
+    }
+  }
+  if (std::any_of(outcomes.begin(), outcomes.end(),
+                  [](const NodeOutcome& o) { return o.interrupt.has_value(); })) {
+    interrupted(cursor, outcomes, journal);
+    return false;
+  }
+  const State before = cursor.state;
+  const int step = cursor.steps + 1;
+  StepRecord record;
+  std::vector<NewEvent> events;
+  std::set<std::string> next;
+  try {
+    check_replace_conflicts(graph_, outcomes);
+    for (const NodeOutcome& o : outcomes) {
+      graph_.apply_update(cursor.state, o.node, o.update);
+      record.writes.push_back({o.node, o.update});
+      if (outcomes.size() == 1) {
+        events.push_back(
+            {"node_finished", {{"step", step}, {"node", o.node}, {"update", o.update}}});
+      }
+    }
+    for (const NodeOutcome& o : outcomes) {
+      for (const std::string& n : graph_.next_nodes(o.node, cursor.state)) {
+        if (n != kEnd) next.insert(n);
+      }
+    }
+  } catch (const Error& e) {
+    cursor.state = before;
+    fail(cursor, outcomes.size() == 1 ? outcomes.front().node : "", e.what());
+    return false;
+  }
+  record.run_id = result_.run_id;
+  record.step = step;
+  record.parent = cursor.checkpoint;
+  record.before = &before;
+  record.after = &cursor.state;
+  record.pending.assign(next.begin(), next.end());
+  json writers = json::array();
+  for (const StepWrite& w : record.writes) writers.push_back(w.node);
+  record.metadata = {{"source", "step"}, {"writers", writers}};
+  events.push_back(
+      {"state_update",
+       {{"step", step}, {"checkpoint", cursor.checkpoint + 1}, {"pending", record.pending}}});
+  if (record.pending.empty()) {
+    record.run_status = "done";
+    events.push_back({"run_finished", {{"status", "done"}, {"steps", step}}});
+  } else {
+    const auto started = started_events(record.pending, step + 1);
+    events.insert(events.end(), started.begin(), started.end());
+  }
+  commit(cursor, record, events);
+  cursor.pending = record.pending;
+  cursor.steps = step;
+  return true;
+}
+
+RunResult Execution::fail(const Cursor& cursor, const std::string& node, const std::string& error) {
+  result_.error = error;
+  result_.failed_node = node;
+  result_.failed_input = cursor.state;
+  publisher_.publish({"error", {{"step", cursor.steps + 1}, {"node", node}, {"message", error}}});
+  checkpointer_.set_run_status(result_.run_id, "error", error, node);
+  publisher_.publish({"run_finished", {{"status", "error"}, {"steps", cursor.steps}}});
+  result_.status = RunStatus::kError;
+  result_.state = cursor.state;
+  result_.steps = cursor.steps;
+  result_.checkpoint = cursor.checkpoint;
+  return result_;
+}
+
+RunResult Execution::interrupted(const Cursor& cursor, const std::vector<NodeOutcome>& outcomes,
+                                 DurableJournal& journal) {
+  for (const NodeOutcome& o : outcomes) {
+    if (!o.interrupt) continue;
+    journal.record_with_events(
+        o.node, "interrupt", o.interrupt->id, o.interrupt->payload,
+        {{"interrupt",
+          {{"id", o.interrupt->id}, {"node", o.node}, {"payload", o.interrupt->payload}}}});
+  }
+  result_.interrupts = checkpointer_.pending_interrupts(cursor.thread_id);
+  json ids = json::array();
+  for (const PendingInterrupt& p : result_.interrupts) ids.push_back(p.id);
+  checkpointer_.set_run_status(result_.run_id, "interrupted");
+  publisher_.publish(
+      {"run_finished", {{"status", "interrupted"}, {"steps", cursor.steps}, {"interrupts", ids}}});
+  result_.status = RunStatus::kInterrupted;
+  result_.state = cursor.state;
+  result_.steps = cursor.steps;
+  result_.checkpoint = cursor.checkpoint;
+  return result_;
+}
+
+void check_same_graph(const CompiledGraph& graph, const ThreadInfo& thread) {
+  if (thread.graph != graph.name() || thread.channels != graph.channels()) {
+    throw_invalid_argument("thread " + thread.id + " belongs to graph " + thread.graph +
+                           (thread.graph == graph.name() ? " with other channels" : "") +
+                           ", not to graph " + graph.name());
+  }
+}
+
+void check_input(const CompiledGraph& graph, const json& input) {
+  if (input.is_null()) return;
+  if (!input.is_object()) throw_invalid_argument("run input must be a JSON object of channels");
+  const ChannelSpec channels = graph.channels();
+  for (const auto& [channel, value] : input.items()) {
+    const auto it = channels.find(channel);
+    if (it == channels.end()) {
+      throw_invalid_argument("run input names channel " + channel + ", which the graph lacks");
+    }
+    json probe = graph.initial_state()[channel];
+    reduce_channel(it->second, "input", channel, probe, value);
+  }
+}
+
+Cursor load_cursor(Checkpointer& checkpointer, const std::string& thread_id, int steps) {
+  Checkpoint cp = checkpointer.load(thread_id);
+  return {thread_id, cp.info.id, std::move(cp.state), std::move(cp.info.pending), steps};
+}
+
 }  // namespace
 
 std::string_view run_status_name(RunStatus status) {
   switch (status) {
     case RunStatus::kDone:
       return "done";
+    case RunStatus::kInterrupted:
+      return "interrupted";
     case RunStatus::kCancelled:
       return "cancelled";
     case RunStatus::kStepLimit:
@@ -63,79 +418,95 @@ std::string_view run_status_name(RunStatus status) {
   return "error";
 }
 
-RunResult run_graph(const CompiledGraph& graph, const nlohmann::json& input,
-                    const RunOptions& options) {
-  RunResult result;
-  result.state = graph.initial_state();
-  if (!input.is_null()) {
-    if (!input.is_object()) throw_invalid_argument("run input must be a JSON object of channels");
-    for (const auto& [channel, value] : input.items()) {
-      if (!result.state.contains(channel)) {
-        throw_invalid_argument("run input names channel " + channel + ", which the graph lacks");
-      }
-      result.state[channel] = value;
-    }
+RunResult start_run(const CompiledGraph& graph, Checkpointer& checkpointer,
+                    const std::string& thread_id, const json& input, const RunOptions& options) {
+  check_input(graph, input);
+  std::optional<ThreadInfo> thread;
+  if (!thread_id.empty()) thread = checkpointer.find_thread(thread_id);
+  if (!thread) {
+    thread = checkpointer.create_thread(thread_id, graph.name(), graph.channels(), {});
   }
-  const auto emit = [&](StepEvent event) {
-    if (options.on_event) options.on_event(event);
-  };
-  std::vector<std::string> frontier = {graph.entry_point()};
-  while (!frontier.empty()) {
-    if (options.cancel.stop_requested()) {
-      result.status = RunStatus::kCancelled;
-      return result;
-    }
-    if (result.steps >= options.max_steps) {
-      result.status = RunStatus::kStepLimit;
-      return result;
-    }
-    ++result.steps;
-    for (const std::string& node : frontier)
-      emit({StepEvent::Kind::kNodeStarted, result.steps, node, {}});
-    std::vector<NodeOutcome> outcomes;
-    if (frontier.size() == 1) {
-      outcomes.push_back(run_node(graph, frontier.front(), result.state));
-    } else {
-      std::vector<std::future<NodeOutcome>> running;
-      for (const std::string& node : frontier) {
-        running.push_back(std::async(std::launch::async, run_node, std::cref(graph), node,
-                                     std::cref(result.state)));
+  check_same_graph(graph, *thread);
+  const RunInfo run = checkpointer.begin_run(thread->id, input, options.busy);
+  Execution execution(graph, checkpointer, run, options);
+  execution.publisher().publish({"run_started", {{"thread", thread->id}, {"input", input}}});
+  Cursor cursor{thread->id, -1, graph.initial_state(), {}, 0};
+  if (thread->last_checkpoint >= 0) cursor = load_cursor(checkpointer, thread->id, 0);
+  execution.commit_input(cursor, input);
+  return execution.run(std::move(cursor));
+}
+
+namespace {
+
+// Matches `values` to the thread's pending interrupts; throws when one names none of them or
+// when an interrupt is left without a value.
+std::vector<std::pair<PendingInterrupt, json>> match_values(
+    const std::vector<PendingInterrupt>& pending, const ResumeValues& values,
+    const std::string& thread_id) {
+  std::string ids;
+  for (const PendingInterrupt& p : pending) ids += (ids.empty() ? "" : ", ") + p.id;
+  std::vector<std::pair<PendingInterrupt, json>> matched;
+  for (const auto& [id, value] : values) {
+    if (id.empty()) {
+      if (pending.size() != 1) {
+        throw_invalid_argument("thread " + thread_id + " has " + std::to_string(pending.size()) +
+                               " pending interrupts (" + (ids.empty() ? "none" : ids) +
+                               "); name the one the value is for");
       }
-      for (auto& f : running) outcomes.push_back(f.get());
+      matched.emplace_back(pending.front(), value);
+      continue;
     }
-    for (const NodeOutcome& o : outcomes) {
-      if (!o.error.empty()) {
-        result.status = RunStatus::kError;
-        result.error = o.error;
-        result.failed_node = o.node;
-        result.failed_input = result.state;
-        return result;
-      }
+    const auto it = std::find_if(pending.begin(), pending.end(),
+                                 [&](const PendingInterrupt& p) { return p.id == id; });
+    if (it == pending.end()) {
+      throw_invalid_argument("thread " + thread_id + " has no pending interrupt " + id +
+                             " (pending: " + (ids.empty() ? "none" : ids) + ")");
     }
-    std::set<std::string> next;
-    try {
-      check_replace_conflicts(graph, outcomes);
-      for (const NodeOutcome& o : outcomes) {
-        graph.apply_update(result.state, o.node, o.update);
-        emit({StepEvent::Kind::kNodeFinished, result.steps, o.node, o.update});
-      }
-      for (const NodeOutcome& o : outcomes) {
-        for (const std::string& n : graph.next_nodes(o.node, result.state)) {
-          if (n != kEnd) next.insert(n);
-        }
-      }
-    } catch (const Error& e) {
-      result.status = RunStatus::kError;
-      result.error = e.what();
-      result.failed_node = outcomes.size() == 1 ? outcomes.front().node : "";
-      result.failed_input = result.state;
-      return result;
-    }
-    emit({StepEvent::Kind::kStateUpdated, result.steps, "", result.state});
-    frontier.assign(next.begin(), next.end());
+    matched.emplace_back(*it, value);
   }
-  result.status = RunStatus::kDone;
-  return result;
+  if (!pending.empty() && matched.empty()) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "thread " + thread_id + " is waiting for a value for interrupt " + ids +
+                    "; resume it with a value (a4ps resume " + thread_id + " --value JSON)");
+  }
+  return matched;
+}
+
+}  // namespace
+
+RunResult resume_run(const CompiledGraph& graph, Checkpointer& checkpointer,
+                     const std::string& thread_id, const ResumeValues& values,
+                     const RunOptions& options) {
+  const ThreadInfo thread = checkpointer.get_thread(thread_id);
+  check_same_graph(graph, thread);
+  const auto answers = match_values(checkpointer.pending_interrupts(thread_id), values, thread_id);
+  Checkpoint latest = checkpointer.load(thread_id);
+  if (latest.info.pending.empty()) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "thread " + thread_id +
+                    " has nothing to resume: its last run finished; start a "
+                    "new run on it instead");
+  }
+  const std::vector<RunInfo> last = checkpointer.list_runs(thread_id, "", 1);
+  const bool continue_run = !last.empty() && last.front().status != "done";
+  const RunInfo run = continue_run ? checkpointer.reopen_run(last.front().id, options.busy)
+                                   : checkpointer.begin_run(thread_id, nullptr, options.busy,
+                                                            PendingWork::kContinue);
+  Execution execution(graph, checkpointer, run, options);
+  for (const auto& [interrupt, value] : answers) {
+    checkpointer.record_journal(thread_id, interrupt.checkpoint, run.id,
+                                {interrupt.node, "resume", interrupt.id, value}, {});
+  }
+  execution.publisher().publish(
+      {"run_started", {{"thread", thread_id}, {"resumed", true}, {"checkpoint", latest.info.id}}});
+  Cursor cursor{thread_id, latest.info.id, std::move(latest.state), latest.info.pending,
+                continue_run ? run.steps : 0};
+  return execution.run(std::move(cursor));
+}
+
+RunResult run_graph(const CompiledGraph& graph, const json& input, const RunOptions& options) {
+  const auto checkpointer = Checkpointer::open_in_memory();
+  return start_run(graph, *checkpointer, "", input, options);
 }
 
 }  // namespace a4ps::graph

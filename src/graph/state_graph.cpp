@@ -32,6 +32,38 @@ std::string_view reducer_name(Reducer reducer) {
   return "replace";
 }
 
+std::optional<Reducer> reducer_from_name(std::string_view name) {
+  for (Reducer r : {Reducer::kReplace, Reducer::kAppend, Reducer::kMerge}) {
+    if (reducer_name(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
+void reduce_channel(Reducer reducer, const std::string& node, const std::string& channel,
+                    nlohmann::json& current, const nlohmann::json& value) {
+  switch (reducer) {
+    case Reducer::kReplace:
+      current = value;
+      break;
+    case Reducer::kAppend:
+      if (!current.is_array()) current = nlohmann::json::array();
+      if (value.is_array()) {
+        current.insert(current.end(), value.begin(), value.end());
+      } else {
+        current.push_back(value);
+      }
+      break;
+    case Reducer::kMerge:
+      if (!value.is_object()) {
+        throw_invalid_argument("node " + node + " wrote " + std::string(value.type_name()) +
+                               " to merge channel " + channel + ", expected an object");
+      }
+      if (!current.is_object()) current = nlohmann::json::object();
+      for (const auto& [key, v] : value.items()) current[key] = v;
+      break;
+  }
+}
+
 StateGraph& StateGraph::add_channel(const std::string& name, Reducer reducer,
                                     nlohmann::json initial) {
   if (channels_.contains(name)) build_errors_.push_back("channel " + name + " is declared twice");
@@ -46,6 +78,18 @@ StateGraph& StateGraph::add_node(const std::string& name, std::vector<std::strin
   if (is_end(name)) build_errors_.push_back("node name " + name + " is reserved");
   if (nodes_.contains(name)) build_errors_.push_back("node " + name + " is added twice");
   nodes_[name] = {std::move(writes), std::move(fn)};
+  return *this;
+}
+
+StateGraph& StateGraph::add_node(const std::string& name, std::vector<std::string> writes,
+                                 PureNodeFn fn) {
+  NodeFn adapted;
+  if (fn) adapted = [fn = std::move(fn)](NodeContext& ctx) { return fn(ctx.state()); };
+  return add_node(name, std::move(writes), std::move(adapted));
+}
+
+StateGraph& StateGraph::set_name(const std::string& name) {
+  name_ = name;
   return *this;
 }
 
@@ -149,29 +193,7 @@ void CompiledGraph::apply_update(State& state, const std::string& node,
       throw_invalid_argument("node " + node + " wrote channel " + channel +
                              ", which it does not declare (declared: " + join(writes) + ")");
     }
-    const auto& spec = graph_.channels_.at(channel);
-    nlohmann::json& current = state[channel];
-    switch (spec.reducer) {
-      case Reducer::kReplace:
-        current = value;
-        break;
-      case Reducer::kAppend:
-        if (!current.is_array()) current = nlohmann::json::array();
-        if (value.is_array()) {
-          current.insert(current.end(), value.begin(), value.end());
-        } else {
-          current.push_back(value);
-        }
-        break;
-      case Reducer::kMerge:
-        if (!value.is_object()) {
-          throw_invalid_argument("node " + node + " wrote " + std::string(value.type_name()) +
-                                 " to merge channel " + channel + ", expected an object");
-        }
-        if (!current.is_object()) current = nlohmann::json::object();
-        for (const auto& [key, v] : value.items()) current[key] = v;
-        break;
-    }
+    reduce_channel(graph_.channels_.at(channel).reducer, node, channel, state[channel], value);
   }
 }
 
@@ -203,6 +225,12 @@ const NodeFn& CompiledGraph::node_fn(const std::string& node) const {
 Reducer CompiledGraph::reducer_of(const std::string& channel) const {
   const auto it = graph_.channels_.find(channel);
   return it == graph_.channels_.end() ? Reducer::kReplace : it->second.reducer;
+}
+
+ChannelSpec CompiledGraph::channels() const {
+  ChannelSpec spec;
+  for (const auto& [name, channel] : graph_.channels_) spec[name] = channel.reducer;
+  return spec;
 }
 
 std::vector<std::string> CompiledGraph::node_names() const {

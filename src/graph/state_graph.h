@@ -8,10 +8,13 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "graph/node_context.h"
 
 namespace a4ps::graph {
 
@@ -24,10 +27,19 @@ enum class Reducer {
 };
 
 std::string_view reducer_name(Reducer reducer);
+// The reducer named `name` ("replace", "append", "merge"); nullopt for anything else.
+std::optional<Reducer> reducer_from_name(std::string_view name);
 
-using State = nlohmann::json;   // an object: channel -> value
 using Update = nlohmann::json;  // an object with some channels, or null for none
-using NodeFn = std::function<Update(const State&)>;
+using NodeFn = std::function<Update(NodeContext&)>;
+// For nodes that need only the state (no model calls, interrupts or tokens).
+using PureNodeFn = std::function<Update(const State&)>;
+using ChannelSpec = std::map<std::string, Reducer>;
+
+// Folds `value` written by `node` into `current` by `reducer`. Throws kInvalidArgument naming
+// the node and channel when the value does not fit (a merge of a non-object).
+void reduce_channel(Reducer reducer, const std::string& node, const std::string& channel,
+                    nlohmann::json& current, const nlohmann::json& value);
 using RouterFn = std::function<std::vector<std::string>(const State&)>;
 
 class CompiledGraph;
@@ -39,11 +51,14 @@ class StateGraph {
                           nlohmann::json initial = nullptr);
   // `writes`: the channels the node's updates may contain (checked by compile() and at run time).
   StateGraph& add_node(const std::string& name, std::vector<std::string> writes, NodeFn fn);
+  StateGraph& add_node(const std::string& name, std::vector<std::string> writes, PureNodeFn fn);
   StateGraph& add_edge(const std::string& from, const std::string& to);
   // After `from`, `router` names the next nodes; it may only name `targets` (nodes or END).
   StateGraph& add_conditional_edges(const std::string& from, RouterFn router,
                                     std::vector<std::string> targets);
   StateGraph& set_entry_point(const std::string& node);
+  // The name under which threads remember which graph they run (for resume); "graph" if unset.
+  StateGraph& set_name(const std::string& name);
 
   // Throws a4ps::Error kInvalidArgument listing every problem: no or unknown entry point,
   // duplicate or reserved names, edges from or to unknown nodes, routers with undeclared or
@@ -70,6 +85,7 @@ class StateGraph {
   std::multimap<std::string, std::string> edges_;
   std::map<std::string, Conditional> conditionals_;
   std::string entry_;
+  std::string name_ = "graph";
   std::vector<std::string> build_errors_;  // duplicates, found while adding
 };
 
@@ -89,6 +105,9 @@ class CompiledGraph {
   std::vector<std::string> next_nodes(const std::string& node, const State& state) const;
 
   const std::string& entry_point() const { return graph_.entry_; }
+  const std::string& name() const { return graph_.name_; }
+  ChannelSpec channels() const;
+  bool has_node(const std::string& node) const { return graph_.nodes_.contains(node); }
   const NodeFn& node_fn(const std::string& node) const;
   // The channel's reducer; kReplace for a channel the graph does not have (apply_update
   // rejects those).

@@ -35,6 +35,79 @@ int user_version(sqlite3* db, const std::string& where) {
   return version;
 }
 
+// docs/formats/state-db.md explains every table and column.
+constexpr const char* kGraphSchemaV2 = R"sql(
+CREATE TABLE threads (
+  id TEXT PRIMARY KEY,
+  graph TEXT NOT NULL,
+  channels TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  parent_thread TEXT,
+  parent_checkpoint INTEGER,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE checkpoints (
+  thread_id TEXT NOT NULL REFERENCES threads(id),
+  id INTEGER NOT NULL,
+  run_id TEXT,
+  step INTEGER NOT NULL,
+  pending TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (thread_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE channel_items (
+  thread_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  checkpoint_id INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (thread_id, channel, idx)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE channel_values (
+  thread_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  checkpoint_id INTEGER NOT NULL,
+  ord INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('full', 'patch')),
+  value TEXT NOT NULL,
+  PRIMARY KEY (thread_id, channel, checkpoint_id, ord)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  thread_id TEXT NOT NULL REFERENCES threads(id),
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  steps INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  error_node TEXT,
+  pid INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX runs_by_thread ON runs (thread_id, created_ms);
+CREATE INDEX runs_by_status ON runs (status);
+CREATE TABLE events (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE journal (
+  thread_id TEXT NOT NULL,
+  checkpoint_id INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (thread_id, checkpoint_id, node, kind, key)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& state_db_migrations() {
@@ -45,12 +118,37 @@ const std::vector<Migration>& state_db_migrations() {
        "  value TEXT NOT NULL"
        ") STRICT;"
        "INSERT INTO image_meta(key, value) VALUES ('created_by', 'a4ps');"},
+      {2, "graph engine: threads, checkpoints, channel values, runs, events, journal",
+       kGraphSchemaV2},
   };
   return migrations;
 }
 
 int current_state_db_version() {
   return state_db_migrations().back().to_version;
+}
+
+int migrate_connection(sqlite3* db, const std::string& where,
+                       const std::vector<Migration>& migrations) {
+  int version = user_version(db, where);
+  const int newest = migrations.empty() ? 0 : migrations.back().to_version;
+  if (version > newest) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                where + ": schema version " + std::to_string(version) +
+                    " was written by a newer A4PS (this build knows up to " +
+                    std::to_string(newest) + ")");
+  }
+  for (const Migration& m : migrations) {
+    if (m.to_version <= version) continue;
+    // Each migration and its version bump commit together, or not at all.
+    exec(db,
+         "BEGIN IMMEDIATE;" + m.sql + "PRAGMA user_version = " + std::to_string(m.to_version) +
+             ";COMMIT;",
+         where + ": migration to schema " + std::to_string(m.to_version) + " (" + m.description +
+             ") failed");
+    version = m.to_version;
+  }
+  return version;
 }
 
 int migrate_state_db(const std::filesystem::path& path, const std::vector<Migration>& migrations) {
@@ -64,26 +162,9 @@ int migrate_state_db(const std::filesystem::path& path, const std::vector<Migrat
                 where + ": cannot open (" + std::string(sqlite3_errstr(rc)) + ")");
   }
   sqlite3_busy_timeout(db.get(), 5000);
-  int version = user_version(db.get(), where);
-  const int newest = migrations.empty() ? 0 : migrations.back().to_version;
-  if (version > newest) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                where + ": schema version " + std::to_string(version) +
-                    " was written by a newer A4PS (this build knows up to " +
-                    std::to_string(newest) + ")");
-  }
+  user_version(db.get(), where);  // a file that is not a database fails here, before WAL
   exec(db.get(), "PRAGMA journal_mode=WAL", where + ": cannot switch to WAL");
-  for (const Migration& m : migrations) {
-    if (m.to_version <= version) continue;
-    // Each migration and its version bump commit together, or not at all.
-    exec(db.get(),
-         "BEGIN IMMEDIATE;" + m.sql + "PRAGMA user_version = " + std::to_string(m.to_version) +
-             ";COMMIT;",
-         where + ": migration to schema " + std::to_string(m.to_version) + " (" + m.description +
-             ") failed");
-    version = m.to_version;
-  }
-  return version;
+  return migrate_connection(db.get(), where, migrations);
 }
 
 }  // namespace a4ps

@@ -28,4 +28,8 @@ int current_state_db_version();
 int migrate_state_db(const std::filesystem::path& path,
                      const std::vector<Migration>& migrations = state_db_migrations());
 
+// The same on an open connection (`where` names it in errors), e.g. an in-memory database.
+int migrate_connection(sqlite3* db, const std::string& where,
+                       const std::vector<Migration>& migrations = state_db_migrations());
+
 }  // namespace a4ps

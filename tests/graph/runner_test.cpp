@@ -33,8 +33,8 @@ TEST(Runner, RunsAChainToTheEnd) {
       .set_entry_point("alfred");
   std::vector<std::string> started;
   RunOptions options;
-  options.on_event = [&](const StepEvent& e) {
-    if (e.kind == StepEvent::Kind::kNodeStarted) started.push_back(e.node);
+  options.on_event = [&](const EventRecord& e) {
+    if (e.kind == "node_started") started.push_back(e.data["node"]);
   };
   const RunResult r = run_graph(g.compile(), nullptr, options);
   EXPECT_EQ(r.status, RunStatus::kDone);

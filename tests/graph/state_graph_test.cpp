@@ -7,7 +7,7 @@
 namespace a4ps::graph {
 namespace {
 
-NodeFn writes(Update update) {
+PureNodeFn writes(Update update) {
   return [update](const State&) { return update; };
 }
 

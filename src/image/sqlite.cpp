@@ -1,0 +1,142 @@
+#include "image/sqlite.h"
+
+#include <sqlite3.h>
+
+#include "core/error.h"
+
+namespace a4ps::sql {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, const std::string& where, int rc) {
+  const std::string reason = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const ErrorCode code = (rc & 0xff) == SQLITE_CONSTRAINT ? ErrorCode::kFailedPrecondition
+                         : (rc & 0xff) == SQLITE_BUSY     ? ErrorCode::kUnavailable
+                                                          : ErrorCode::kDataLoss;
+  throw Error(code, where + ": " + reason);
+}
+
+}  // namespace
+
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::nullopt_t) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) {
+  return value ? bind(index, *value) : bind(index, std::nullopt);
+}
+
+Statement& Statement::bind(int index, const std::optional<std::string>& value) {
+  return value ? bind(index, std::string_view(*value)) : bind(index, std::nullopt);
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(stmt_);
+  fail(db_, where_, rc);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+std::int64_t Statement::int64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string Statement::text(int column) const {
+  const auto* data = sqlite3_column_text(stmt_, column);
+  if (data == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(data),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::unique_ptr<Database> Database::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<Database> db(new Database(raw, path));
+  if (rc != SQLITE_OK) {
+    throw Error(ErrorCode::kUnavailable,
+                path + ": cannot open (" + std::string(sqlite3_errstr(rc)) + ")");
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  return db;
+}
+
+Database::~Database() {
+  statements_.clear();  // finalize before closing
+  sqlite3_close(db_);
+}
+
+void Database::exec(const std::string& sql, const std::string& what) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    const std::string reason = message != nullptr ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    throw Error(ErrorCode::kDataLoss, path_ + ": " + what + ": " + reason);
+  }
+}
+
+Statement& Database::prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc =
+        sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) fail(db_, path_ + ": preparing \"" + sql.substr(0, 60) + "\"", rc);
+    it = statements_
+             .emplace(sql, std::make_unique<Statement>(db_, stmt,
+                                                       path_ + ": \"" + sql.substr(0, 60) + "\""))
+             .first;
+  }
+  return it->second->reset();
+}
+
+std::int64_t Database::changes() const {
+  return sqlite3_changes64(db_);
+}
+
+Transaction::Transaction(Database& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE", "beginning a transaction");
+}
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT", "committing");
+  done_ = true;
+}
+
+}  // namespace a4ps::sql

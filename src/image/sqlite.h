@@ -1,0 +1,95 @@
+// image/sqlite: a thin RAII layer over the SQLite C API for the modules that talk SQL (the
+// checkpointer, later memory). Statements are prepared once per connection and cached;
+// failures become a4ps::Error naming the database and the statement's purpose.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace a4ps::sql {
+
+// One prepared statement, reset when a new execution binds it. Not thread-safe.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt, std::string where)
+      : db_(db), stmt_(stmt), where_(std::move(where)) {}
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Clears earlier bindings and results; returns *this for chaining binds (1-based).
+  Statement& reset();
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, const std::string& text) {
+    return bind(index, std::string_view(text));
+  }
+  Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, std::nullopt_t);
+  Statement& bind(int index, const std::optional<std::int64_t>& value);
+  Statement& bind(int index, const std::optional<std::string>& value);
+
+  // Advances; true while a row is available.
+  bool step();
+  // Runs a statement that returns no rows.
+  void run();
+
+  std::int64_t int64(int column) const;
+  std::string text(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string where_;
+};
+
+// A connection with a statement cache. Not thread-safe: the owner serialises access.
+class Database {
+ public:
+  // Opens (creating if needed) `path`; ":memory:" for a private in-memory database. Throws
+  // a4ps::Error kUnavailable when it cannot be opened.
+  static std::unique_ptr<Database> open(const std::string& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+  // Executes one or more statements (no results). Throws kDataLoss naming `what`.
+  void exec(const std::string& sql, const std::string& what);
+  // The cached statement for `sql`, reset and ready to bind.
+  Statement& prepare(const std::string& sql);
+  std::int64_t changes() const;
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace a4ps::sql
