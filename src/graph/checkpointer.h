@@ -197,7 +197,8 @@ class Checkpointer {
 
   // Journal of the step that starts from checkpoint `checkpoint` of the thread.
   std::vector<JournalEntry> journal(const std::string& thread_id, std::int64_t checkpoint);
-  // Records an entry (replacing one with the same node, kind and key) and `events`, together.
+  // Records an entry and `events`, together. Throws kFailedPrecondition when the entry (node,
+  // kind, key) exists: journal entries are written once.
   std::vector<EventRecord> record_journal(const std::string& thread_id, std::int64_t checkpoint,
                                           const std::string& run_id, const JournalEntry& entry,
                                           const std::vector<NewEvent>& events);

@@ -282,8 +282,9 @@ std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_
                                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
+  // Plain INSERT: a journal entry is written once; writing it again would mean a call ran twice.
   db_->prepare(
-         "INSERT OR REPLACE INTO journal (thread_id, checkpoint_id, node, kind, key, value,"
+         "INSERT INTO journal (thread_id, checkpoint_id, node, kind, key, value,"
          " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .bind(1, thread_id)
       .bind(2, checkpoint)

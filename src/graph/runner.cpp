@@ -355,10 +355,16 @@ RunResult Execution::interrupted(const Cursor& cursor, const std::vector<NodeOut
                                  DurableJournal& journal) {
   for (const NodeOutcome& o : outcomes) {
     if (!o.interrupt) continue;
-    journal.record_with_events(
-        o.node, "interrupt", o.interrupt->id, o.interrupt->payload,
-        {{"interrupt",
-          {{"id", o.interrupt->id}, {"node", o.node}, {"payload", o.interrupt->payload}}}});
+    const NewEvent event{
+        "interrupt",
+        {{"id", o.interrupt->id}, {"node", o.node}, {"payload", o.interrupt->payload}}};
+    // An interrupt still unanswered from an earlier attempt is journaled already.
+    if (journal.find(o.node, "interrupt", o.interrupt->id)) {
+      publisher_.publish(event);
+    } else {
+      journal.record_with_events(o.node, "interrupt", o.interrupt->id, o.interrupt->payload,
+                                 {event});
+    }
   }
   result_.interrupts = checkpointer_.pending_interrupts(cursor.thread_id);
   json ids = json::array();
