@@ -43,6 +43,8 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options);
 void add_generate_command(CLI::App& app, const GlobalOptions& options);
 void add_config_commands(CLI::App& app, const GlobalOptions& options);
 void add_image_commands(CLI::App& app, const GlobalOptions& options);
+void add_thread_commands(CLI::App& app, const GlobalOptions& options);
+void add_resume_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
 

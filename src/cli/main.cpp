@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   cli::add_generate_command(app, options);
   cli::add_config_commands(app, options);
   cli::add_image_commands(app, options);
+  cli::add_thread_commands(app, options);
+  cli::add_resume_commands(app, options);
 
   // --version works alone, without a subcommand.
   if (argc == 2 && std::string_view(argv[1]) == "--version") {

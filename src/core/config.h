@@ -46,6 +46,14 @@ struct MemoryConfig {
   std::string index = "auto";
 };
 
+// The graph engine's checkpointing and runs.
+struct GraphConfig {
+  std::string durability = "normal";  // "normal" (survives a crash) or "sync" (fsync per step)
+  int64_t max_steps = 100;            // super-steps per run
+  std::string busy = "refuse";        // a second run on a busy thread: "refuse" or "queue"
+  int64_t queue_timeout_seconds = 60;
+};
+
 struct MotivatorConfig {
   double dissonance_threshold = 0.8;
   int64_t curiosity_interval_seconds = 3600;
@@ -98,6 +106,7 @@ struct Config {
   InferenceConfig inference;
   BudgetConfig budget;
   MemoryConfig memory;
+  GraphConfig graph;
   MotivatorConfig motivator;
   SocraticConfig socratic;
   ToolsConfig tools;

@@ -112,6 +112,25 @@ std::unique_ptr<Checkpointer> Checkpointer::open(const std::filesystem::path& st
   return std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), options));
 }
 
+std::unique_ptr<Checkpointer> Checkpointer::open_read_only(const std::filesystem::path& state_db) {
+  if (!std::filesystem::exists(state_db)) {
+    throw_not_found(state_db.string() + ": no such database");
+  }
+  auto db = sql::Database::open(state_db.string(), sql::OpenMode::kReadOnly);
+  auto& q = db->prepare("PRAGMA user_version");
+  const std::int64_t version = q.step() ? q.int64(0) : 0;
+  if (version != current_state_db_version()) {
+    throw Error(
+        ErrorCode::kFailedPrecondition,
+        state_db.string() + ": schema version " + std::to_string(version) +
+            (version < current_state_db_version()
+                 ? " is older than this build's " + std::to_string(current_state_db_version()) +
+                       "; open the image for writing once to migrate it (a4ps image info)"
+                 : " was written by a newer A4PS"));
+  }
+  return std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), {}));
+}
+
 std::unique_ptr<Checkpointer> Checkpointer::open_in_memory(CheckpointerOptions options) {
   auto db = sql::Database::open(":memory:");
   migrate_connection(db->handle(), "in-memory state");

@@ -144,6 +144,10 @@ class Checkpointer {
   // Opens state.db (migrating it). Throws a4ps::Error as migrate_state_db does.
   static std::unique_ptr<Checkpointer> open(const std::filesystem::path& state_db,
                                             CheckpointerOptions options = {});
+  // Opens state.db for reading only (no migration, no lock needed: WAL lets readers in while
+  // a writer works). Throws kNotFound (no file), kFailedPrecondition (a schema older or newer
+  // than this build's; the message says how to migrate). Writes fail with kDataLoss.
+  static std::unique_ptr<Checkpointer> open_read_only(const std::filesystem::path& state_db);
   // A private in-memory database, for runs that need no durability.
   static std::unique_ptr<Checkpointer> open_in_memory(CheckpointerOptions options = {});
   ~Checkpointer();

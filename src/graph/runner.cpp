@@ -452,6 +452,11 @@ std::vector<std::pair<PendingInterrupt, json>> match_values(
   std::string ids;
   for (const PendingInterrupt& p : pending) ids += (ids.empty() ? "" : ", ") + p.id;
   std::vector<std::pair<PendingInterrupt, json>> matched;
+  if (pending.empty() && !values.empty()) {
+    throw_invalid_argument(
+        "thread " + thread_id +
+        " has no pending interrupt for a value to answer; resume it without one");
+  }
   for (const auto& [id, value] : values) {
     if (id.empty()) {
       if (pending.size() != 1) {
@@ -507,6 +512,10 @@ RunResult resume_run(const CompiledGraph& graph, Checkpointer& checkpointer,
       {"run_started", {{"thread", thread_id}, {"resumed", true}, {"checkpoint", latest.info.id}}});
   Cursor cursor{thread_id, latest.info.id, std::move(latest.state), latest.info.pending,
                 continue_run ? run.steps : 0};
+  for (const std::string& node : cursor.pending) {
+    execution.publisher().publish(
+        {"node_started", {{"step", cursor.steps + 1}, {"node", node}, {"resumed", true}}});
+  }
   return execution.run(std::move(cursor));
 }
 

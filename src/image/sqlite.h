@@ -52,12 +52,15 @@ class Statement {
   std::string where_;
 };
 
+enum class OpenMode { kReadWrite, kReadOnly };
+
 // A connection with a statement cache. Not thread-safe: the owner serialises access.
 class Database {
  public:
-  // Opens (creating if needed) `path`; ":memory:" for a private in-memory database. Throws
-  // a4ps::Error kUnavailable when it cannot be opened.
-  static std::unique_ptr<Database> open(const std::string& path);
+  // Opens `path` (kReadWrite creates it if needed); ":memory:" for a private in-memory
+  // database. Throws a4ps::Error kUnavailable when it cannot be opened.
+  static std::unique_ptr<Database> open(const std::string& path,
+                                        OpenMode mode = OpenMode::kReadWrite);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

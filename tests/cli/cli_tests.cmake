@@ -99,3 +99,8 @@ a4ps_cli_test(generate_needs_a_model 2 "give --model FILE or --persona NAME" gen
 a4ps_cli_test(bad_mktest_shape 2 "--heads 5: must divide --embd 64"
               models mktest ${F}/x.gguf --heads 5)
 a4ps_cli_test(unknown_option 2 "--frobnicate" generate --frobnicate "hi")
+
+# The graph commands end to end, in order, on their own image.
+add_test(NAME cli.graph_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/graph_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-graph-flow")
