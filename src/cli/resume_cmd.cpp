@@ -1,5 +1,9 @@
 // a4ps resume THREAD [--value JSON] [--interrupt ID], a4ps graph list|check
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <iostream>
+#include <thread>
 
 #include "cli/graphs.h"
 #include "core/error.h"
@@ -8,6 +12,43 @@ namespace a4ps::cli {
 namespace {
 
 using nlohmann::json;
+
+std::atomic<bool> g_ctrl_c{false};
+
+extern "C" void on_ctrl_c(int) {
+  g_ctrl_c.store(true);
+}
+
+// While alive, Ctrl-C cancels the run at the next step boundary (the run stays resumable)
+// instead of killing the process mid-step.
+class CancelOnCtrlC {
+ public:
+  CancelOnCtrlC() {
+    g_ctrl_c.store(false);
+    std::signal(SIGINT, on_ctrl_c);
+    watcher_ = std::jthread([this](std::stop_token done) {
+      while (!done.stop_requested()) {
+        if (g_ctrl_c.load()) {
+          stop_.request_stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+  ~CancelOnCtrlC() {
+    watcher_.request_stop();
+    watcher_.join();
+    std::signal(SIGINT, SIG_DFL);
+  }
+  CancelOnCtrlC(const CancelOnCtrlC&) = delete;
+  CancelOnCtrlC& operator=(const CancelOnCtrlC&) = delete;
+  std::stop_token token() const { return stop_.get_token(); }
+
+ private:
+  std::stop_source stop_;
+  std::jthread watcher_;
+};
 
 // Progress on stderr as the run's events arrive.
 void print_event(const graph::EventRecord& e) {
@@ -57,8 +98,7 @@ void report(const graph::RunResult& r, bool as_json) {
   } else {
     std::cout << "run " << r.run_id << " on thread " << r.thread_id << ": "
               << graph::run_status_name(r.status) << " after " << r.steps
-              << (r.steps == 1 ? " step" : " steps") << " (checkpoint "
-              << r.checkpoint << ")\n";
+              << (r.steps == 1 ? " step" : " steps") << " (checkpoint " << r.checkpoint << ")\n";
     for (const auto& p : r.interrupts) {
       std::cout << "waiting for interrupt " << p.id << " (" << p.node << "): " << p.payload.dump()
                 << "\n";
@@ -105,6 +145,8 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   graph::RunOptions run = run_options(opened.config);
   if (args.max_steps > 0) run.max_steps = args.max_steps;
   run.on_event = print_event;
+  CancelOnCtrlC ctrl_c;
+  run.cancel = ctrl_c.token();
   report(graph::resume_run(graph, *opened.checkpointer, args.thread, values, run), args.json);
 }
 
@@ -112,6 +154,8 @@ void engine_check(const GlobalOptions& options, const std::string& thread, bool 
   WritableImage opened = open_image_for_writing(options);
   graph::RunOptions run = run_options(opened.config);
   run.on_event = print_event;
+  CancelOnCtrlC ctrl_c;
+  run.cancel = ctrl_c.token();
   report(graph::start_run(find_graph("engine-check"), *opened.checkpointer, thread, nullptr, run),
          as_json);
 }

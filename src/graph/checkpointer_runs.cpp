@@ -44,6 +44,8 @@ RunInfo read_run(const sql::Statement& q) {
   run.pid = q.int64(7);
   run.created_ms = q.int64(8);
   run.updated_ms = q.int64(9);
+  // Readers see the truth before the next writer marks it.
+  if (run.status == "running" && !process_alive(run.pid)) run.status = "crashed";
   return run;
 }
 

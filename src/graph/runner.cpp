@@ -193,7 +193,22 @@ class Execution {
     commit(cursor, record, started_events(cursor.pending, 1));
   }
 
+  // Runs steps until the run stops. If storage fails underneath (a full disk), the run is
+  // marked failed where possible and the error propagates; the last committed step stands.
   RunResult run(Cursor cursor) {
+    try {
+      return run_steps(cursor);
+    } catch (const std::exception& e) {
+      try {
+        checkpointer_.set_run_status(result_.run_id, "error", e.what(), "");
+      } catch (const std::exception&) {  // the original error says more
+      }
+      throw;
+    }
+  }
+
+ private:
+  RunResult run_steps(Cursor& cursor) {
     for (;;) {
       if (cursor.pending.empty()) return finish(cursor, RunStatus::kDone, false);
       if (options_.cancel.stop_requested()) return finish(cursor, RunStatus::kCancelled, true);
@@ -202,7 +217,6 @@ class Execution {
     }
   }
 
- private:
   std::vector<NewEvent> started_events(const std::vector<std::string>& nodes, int step) const {
     std::vector<NewEvent> events;
     for (const std::string& node : nodes) {
@@ -307,7 +321,7 @@ bool Execution::step(Cursor& cursor) {
         if (n != kEnd) next.insert(n);
       }
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // a reducer mismatch, or a router that threw
     cursor.state = before;
     fail(cursor, outcomes.size() == 1 ? outcomes.front().node : "", e.what());
     return false;
@@ -438,7 +452,12 @@ RunResult start_run(const CompiledGraph& graph, Checkpointer& checkpointer,
   execution.publisher().publish({"run_started", {{"thread", thread->id}, {"input", input}}});
   Cursor cursor{thread->id, -1, graph.initial_state(), {}, 0};
   if (thread->last_checkpoint >= 0) cursor = load_cursor(checkpointer, thread->id, 0);
-  execution.commit_input(cursor, input);
+  try {
+    execution.commit_input(cursor, input);
+  } catch (const std::exception& e) {
+    checkpointer.set_run_status(run.id, "error", e.what(), "");
+    throw;
+  }
   return execution.run(std::move(cursor));
 }
 

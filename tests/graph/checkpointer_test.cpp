@@ -314,10 +314,10 @@ TEST(Checkpointer, EventsArePersistedWithASequenceAConsumerCanContinueFrom) {
     kinds.push_back(stored[i].kind);
   }
   const std::vector<std::string> expected = {
-      "run_started",   "node_started",  "token",         "token",
-      "node_finished", "state_update",  "node_started",  "interrupt",
-      "run_finished",  "run_started",   "node_finished", "state_update",
-      "node_started",  "node_finished", "state_update",  "run_finished"};
+      "run_started",  "node_started",  "token",        "token",        "node_finished",
+      "state_update", "node_started",  "interrupt",    "run_finished", "run_started",
+      "node_started", "node_finished", "state_update", "node_started", "node_finished",
+      "state_update", "run_finished"};
   EXPECT_EQ(kinds, expected);
   EXPECT_EQ(stored[2].data["text"], "a gentle ");
   const auto rest = cp->events(first.run_id, 9);
@@ -403,6 +403,87 @@ TEST(Checkpointer, StorageGrowsLinearlyWithAppendSteps) {
   EXPECT_LT(b500, 5.0 * 1024 * 1024);
   // Twice the turns, about twice the bytes (quadratic growth would be four times).
   EXPECT_LT(b500 / b250, 2.6);
+}
+
+TEST(Checkpointer, CancelledAndStepLimitedRunsResumeWhereTheyStopped) {
+  auto cp = Checkpointer::open(fresh_db("cancel"));
+  std::stop_source stop;
+  StateGraph g;
+  g.set_name("ticker")
+      .add_channel("n", Reducer::kReplace, 0)
+      .add_node("tick", {"n"},
+                [&](const State& s) {
+                  if (s["n"] == 2) stop.request_stop();
+                  return Update{{"n", s["n"].get<int>() + 1}};
+                })
+      .add_conditional_edges(
+          "tick",
+          [](const State& s) {
+            return std::vector<std::string>{s["n"] == 10 ? kEndNode : std::string("tick")};
+          },
+          {"tick", kEndNode})
+      .set_entry_point("tick");
+  const CompiledGraph graph = g.compile();
+  RunOptions cancellable;
+  cancellable.cancel = stop.get_token();
+  const RunResult cancelled = start_run(graph, *cp, "tick", nullptr, cancellable);
+  EXPECT_EQ(cancelled.status, RunStatus::kCancelled);
+  EXPECT_EQ(cancelled.state["n"], 3);
+  EXPECT_EQ(cp->get_run(cancelled.run_id).status, "cancelled");
+  RunOptions limited;
+  limited.max_steps = 6;  // counted across resumes of the run: 3 more
+  const RunResult limit = resume_run(graph, *cp, "tick", {}, limited);
+  EXPECT_EQ(limit.status, RunStatus::kStepLimit);
+  EXPECT_EQ(limit.state["n"], 6);
+  EXPECT_EQ(limit.steps, 6);
+  const RunResult done = resume_run(graph, *cp, "tick");
+  EXPECT_EQ(done.status, RunStatus::kDone);
+  EXPECT_EQ(done.state["n"], 10);
+  EXPECT_EQ(done.run_id, cancelled.run_id);
+  EXPECT_EQ(cp->history("tick").size(), 11u);
+}
+
+TEST(Checkpointer, ARouterThatThrowsFailsTheRunWithoutLosingTheThread) {
+  auto cp = Checkpointer::open(fresh_db("router"));
+  StateGraph g;
+  g.set_name("router")
+      .add_channel("x", Reducer::kReplace, 0)
+      .add_node("a", {"x"},
+                [](const State&) {
+                  return Update{{"x", 1}};
+                })
+      .add_conditional_edges("a",
+                             [](const State&) -> std::vector<std::string> {
+                               throw std::runtime_error("router blew up");
+                             },
+                             {kEndNode})
+      .set_entry_point("a");
+  const RunResult r = start_run(g.compile(), *cp, "r", nullptr);
+  EXPECT_EQ(r.status, RunStatus::kError);
+  EXPECT_EQ(r.error, "router blew up");
+  EXPECT_EQ(r.state["x"], 0);  // the step did not commit
+  EXPECT_EQ(cp->get_run(r.run_id).status, "error");
+  EXPECT_EQ(cp->load("r").info.id, 0);
+}
+
+TEST(Checkpointer, ReadOnlyAccessSeesCommittedStepsAndRefusesOldSchemas) {
+  const auto path = fresh_db("read_only");
+  auto writer = Checkpointer::open(path);
+  std::atomic<int> calls{0};
+  start_run(review_graph(calls), *writer, "t", nullptr);
+  auto reader = Checkpointer::open_read_only(path);
+  EXPECT_EQ(reader->history("t").size(), 2u);  // the input and the draft; review waits
+  EXPECT_EQ(reader->pending_interrupts("t").size(), 1u);
+  EXPECT_EQ(code_of([&] { reader->create_thread("x", "g", {}, {}); }), ErrorCode::kDataLoss);
+  const auto old = fresh_db("read_only_old");
+  const std::vector<Migration> v1(state_db_migrations().begin(), state_db_migrations().begin() + 1);
+  migrate_state_db(old, v1);
+  std::string message;
+  EXPECT_EQ(code_of([&] { Checkpointer::open_read_only(old); }, &message),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_NE(message.find("a4ps image info"), std::string::npos) << message;
+  EXPECT_EQ(code_of([&] { Checkpointer::open_read_only(fresh_db("none") / "x.db"); }),
+            ErrorCode::kNotFound);
 }
 
 TEST(StateDb, MigratesAVersionOneDatabaseToTheGraphSchema) {
