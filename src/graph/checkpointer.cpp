@@ -117,7 +117,7 @@ std::unique_ptr<Checkpointer> Checkpointer::open_read_only(const std::filesystem
     throw_not_found(state_db.string() + ": no such database");
   }
   auto db = sql::Database::open(state_db.string(), sql::OpenMode::kReadOnly);
-  auto& q = db->prepare("PRAGMA user_version");
+  auto q = db->prepare("PRAGMA user_version");
   const std::int64_t version = q.step() ? q.int64(0) : 0;
   if (version != current_state_db_version()) {
     throw Error(
@@ -138,21 +138,23 @@ std::unique_ptr<Checkpointer> Checkpointer::open_in_memory(CheckpointerOptions o
 }
 
 ThreadInfo Checkpointer::insert_thread(const ThreadInfo& info) {
-  if (db_->prepare("SELECT 1 FROM threads WHERE id = ?").bind(1, info.id).step()) {
+  try {
+    db_->prepare(
+           "INSERT INTO threads (id, graph, channels, metadata, parent_thread, parent_checkpoint,"
+           " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, info.id)
+        .bind(2, info.graph)
+        .bind(3, channels_text(info.channels))
+        .bind(4, info.metadata.dump())
+        .bind(5, info.parent_thread.empty() ? std::optional<std::string>() : info.parent_thread)
+        .bind(6, info.parent_checkpoint)
+        .bind(7, info.created_ms)
+        .bind(8, info.updated_ms)
+        .run();
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kFailedPrecondition) throw;  // a constraint: the id is taken
     throw Error(ErrorCode::kFailedPrecondition, "thread " + info.id + " already exists");
   }
-  db_->prepare(
-         "INSERT INTO threads (id, graph, channels, metadata, parent_thread, parent_checkpoint,"
-         " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, info.id)
-      .bind(2, info.graph)
-      .bind(3, channels_text(info.channels))
-      .bind(4, info.metadata.dump())
-      .bind(5, info.parent_thread.empty() ? std::optional<std::string>() : info.parent_thread)
-      .bind(6, info.parent_checkpoint)
-      .bind(7, info.created_ms)
-      .bind(8, info.updated_ms)
-      .run();
   return info;
 }
 
@@ -174,10 +176,11 @@ ThreadInfo Checkpointer::create_thread(const std::string& id, const std::string&
 
 std::optional<ThreadInfo> Checkpointer::find_thread(const std::string& id) {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
-      "SELECT id, graph, channels, metadata, parent_thread, parent_checkpoint, created_ms,"
-      " updated_ms, (SELECT max(id) FROM checkpoints WHERE thread_id = threads.id)"
-      " FROM threads WHERE id = ?");
+  auto q = db_->prepare(
+      "SELECT t.id, t.graph, t.channels, t.metadata, t.parent_thread, t.parent_checkpoint,"
+      " t.created_ms, max(t.updated_ms, IFNULL(c.created_ms, 0)), c.id FROM threads t LEFT JOIN"
+      " (SELECT id, created_ms FROM checkpoints WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1)"
+      " AS c WHERE t.id = ?1");
   q.bind(1, id);
   if (!q.step()) return std::nullopt;
   ThreadInfo info;
@@ -188,7 +191,7 @@ std::optional<ThreadInfo> Checkpointer::find_thread(const std::string& id) {
   info.parent_thread = q.text(4);
   if (!q.is_null(5)) info.parent_checkpoint = q.int64(5);
   info.created_ms = q.int64(6);
-  info.updated_ms = q.int64(7);
+  info.updated_ms = q.int64(7);  // the thread's row, or its latest checkpoint if newer
   info.last_checkpoint = q.is_null(8) ? -1 : q.int64(8);
   return info;
 }
@@ -203,7 +206,9 @@ std::vector<ThreadInfo> Checkpointer::list_threads() {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(mu_);
-    auto& q = db_->prepare("SELECT id FROM threads ORDER BY updated_ms DESC, id");
+    auto q = db_->prepare(
+        "SELECT id FROM threads ORDER BY max(updated_ms, IFNULL((SELECT created_ms FROM"
+        " checkpoints c WHERE c.thread_id = threads.id ORDER BY c.id DESC LIMIT 1), 0)) DESC, id");
     while (q.step()) ids.push_back(q.text(0));
   }
   std::vector<ThreadInfo> threads;
@@ -216,7 +221,7 @@ std::vector<ThreadInfo> Checkpointer::list_threads() {
 std::vector<CheckpointInfo> Checkpointer::history(const std::string& thread_id) {
   get_thread(thread_id);
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
+  auto q = db_->prepare(
       "SELECT id, run_id, step, pending, metadata, created_ms FROM checkpoints"
       " WHERE thread_id = ? ORDER BY id");
   q.bind(1, thread_id);
@@ -248,7 +253,7 @@ Checkpoint Checkpointer::load(const std::string& thread_id, std::optional<std::i
   Checkpoint cp;
   {
     std::lock_guard lock(mu_);
-    auto& q = db_->prepare(
+    auto q = db_->prepare(
         "SELECT run_id, step, pending, metadata, created_ms FROM checkpoints"
         " WHERE thread_id = ? AND id = ?");
     q.bind(1, thread_id).bind(2, target);
@@ -276,7 +281,7 @@ State Checkpointer::load_state(const std::string& thread_id, const ChannelSpec& 
     json& value = state[channel];
     if (reducer == Reducer::kAppend) {
       value = json::array();
-      auto& q = db_->prepare(
+      auto q = db_->prepare(
           "SELECT value FROM channel_items WHERE thread_id = ? AND channel = ?"
           " AND checkpoint_id <= ? ORDER BY idx");
       q.bind(1, thread_id).bind(2, channel).bind(3, id);
@@ -284,7 +289,7 @@ State Checkpointer::load_state(const std::string& thread_id, const ChannelSpec& 
       continue;
     }
     // The latest full value at or before the checkpoint, then the patches after it.
-    auto& q = db_->prepare(
+    auto q = db_->prepare(
         "SELECT kind, value FROM channel_values WHERE thread_id = ?1 AND channel = ?2"
         " AND checkpoint_id <= ?3 AND checkpoint_id >= IFNULL((SELECT max(checkpoint_id)"
         " FROM channel_values WHERE thread_id = ?1 AND channel = ?2 AND kind = 'full'"
@@ -387,8 +392,8 @@ void Checkpointer::write_channels(const std::string& thread_id, std::int64_t che
 }
 
 std::pair<CheckpointInfo, std::vector<EventRecord>> Checkpointer::commit_step(
-    const std::string& thread_id, const StepRecord& record, const std::vector<NewEvent>& events) {
-  const ThreadInfo thread = get_thread(thread_id);
+    const std::string& thread_id, const ChannelSpec& channels, const StepRecord& record,
+    const std::vector<NewEvent>& events) {
   CheckpointInfo info;
   info.thread_id = thread_id;
   info.id = record.parent + 1;
@@ -400,40 +405,35 @@ std::pair<CheckpointInfo, std::vector<EventRecord>> Checkpointer::commit_step(
   info.created_ms = now_ms();
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
-  if (db_->prepare("SELECT 1 FROM checkpoints WHERE thread_id = ? AND id = ?")
-          .bind(1, thread_id)
-          .bind(2, info.id)
-          .step()) {
+  try {
+    db_->prepare(
+           "INSERT INTO checkpoints (thread_id, id, run_id, step, pending, metadata, created_ms)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, thread_id)
+        .bind(2, info.id)
+        .bind(3, record.run_id)
+        .bind(4, record.step)
+        .bind(5, pending_json(record.pending).dump())
+        .bind(6, record.metadata.dump())
+        .bind(7, info.created_ms)
+        .run();
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kFailedPrecondition) throw;  // the (thread, id) key is taken
     throw Error(ErrorCode::kFailedPrecondition,
                 "thread " + thread_id + " already has checkpoint " + std::to_string(info.id) +
                     ": another writer moved it on (history is never forked silently)");
   }
-  db_->prepare(
-         "INSERT INTO checkpoints (thread_id, id, run_id, step, pending, metadata, created_ms)"
-         " VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, thread_id)
-      .bind(2, info.id)
-      .bind(3, record.run_id)
-      .bind(4, record.step)
-      .bind(5, pending_json(record.pending).dump())
-      .bind(6, record.metadata.dump())
-      .bind(7, info.created_ms)
-      .run();
   if (record.before == nullptr) {
-    write_full_state(thread_id, info.id, thread.channels, *record.after);
+    write_full_state(thread_id, info.id, channels, *record.after);
   } else {
-    write_channels(thread_id, info.id, thread.channels, record);
+    write_channels(thread_id, info.id, channels, record);
   }
-  db_->prepare("UPDATE threads SET updated_ms = ? WHERE id = ?")
-      .bind(1, info.created_ms)
-      .bind(2, thread_id)
-      .run();
   std::vector<EventRecord> stored;
   if (!record.run_id.empty()) {
-    auto& update = db_->prepare(
-        "UPDATE runs SET steps = max(steps, ?), status = IFNULL(?, status), updated_ms = ?"
-        " WHERE id = ?");
-    update.bind(1, record.step)
+    db_->prepare(
+           "UPDATE runs SET steps = max(steps, ?), status = IFNULL(?, status), updated_ms = ?"
+           " WHERE id = ?")
+        .bind(1, record.step)
         .bind(2, record.run_status.empty() ? std::optional<std::string>() : record.run_status)
         .bind(3, info.created_ms)
         .bind(4, record.run_id)
@@ -441,6 +441,7 @@ std::pair<CheckpointInfo, std::vector<EventRecord>> Checkpointer::commit_step(
     stored = insert_events(record.run_id, events);
   }
   txn.commit();
+  remember_seq(stored);
   return {info, stored};
 }
 
@@ -491,9 +492,25 @@ ThreadInfo Checkpointer::fork(const std::string& thread_id, std::optional<std::i
   return info;
 }
 
+Checkpointer::Batch::Batch(Checkpointer& checkpointer)
+    : checkpointer_(checkpointer), lock_(checkpointer.mu_) {
+  txn_ = std::make_unique<sql::Transaction>(*checkpointer_.db_);
+}
+
+Checkpointer::Batch::~Batch() {
+  if (!txn_) return;
+  txn_.reset();                     // rolls back
+  checkpointer_.last_seq_.clear();  // it may have counted events that were not stored
+}
+
+void Checkpointer::Batch::commit() {
+  txn_->commit();
+  txn_.reset();
+}
+
 std::uint64_t Checkpointer::storage_bytes() {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
+  auto q = db_->prepare(
       "SELECT (SELECT page_count FROM pragma_page_count()) -"
       " (SELECT freelist_count FROM pragma_freelist_count()),"
       " (SELECT page_size FROM pragma_page_size())");

@@ -24,7 +24,8 @@
 
 namespace a4ps::sql {
 class Database;
-}
+class Transaction;
+}  // namespace a4ps::sql
 
 namespace a4ps::graph {
 
@@ -169,8 +170,10 @@ class Checkpointer {
   // run's step count, in one transaction. Throws kFailedPrecondition when the thread already
   // has that checkpoint (history never forks silently). Returns the checkpoint and the events
   // as stored.
+  // `channels` must be the thread's (the runner checked its graph against the thread).
   std::pair<CheckpointInfo, std::vector<EventRecord>> commit_step(
-      const std::string& thread_id, const StepRecord& record, const std::vector<NewEvent>& events);
+      const std::string& thread_id, const ChannelSpec& channels, const StepRecord& record,
+      const std::vector<NewEvent>& events);
 
   // A new thread whose first checkpoint is `thread_id`'s checkpoint `id` (latest if nullopt),
   // with `update` (an object of channels, or null) folded in by the channels' reducers.
@@ -180,8 +183,11 @@ class Checkpointer {
   // Runs. begin_run() refuses or queues per `policy` when the thread has a live running run,
   // and fails when its latest checkpoint still has pending nodes (resume or fork instead).
   // With PendingWork::kContinue, pending nodes are allowed (a forked thread's first run).
+  // `events` are stored in the same transaction (the run's first).
   RunInfo begin_run(const std::string& thread_id, const nlohmann::json& input, BusyPolicy policy,
-                    PendingWork pending = PendingWork::kRefuse);
+                    PendingWork pending = PendingWork::kRefuse,
+                    const std::vector<NewEvent>& events = {},
+                    std::vector<EventRecord>* stored_events = nullptr);
   // Marks an unfinished run running again (for resume), with the same busy rule.
   RunInfo reopen_run(const std::string& run_id, BusyPolicy policy);
   void set_run_status(const std::string& run_id, const std::string& status,
@@ -209,6 +215,23 @@ class Checkpointer {
   // Interrupts raised at the thread's latest checkpoint that have no resume value yet.
   std::vector<PendingInterrupt> pending_interrupts(const std::string& thread_id);
 
+  // Groups the calls this thread makes while it lives into one transaction (other threads
+  // wait). Used where a run starts on a new thread: creating it, starting the run and storing
+  // its input commit together. Nothing is stored unless commit() is called.
+  class Batch {
+   public:
+    explicit Batch(Checkpointer& checkpointer);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    void commit();
+
+   private:
+    Checkpointer& checkpointer_;
+    std::unique_lock<std::recursive_mutex> lock_;
+    std::unique_ptr<sql::Transaction> txn_;
+  };
+
   // Bytes the database's pages hold (what a checkpointed state.db takes on disk; the WAL is
   // transient and is not counted).
   std::uint64_t storage_bytes();
@@ -218,8 +241,10 @@ class Checkpointer {
   RunInfo claim(const std::string& thread_id, BusyPolicy policy,
                 const std::function<RunInfo()>& take);
   std::optional<RunInfo> live_run_on(const std::string& thread_id);
+  // Inserts within the caller's transaction; remember_seq() after it commits.
   std::vector<EventRecord> insert_events(const std::string& run_id,
                                          const std::vector<NewEvent>& events);
+  void remember_seq(const std::vector<EventRecord>& stored);
   void write_channels(const std::string& thread_id, std::int64_t checkpoint,
                       const ChannelSpec& spec, const StepRecord& record);
   void write_full_state(const std::string& thread_id, std::int64_t checkpoint,
@@ -228,10 +253,13 @@ class Checkpointer {
   ThreadInfo insert_thread(const ThreadInfo& info);
 
   const CheckpointerOptions options_;
-  std::mutex mu_;
+  // Recursive so that a Batch's thread can make the calls it groups.
+  std::recursive_mutex mu_;
   std::unique_ptr<sql::Database> db_;  // guarded by mu_
   // Patches each merge channel has stored since its last full value: "thread\nchannel".
   std::map<std::string, int> merge_patches_;  // guarded by mu_
+  // The last committed event seq of each run this object wrote events for.
+  std::map<std::string, std::int64_t> last_seq_;  // guarded by mu_
 };
 
 // A fresh id such as "t-5f2c9a1e0b3d" (prefix "t" for threads, "r" for runs).

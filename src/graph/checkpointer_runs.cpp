@@ -28,7 +28,7 @@ bool process_alive(std::int64_t pid) {
 constexpr const char* kRunColumns =
     "id, thread_id, status, input, steps, error, error_node, pid, created_ms, updated_ms";
 
-RunInfo read_run(const sql::Statement& q) {
+RunInfo read_run(const sql::Query& q) {
   RunInfo run;
   run.id = q.text(0);
   run.thread_id = q.text(1);
@@ -60,8 +60,8 @@ json parse_or_string(const std::string& text) {
 }  // namespace
 
 std::optional<RunInfo> Checkpointer::live_run_on(const std::string& thread_id) {
-  auto& q = db_->prepare(std::string("SELECT ") + kRunColumns +
-                         " FROM runs WHERE thread_id = ? AND status = 'running'");
+  auto q = db_->prepare(std::string("SELECT ") + kRunColumns +
+                        " FROM runs WHERE thread_id = ? AND status = 'running'");
   q.bind(1, thread_id);
   std::vector<RunInfo> running;
   while (q.step()) running.push_back(read_run(q));
@@ -112,10 +112,12 @@ RunInfo Checkpointer::claim(const std::string& thread_id, BusyPolicy policy,
 }
 
 RunInfo Checkpointer::begin_run(const std::string& thread_id, const json& input, BusyPolicy policy,
-                                PendingWork pending_work) {
+                                PendingWork pending_work, const std::vector<NewEvent>& events,
+                                std::vector<EventRecord>* stored_events) {
   get_thread(thread_id);
-  return claim(thread_id, policy, [&] {
-    auto& pending = db_->prepare(
+  std::vector<EventRecord> stored;
+  RunInfo started = claim(thread_id, policy, [&] {
+    auto pending = db_->prepare(
         "SELECT id, pending FROM checkpoints WHERE thread_id = ? ORDER BY id DESC LIMIT 1");
     pending.bind(1, thread_id);
     if (pending_work == PendingWork::kRefuse && pending.step() && pending.text(1) != "[]") {
@@ -142,8 +144,12 @@ RunInfo Checkpointer::begin_run(const std::string& thread_id, const json& input,
         .bind(5, run.created_ms)
         .bind(6, run.updated_ms)
         .run();
+    stored = insert_events(run.id, events);
     return run;
   });
+  remember_seq(stored);
+  if (stored_events != nullptr) *stored_events = std::move(stored);
+  return started;
 }
 
 RunInfo Checkpointer::reopen_run(const std::string& run_id, BusyPolicy policy) {
@@ -180,7 +186,7 @@ void Checkpointer::set_run_status(const std::string& run_id, const std::string& 
 
 std::optional<RunInfo> Checkpointer::find_run(const std::string& run_id) {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+  auto q = db_->prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
   q.bind(1, run_id);
   if (!q.step()) return std::nullopt;
   return read_run(q);
@@ -195,9 +201,9 @@ RunInfo Checkpointer::get_run(const std::string& run_id) {
 std::vector<RunInfo> Checkpointer::list_runs(const std::string& thread_id,
                                              const std::string& status, int limit) {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(std::string("SELECT ") + kRunColumns +
-                         " FROM runs WHERE (?1 = '' OR thread_id = ?1) AND (?2 = '' OR status = "
-                         "?2) ORDER BY created_ms DESC, rowid DESC LIMIT ?3");
+  auto q = db_->prepare(std::string("SELECT ") + kRunColumns +
+                        " FROM runs WHERE (?1 = '' OR thread_id = ?1) AND (?2 = '' OR status = "
+                        "?2) ORDER BY created_ms DESC, rowid DESC LIMIT ?3");
   q.bind(1, thread_id).bind(2, status).bind(3, static_cast<std::int64_t>(limit));
   std::vector<RunInfo> runs;
   while (q.step()) runs.push_back(read_run(q));
@@ -208,7 +214,7 @@ std::vector<RunInfo> Checkpointer::recover_crashed_runs() {
   std::vector<std::string> threads;
   {
     std::lock_guard lock(mu_);
-    auto& q = db_->prepare("SELECT DISTINCT thread_id FROM runs WHERE status = 'running'");
+    auto q = db_->prepare("SELECT DISTINCT thread_id FROM runs WHERE status = 'running'");
     while (q.step()) threads.push_back(q.text(0));
     sql::Transaction txn(*db_);
     for (const std::string& thread : threads) live_run_on(thread);
@@ -225,9 +231,14 @@ std::vector<EventRecord> Checkpointer::insert_events(const std::string& run_id,
                                                      const std::vector<NewEvent>& events) {
   std::vector<EventRecord> stored;
   if (events.empty()) return stored;
-  auto& last = db_->prepare("SELECT IFNULL(max(seq), 0) FROM events WHERE run_id = ?");
-  last.bind(1, run_id);
-  std::int64_t seq = last.step() ? last.int64(0) : 0;
+  std::int64_t seq = 0;
+  if (const auto known = last_seq_.find(run_id); known != last_seq_.end()) {
+    seq = known->second;
+  } else {
+    auto last = db_->prepare("SELECT IFNULL(max(seq), 0) FROM events WHERE run_id = ?");
+    last.bind(1, run_id);
+    if (last.step()) seq = last.int64(0);
+  }
   const std::int64_t ts = now_ms();
   for (const NewEvent& e : events) {
     EventRecord record{run_id, ++seq, ts, e.kind, e.data};
@@ -243,18 +254,23 @@ std::vector<EventRecord> Checkpointer::insert_events(const std::string& run_id,
   return stored;
 }
 
+void Checkpointer::remember_seq(const std::vector<EventRecord>& stored) {
+  if (!stored.empty()) last_seq_[stored.back().run_id] = stored.back().seq;
+}
+
 EventRecord Checkpointer::append_event(const std::string& run_id, const NewEvent& event) {
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
   auto stored = insert_events(run_id, {event});
   txn.commit();
+  remember_seq(stored);
   return stored.front();
 }
 
 std::vector<EventRecord> Checkpointer::events(const std::string& run_id, std::int64_t after_seq,
                                               int limit) {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
+  auto q = db_->prepare(
       "SELECT seq, ts_ms, kind, data FROM events WHERE run_id = ? AND seq > ?"
       " ORDER BY seq LIMIT ?");
   q.bind(1, run_id).bind(2, after_seq).bind(3, static_cast<std::int64_t>(limit));
@@ -268,7 +284,7 @@ std::vector<EventRecord> Checkpointer::events(const std::string& run_id, std::in
 std::vector<JournalEntry> Checkpointer::journal(const std::string& thread_id,
                                                 std::int64_t checkpoint) {
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
+  auto q = db_->prepare(
       "SELECT node, kind, key, value FROM journal WHERE thread_id = ? AND checkpoint_id = ?"
       " ORDER BY created_ms, node, kind, key");
   q.bind(1, thread_id).bind(2, checkpoint);
@@ -298,6 +314,7 @@ std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_
       .run();
   std::vector<EventRecord> stored = insert_events(run_id, events);
   txn.commit();
+  remember_seq(stored);
   return stored;
 }
 
@@ -306,7 +323,7 @@ std::vector<PendingInterrupt> Checkpointer::pending_interrupts(const std::string
   std::vector<PendingInterrupt> out;
   if (thread.last_checkpoint < 0) return out;
   std::lock_guard lock(mu_);
-  auto& q = db_->prepare(
+  auto q = db_->prepare(
       "SELECT i.key, i.node, i.value FROM journal i WHERE i.thread_id = ?1 AND"
       " i.checkpoint_id = ?2 AND i.kind = 'interrupt' AND NOT EXISTS (SELECT 1 FROM journal r"
       " WHERE r.thread_id = ?1 AND r.checkpoint_id = ?2 AND r.kind = 'resume' AND"

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "graph/worker_pool.h"
 
 namespace a4ps::graph {
 namespace {
@@ -27,6 +28,23 @@ class Publisher {
     deliver({checkpointer_.append_event(run_id_, event)});
   }
 
+  // Delivers events stored by someone else (begin_run).
+  void deliver_stored(const std::vector<EventRecord>& events) {
+    std::lock_guard lock(mu_);
+    deliver(events);
+  }
+
+  // Between hold() and release(), events are kept back: their transaction is still open.
+  void hold() {
+    std::lock_guard lock(mu_);
+    holding_ = true;
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    holding_ = false;
+    deliver(std::exchange(held_, {}));
+  }
+
   // Runs `store` (which writes events and returns them as stored) and delivers its events.
   template <typename Store>
   auto store_and_deliver(Store store) {
@@ -45,24 +63,33 @@ class Publisher {
   }
   void deliver(const std::vector<EventRecord>& events) {
     if (!on_event_) return;
+    if (holding_) {
+      held_.insert(held_.end(), events.begin(), events.end());
+      return;
+    }
     for (const EventRecord& e : events) on_event_(e);
   }
 
   Checkpointer& checkpointer_;
   const std::string run_id_;
   const std::function<void(const EventRecord&)>& on_event_;
-  std::mutex mu_;  // orders storing and delivery, so callbacks see seq order
+  std::mutex mu_;                  // orders storing and delivery, so callbacks see seq order
+  bool holding_ = false;           // guarded by mu_
+  std::vector<EventRecord> held_;  // guarded by mu_
 };
 
 // The journal of one step: what earlier attempts stored, plus what this attempt records.
 class DurableJournal : public StepJournal {
  public:
+  // `earlier_attempts`: whether the step may have been attempted before (the first step of a
+  // resumed run); a step this execution has just reached has no journal yet.
   DurableJournal(Checkpointer& checkpointer, std::string thread_id, std::int64_t checkpoint,
-                 Publisher& publisher)
+                 Publisher& publisher, bool earlier_attempts)
       : checkpointer_(checkpointer),
         thread_id_(std::move(thread_id)),
         checkpoint_(checkpoint),
         publisher_(publisher) {
+    if (!earlier_attempts) return;
     for (JournalEntry& e : checkpointer_.journal(thread_id_, checkpoint_)) {
       entries_[{e.node, e.kind, e.key}] = std::move(e.value);
     }
@@ -164,7 +191,8 @@ class Execution {
       : graph_(graph),
         checkpointer_(checkpointer),
         options_(options),
-        publisher_(checkpointer, run.id, options.on_event) {
+        publisher_(checkpointer, run.id, options.on_event),
+        channels_(graph.channels()) {
     result_.run_id = run.id;
     result_.thread_id = run.thread_id;
   }
@@ -173,6 +201,7 @@ class Execution {
 
   // Commits a run's input as step 0 (the thread's first checkpoint, or a new one).
   void commit_input(Cursor& cursor, const json& input) {
+    first_step_ = false;  // the step after the input starts from a checkpoint made just now
     const bool first = cursor.checkpoint < 0;
     const State before = cursor.state;
     if (input.is_object()) {
@@ -227,7 +256,7 @@ class Execution {
 
   void commit(Cursor& cursor, const StepRecord& record, const std::vector<NewEvent>& events) {
     const auto stored = publisher_.store_and_deliver(
-        [&] { return checkpointer_.commit_step(cursor.thread_id, record, events); });
+        [&] { return checkpointer_.commit_step(cursor.thread_id, channels_, record, events); });
     cursor.checkpoint = stored.first.id;
   }
 
@@ -255,6 +284,8 @@ class Execution {
   const RunOptions& options_;
   Publisher publisher_;
   RunResult result_;
+  const ChannelSpec channels_;
+  bool first_step_ = true;
 };
 
 std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJournal& journal) {
@@ -264,15 +295,7 @@ std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJourn
     if (auto output = journal.find(node, "output", "")) {
       return NodeOutcome{node, *std::move(output), {}, std::nullopt, true};
     }
-    NodeOutcome o = run_node(graph_, node, cursor.state, prefix, journal, options_.cancel);
-    // With siblings still running, the output is journaled now: if the process dies before
-    // the step commits, this node is not run again.
-    if (several && o.error.empty() && !o.interrupt) {
-      journal.record_with_events(
-          node, "output", "", o.update,
-          {{"node_finished", {{"step", cursor.steps + 1}, {"node", node}, {"update", o.update}}}});
-    }
-    return o;
+    return run_node(graph_, node, cursor.state, prefix, journal, options_.cancel);
   };
   std::vector<NodeOutcome> outcomes;
   if (!several) {
@@ -281,15 +304,30 @@ std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJourn
   }
   std::vector<std::future<NodeOutcome>> running;
   for (const std::string& node : cursor.pending) {
-    running.push_back(std::async(std::launch::async, run_one, node));
+    running.push_back(
+        WorkerPool::shared().submit<NodeOutcome>([&run_one, node] { return run_one(node); }));
   }
   for (auto& f : running) outcomes.push_back(f.get());
   return outcomes;
 }
 
 bool Execution::step(Cursor& cursor) {
-  DurableJournal journal(checkpointer_, cursor.thread_id, cursor.checkpoint, publisher_);
+  DurableJournal journal(checkpointer_, cursor.thread_id, cursor.checkpoint, publisher_,
+                         std::exchange(first_step_, false));
   const std::vector<NodeOutcome> outcomes = run_nodes(cursor, journal);
+  const bool stops = std::any_of(outcomes.begin(), outcomes.end(), [](const NodeOutcome& o) {
+    return !o.error.empty() || o.interrupt.has_value();
+  });
+  // The step will be run again: its nodes that finished keep their outputs, so that they are
+  // not run again. (After a crash they are; their model and tool calls replay from the
+  // journal, so no side effect happens twice.)
+  if (stops && outcomes.size() > 1) {
+    for (const NodeOutcome& o : outcomes) {
+      if (o.error.empty() && !o.interrupt && !o.replayed) {
+        journal.record(o.node, "output", "", o.update);
+      }
+    }
+  }
   for (const NodeOutcome& o : outcomes) {
     if (!o.error.empty()) {
       fail(cursor, o.node, o.error);
@@ -311,10 +349,7 @@ bool Execution::step(Cursor& cursor) {
     for (const NodeOutcome& o : outcomes) {
       graph_.apply_update(cursor.state, o.node, o.update);
       record.writes.push_back({o.node, o.update});
-      if (outcomes.size() == 1) {
-        events.push_back(
-            {"node_finished", {{"step", step}, {"node", o.node}, {"update", o.update}}});
-      }
+      events.push_back({"node_finished", {{"step", step}, {"node", o.node}, {"update", o.update}}});
     }
     for (const NodeOutcome& o : outcomes) {
       for (const std::string& n : graph_.next_nodes(o.node, cursor.state)) {
@@ -443,20 +478,33 @@ RunResult start_run(const CompiledGraph& graph, Checkpointer& checkpointer,
   check_input(graph, input);
   std::optional<ThreadInfo> thread;
   if (!thread_id.empty()) thread = checkpointer.find_thread(thread_id);
+  if (thread) check_same_graph(graph, *thread);
+  // On a new thread, creating it, starting the run and storing the input are one commit (and
+  // nothing is left behind if one of them fails). Its events are delivered after the commit.
+  std::optional<Checkpointer::Batch> batch;
   if (!thread) {
+    batch.emplace(checkpointer);
     thread = checkpointer.create_thread(thread_id, graph.name(), graph.channels(), {});
   }
-  check_same_graph(graph, *thread);
-  const RunInfo run = checkpointer.begin_run(thread->id, input, options.busy);
+  std::vector<EventRecord> started;
+  const RunInfo run = checkpointer.begin_run(
+      thread->id, input, options.busy, PendingWork::kRefuse,
+      {{"run_started", {{"thread", thread->id}, {"input", input}}}}, &started);
   Execution execution(graph, checkpointer, run, options);
-  execution.publisher().publish({"run_started", {{"thread", thread->id}, {"input", input}}});
+  if (batch) execution.publisher().hold();
+  execution.publisher().deliver_stored(started);
   Cursor cursor{thread->id, -1, graph.initial_state(), {}, 0};
   if (thread->last_checkpoint >= 0) cursor = load_cursor(checkpointer, thread->id, 0);
   try {
     execution.commit_input(cursor, input);
   } catch (const std::exception& e) {
-    checkpointer.set_run_status(run.id, "error", e.what(), "");
+    if (!batch) checkpointer.set_run_status(run.id, "error", e.what(), "");
     throw;
+  }
+  if (batch) {
+    batch->commit();
+    batch.reset();
+    execution.publisher().release();
   }
   return execution.run(std::move(cursor));
 }

@@ -107,7 +107,7 @@ void Database::exec(const std::string& sql, const std::string& what) {
   }
 }
 
-Statement& Database::prepare(const std::string& sql) {
+Query Database::prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -119,7 +119,7 @@ Statement& Database::prepare(const std::string& sql) {
                                                        path_ + ": \"" + sql.substr(0, 60) + "\""))
              .first;
   }
-  return it->second->reset();
+  return Query(it->second->reset());
 }
 
 std::int64_t Database::changes() const {
@@ -127,15 +127,34 @@ std::int64_t Database::changes() const {
 }
 
 Transaction::Transaction(Database& db) : db_(db) {
-  db_.exec("BEGIN IMMEDIATE", "beginning a transaction");
+  if (db_.depth_ == 0) {
+    db_.prepare("BEGIN IMMEDIATE").run();
+    db_.rollback_only_ = false;
+  }
+  ++db_.depth_;
 }
 
 Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (done_) return;
+  if (--db_.depth_ == 0) {
+    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  } else {
+    db_.rollback_only_ = true;
+  }
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT", "committing");
+  if (db_.depth_ > 1) {
+    --db_.depth_;
+    done_ = true;
+    return;
+  }
+  if (db_.rollback_only_) {
+    throw Error(ErrorCode::kInternal,
+                db_.path_ + ": a part of this transaction failed; it was rolled back");
+  }
+  db_.prepare("COMMIT").run();
+  --db_.depth_;
   done_ = true;
 }
 

@@ -5,11 +5,12 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -54,6 +55,34 @@ class Statement {
 
 enum class OpenMode { kReadWrite, kReadOnly };
 
+// One use of a cached statement: binds, steps, reads columns, and resets the statement when it
+// goes out of scope, so that no half-read statement keeps a read snapshot open.
+class Query {
+ public:
+  explicit Query(Statement& statement) : statement_(&statement) {}
+  ~Query() {
+    if (statement_ != nullptr) statement_->reset();
+  }
+  Query(Query&& other) noexcept : statement_(std::exchange(other.statement_, nullptr)) {}
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  Query& operator=(Query&&) = delete;
+
+  template <typename T>
+  Query& bind(int index, T&& value) {
+    statement_->bind(index, std::forward<T>(value));
+    return *this;
+  }
+  bool step() { return statement_->step(); }
+  void run() { statement_->run(); }
+  std::int64_t int64(int column) const { return statement_->int64(column); }
+  std::string text(int column) const { return statement_->text(column); }
+  bool is_null(int column) const { return statement_->is_null(column); }
+
+ private:
+  Statement* statement_;
+};
+
 // A connection with a statement cache. Not thread-safe: the owner serialises access.
 class Database {
  public:
@@ -71,17 +100,23 @@ class Database {
   // Executes one or more statements (no results). Throws kDataLoss naming `what`.
   void exec(const std::string& sql, const std::string& what);
   // The cached statement for `sql`, reset and ready to bind.
-  Statement& prepare(const std::string& sql);
+  Query prepare(const std::string& sql);
   std::int64_t changes() const;
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
-  std::map<std::string, std::unique_ptr<Statement>> statements_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+  friend class Transaction;
+  int depth_ = 0;               // open Transactions
+  bool rollback_only_ = false;  // a nested Transaction was abandoned
 };
 
-// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called. A
+// Transaction made while another is open on the same connection joins it: only the outermost
+// begins and commits, and if a nested one is abandoned the outermost rolls back instead of
+// committing (and throws kInternal).
 class Transaction {
  public:
   explicit Transaction(Database& db);

@@ -64,7 +64,7 @@ CREATE TABLE channel_items (
   checkpoint_id INTEGER NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY (thread_id, channel, idx)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE TABLE channel_values (
   thread_id TEXT NOT NULL,
   channel TEXT NOT NULL,
@@ -73,7 +73,7 @@ CREATE TABLE channel_values (
   kind TEXT NOT NULL CHECK (kind IN ('full', 'patch')),
   value TEXT NOT NULL,
   PRIMARY KEY (thread_id, channel, checkpoint_id, ord)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE TABLE runs (
   id TEXT PRIMARY KEY,
   thread_id TEXT NOT NULL REFERENCES threads(id),
@@ -95,7 +95,7 @@ CREATE TABLE events (
   kind TEXT NOT NULL,
   data TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE TABLE journal (
   thread_id TEXT NOT NULL,
   checkpoint_id INTEGER NOT NULL,
@@ -105,7 +105,7 @@ CREATE TABLE journal (
   value TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   PRIMARY KEY (thread_id, checkpoint_id, node, kind, key)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 )sql";
 
 }  // namespace
