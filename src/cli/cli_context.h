@@ -45,8 +45,14 @@ void add_config_commands(CLI::App& app, const GlobalOptions& options);
 void add_image_commands(CLI::App& app, const GlobalOptions& options);
 void add_thread_commands(CLI::App& app, const GlobalOptions& options);
 void add_resume_commands(CLI::App& app, const GlobalOptions& options);
+void add_run_command(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
+
+// Makes `ref` known to `manager` under `key`: a local GGUF file, an Ollama model (keep_alive 0
+// under the "sequential" policy) or an OpenAI-compatible server's model.
+void register_model_ref(llm::ModelManager& manager, const Config& config, const std::string& key,
+                        const llm::ModelRef& ref, llm::ModelPurpose purpose);
 
 // The ModelManager's budget, policy, keep-alive and load settings from config.toml.
 llm::ModelManagerOptions model_manager_options(const Config& config);

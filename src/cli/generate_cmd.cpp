@@ -153,19 +153,8 @@ std::unique_ptr<llm::ModelManager> open_manager(const Config& config, const Gene
   if (!o.replay_file.empty()) {
     manager->register_remote(g.model_key,
                              std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file));
-  } else if (g.model.source == llm::ModelSource::kLocalGguf) {
-    manager->register_model(g.model_key, g.model.path, llm::ModelPurpose::kGenerate,
-                            keep_alive_for(config, g.model_key));
-  } else if (g.model.source == llm::ModelSource::kOllama) {
-    // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
-    const auto keep_alive = options.policy == llm::BudgetPolicy::kSequential
-                                ? std::chrono::seconds(0)
-                                : std::chrono::seconds(config.budget.keep_alive_seconds);
-    manager->register_remote(g.model_key, std::make_unique<llm::OllamaBackend>(
-                                              llm::default_ollama_url(), g.model.name, keep_alive));
   } else {
-    manager->register_remote(g.model_key,
-                             std::make_unique<llm::OpenAIBackend>(g.model.base_url, g.model.name));
+    register_model_ref(*manager, config, g.model_key, g.model, llm::ModelPurpose::kGenerate);
   }
   return manager;
 }

@@ -1,7 +1,13 @@
 #include "cli/graphs.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -75,11 +81,65 @@ void report_crashed_runs(graph::Checkpointer& checkpointer) {
 }  // namespace
 
 std::vector<std::string> graph_names() {
-  return {"engine-check"};
+  return {std::string(persona::kWorkflowGraphName), "engine-check"};
 }
 
-graph::CompiledGraph find_graph(const std::string& name) {
+GraphRuntime::GraphRuntime(const GlobalOptions& options, const Config& config,
+                           const std::filesystem::path& image_dir)
+    : options_(options), config_(config), image_dir_(image_dir) {}
+
+GraphRuntime::~GraphRuntime() = default;
+
+void GraphRuntime::on_load_progress(std::function<void(const std::string&, float)> progress) {
+  progress_ = std::move(progress);
+}
+
+const Codex& GraphRuntime::codex() {
+  if (!codex_) {
+    GlobalOptions effective = options_;
+    const auto image_codex = image_dir_ / "codex" / "persona_codex.toml";
+    if (effective.codex_path.empty() && std::getenv("A4PS_CODEX") == nullptr &&
+        std::filesystem::exists(image_codex)) {
+      effective.codex_path = image_codex.string();
+    }
+    codex_ = load_codex(effective, config_);
+  }
+  return *codex_;
+}
+
+llm::ModelManager& GraphRuntime::models() {
+  if (models_) return *models_;
+  llm::ModelManagerOptions options = model_manager_options(config_);
+  options.on_load_progress = progress_;
+  auto manager = std::make_unique<llm::ModelManager>(options);
+  std::set<std::string> names;
+  for (const Persona& p : codex().personas()) names.insert(p.model);
+  for (const std::string& name : names) {
+    register_model_ref(*manager, config_, name, resolve_model(config_, name),
+                       llm::ModelPurpose::kGenerate);
+  }
+  if (config_.models.refs.contains("embedding") && !names.contains("embedding")) {
+    register_model_ref(*manager, config_, "embedding", resolve_model(config_, "embedding"),
+                       llm::ModelPurpose::kEmbed);
+  }
+  models_ = std::move(manager);
+  return *models_;
+}
+
+graph::CompiledGraph GraphRuntime::find(const std::string& name) {
   if (name == "engine-check") return engine_check_graph();
+  if (name == persona::kWorkflowGraphName) {
+    if (!workflow_deps_) {
+      workflow_deps_ = std::make_unique<persona::WorkflowDeps>();
+      workflow_deps_->models = &models();
+      workflow_deps_->codex = &codex();
+      workflow_deps_->socratic = config_.socratic;
+      workflow_deps_->motivator = config_.motivator;
+      workflow_deps_->bus = &bus_;
+      if (config_.models.refs.contains("embedding")) workflow_deps_->embedding_model = "embedding";
+    }
+    return persona::workflow_graph(*workflow_deps_);
+  }
   std::string names;
   for (const std::string& n : graph_names()) names += (names.empty() ? "" : ", ") + n;
   throw_not_found("graph " + name + ": this build has no such graph (it has: " + names + ")");
@@ -128,6 +188,53 @@ graph::RunOptions run_options(const Config& config) {
   options.busy =
       config.graph.busy == "queue" ? graph::BusyPolicy::kQueue : graph::BusyPolicy::kRefuse;
   return options;
+}
+
+namespace {
+
+std::atomic<bool> g_ctrl_c{false};
+
+extern "C" void on_ctrl_c(int) {
+  g_ctrl_c.store(true);
+}
+
+}  // namespace
+
+CancelOnCtrlC::CancelOnCtrlC() {
+  g_ctrl_c.store(false);
+  std::signal(SIGINT, on_ctrl_c);
+  watcher_ = std::jthread([this](std::stop_token done) {
+    while (!done.stop_requested()) {
+      if (g_ctrl_c.load()) {
+        std::fprintf(stderr, "\nstopping at the next step (Ctrl-C); the run stays resumable\n");
+        stop_.request_stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+}
+
+CancelOnCtrlC::~CancelOnCtrlC() {
+  watcher_.request_stop();
+  watcher_.join();
+  std::signal(SIGINT, SIG_DFL);
+}
+
+std::function<void(const std::string&, float)> load_progress_printer() {
+  const bool tty = stderr_is_terminal();
+  auto last = std::make_shared<std::map<std::string, int>>();
+  return [tty, last](const std::string& name, float progress) {
+    const int percent = static_cast<int>(progress * 100.0f);
+    int& shown = (*last)[name];
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Kloading %s ... %d%%%s", name.c_str(), percent,
+                   percent >= 100 ? "\n" : "");
+    } else if (percent >= 100 && shown < 100) {
+      std::fprintf(stderr, "loaded %s\n", name.c_str());
+    }
+    shown = percent;
+  };
 }
 
 }  // namespace a4ps::cli

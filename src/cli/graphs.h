@@ -2,20 +2,54 @@
 // that `a4ps resume` can continue any thread), and the image access the graph commands share.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/cli_context.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
 #include "image/image.h"
+#include "llm/model_manager.h"
+#include "motive/event_bus.h"
+#include "persona/workflow.h"
 
 namespace a4ps::cli {
 
 std::vector<std::string> graph_names();
-// Throws kNotFound naming the graphs this build has.
-graph::CompiledGraph find_graph(const std::string& name);
+
+// What the graphs' nodes need, made when first used: the codex (--codex or $A4PS_CODEX, else
+// the image's), the ModelManager with every [models] entry the personas and the embedder use,
+// and the event bus. Not thread-safe; one per command.
+class GraphRuntime {
+ public:
+  GraphRuntime(const GlobalOptions& options, const Config& config,
+               const std::filesystem::path& image_dir);
+  ~GraphRuntime();
+
+  // Throws kNotFound naming the graphs this build has.
+  graph::CompiledGraph find(const std::string& name);
+
+  // Called as models load (name, 0..1); set before the first model is needed.
+  void on_load_progress(std::function<void(const std::string&, float)> progress);
+  llm::ModelManager& models();
+  const Codex& codex();
+  motive::EventBus& bus() { return bus_; }
+
+ private:
+  const GlobalOptions& options_;
+  const Config& config_;
+  std::filesystem::path image_dir_;
+  std::function<void(const std::string&, float)> progress_;
+  std::optional<Codex> codex_;
+  std::unique_ptr<llm::ModelManager> models_;
+  motive::EventBus bus_;
+  std::unique_ptr<persona::WorkflowDeps> workflow_deps_;
+};
 
 // The image the options select: --image, $A4PS_IMAGE, or the default.
 std::filesystem::path selected_image_dir(const GlobalOptions& options);
@@ -38,5 +72,26 @@ std::unique_ptr<graph::Checkpointer> open_image_for_reading(const GlobalOptions&
 
 // RunOptions from [graph] in config.toml.
 graph::RunOptions run_options(const Config& config);
+
+// While alive, Ctrl-C cancels the run at the next step boundary (the run stays resumable)
+// instead of killing the process mid-step.
+class CancelOnCtrlC {
+ public:
+  CancelOnCtrlC();
+  ~CancelOnCtrlC();
+  CancelOnCtrlC(const CancelOnCtrlC&) = delete;
+  CancelOnCtrlC& operator=(const CancelOnCtrlC&) = delete;
+  std::stop_token token() const { return stop_.get_token(); }
+
+ private:
+  std::stop_source stop_;
+  std::jthread watcher_;
+};
+
+// Shows model loads on stderr ("loading brick ... 100%", in place on a terminal).
+std::function<void(const std::string&, float)> load_progress_printer();
+
+// The persona workflow's transcript on stdout, from its events (run_cmd.cpp).
+std::function<void(const graph::EventRecord&)> workflow_printer();
 
 }  // namespace a4ps::cli

@@ -1,9 +1,5 @@
 // a4ps resume THREAD [--value JSON] [--interrupt ID], a4ps graph list|check
-#include <atomic>
-#include <chrono>
-#include <csignal>
 #include <iostream>
-#include <thread>
 
 #include "cli/graphs.h"
 #include "core/error.h"
@@ -12,43 +8,6 @@ namespace a4ps::cli {
 namespace {
 
 using nlohmann::json;
-
-std::atomic<bool> g_ctrl_c{false};
-
-extern "C" void on_ctrl_c(int) {
-  g_ctrl_c.store(true);
-}
-
-// While alive, Ctrl-C cancels the run at the next step boundary (the run stays resumable)
-// instead of killing the process mid-step.
-class CancelOnCtrlC {
- public:
-  CancelOnCtrlC() {
-    g_ctrl_c.store(false);
-    std::signal(SIGINT, on_ctrl_c);
-    watcher_ = std::jthread([this](std::stop_token done) {
-      while (!done.stop_requested()) {
-        if (g_ctrl_c.load()) {
-          stop_.request_stop();
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    });
-  }
-  ~CancelOnCtrlC() {
-    watcher_.request_stop();
-    watcher_.join();
-    std::signal(SIGINT, SIG_DFL);
-  }
-  CancelOnCtrlC(const CancelOnCtrlC&) = delete;
-  CancelOnCtrlC& operator=(const CancelOnCtrlC&) = delete;
-  std::stop_token token() const { return stop_.get_token(); }
-
- private:
-  std::stop_source stop_;
-  std::jthread watcher_;
-};
 
 // Progress on stderr as the run's events arrive.
 void print_event(const graph::EventRecord& e) {
@@ -141,10 +100,16 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   }
   WritableImage opened = open_image_for_writing(options);
   const graph::ThreadInfo thread = opened.checkpointer->get_thread(args.thread);
-  const graph::CompiledGraph graph = find_graph(thread.graph);
+  GraphRuntime runtime(options, opened.config, opened.image->dir());
+  const graph::CompiledGraph graph = runtime.find(thread.graph);
   graph::RunOptions run = run_options(opened.config);
   if (args.max_steps > 0) run.max_steps = args.max_steps;
-  run.on_event = print_event;
+  if (thread.graph == persona::kWorkflowGraphName) {
+    runtime.on_load_progress(load_progress_printer());
+    if (!args.json) run.on_event = workflow_printer();
+  } else {
+    run.on_event = print_event;
+  }
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
   report(graph::resume_run(graph, *opened.checkpointer, args.thread, values, run), args.json);
@@ -156,7 +121,8 @@ void engine_check(const GlobalOptions& options, const std::string& thread, bool 
   run.on_event = print_event;
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  report(graph::start_run(find_graph("engine-check"), *opened.checkpointer, thread, nullptr, run),
+  GraphRuntime runtime(options, opened.config, opened.image->dir());
+  report(graph::start_run(runtime.find("engine-check"), *opened.checkpointer, thread, nullptr, run),
          as_json);
 }
 

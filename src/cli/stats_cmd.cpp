@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "llm/model_manager.h"
+#include "llm/ollama_backend.h"
+#include "llm/openai_backend.h"
 
 namespace a4ps::cli {
 namespace {
@@ -108,6 +110,22 @@ llm::ModelManagerOptions model_manager_options(const Config& config) {
   o.load_defaults.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
   o.load_defaults.use_mmap = config.inference.mmap;
   return o;
+}
+
+void register_model_ref(llm::ModelManager& manager, const Config& config, const std::string& key,
+                        const llm::ModelRef& ref, llm::ModelPurpose purpose) {
+  if (ref.source == llm::ModelSource::kLocalGguf) {
+    manager.register_model(key, ref.path, purpose, keep_alive_for(config, key));
+  } else if (ref.source == llm::ModelSource::kOllama) {
+    // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
+    const auto keep_alive = manager.options().policy == llm::BudgetPolicy::kSequential
+                                ? std::chrono::seconds(0)
+                                : std::chrono::seconds(config.budget.keep_alive_seconds);
+    manager.register_remote(
+        key, std::make_unique<llm::OllamaBackend>(llm::default_ollama_url(), ref.name, keep_alive));
+  } else {
+    manager.register_remote(key, std::make_unique<llm::OpenAIBackend>(ref.base_url, ref.name));
+  }
 }
 
 std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,

@@ -20,4 +20,8 @@ std::string to_lower(std::string_view text);
 // Formats a byte count for people: "512 B", "3.2 MiB", "1.50 GiB".
 std::string format_bytes(double bytes);
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD
+// (models sampled at random, tools and files can produce such bytes; JSON cannot hold them).
+std::string valid_utf8(std::string_view text);
+
 }  // namespace a4ps

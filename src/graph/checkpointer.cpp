@@ -34,7 +34,7 @@ json parse_stored(const std::string& text, const std::string& what) {
 std::string channels_text(const ChannelSpec& spec) {
   json out = json::object();
   for (const auto& [name, reducer] : spec) out[name] = reducer_name(reducer);
-  return out.dump();
+  return stored_json(out);
 }
 
 ChannelSpec channels_from_text(const std::string& text, const std::string& thread) {
@@ -70,6 +70,10 @@ json pending_json(const std::vector<std::string>& pending) {
 }
 
 }  // namespace
+
+std::string stored_json(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string make_id(std::string_view prefix) {
   static std::mutex mu;
@@ -145,7 +149,7 @@ ThreadInfo Checkpointer::insert_thread(const ThreadInfo& info) {
         .bind(1, info.id)
         .bind(2, info.graph)
         .bind(3, channels_text(info.channels))
-        .bind(4, info.metadata.dump())
+        .bind(4, stored_json(info.metadata))
         .bind(5, info.parent_thread.empty() ? std::optional<std::string>() : info.parent_thread)
         .bind(6, info.parent_checkpoint)
         .bind(7, info.created_ms)
@@ -321,7 +325,7 @@ void Checkpointer::write_full_state(const std::string& thread_id, std::int64_t c
             .bind(2, channel)
             .bind(3, idx++)
             .bind(4, checkpoint)
-            .bind(5, item.dump())
+            .bind(5, stored_json(item))
             .run();
       }
       continue;
@@ -332,7 +336,7 @@ void Checkpointer::write_full_state(const std::string& thread_id, std::int64_t c
         .bind(1, thread_id)
         .bind(2, channel)
         .bind(3, checkpoint)
-        .bind(4, value.dump())
+        .bind(4, stored_json(value))
         .run();
     merge_patches_[thread_id + "\n" + channel] = 0;
   }
@@ -359,7 +363,7 @@ void Checkpointer::write_channels(const std::string& thread_id, std::int64_t che
               .bind(2, channel)
               .bind(3, pos->second++)
               .bind(4, checkpoint)
-              .bind(5, item.dump())
+              .bind(5, stored_json(item))
               .run();
         }
         continue;
@@ -385,7 +389,7 @@ void Checkpointer::write_channels(const std::string& thread_id, std::int64_t che
           .bind(3, checkpoint)
           .bind(4, ord++)
           .bind(5, kind)
-          .bind(6, stored->dump())
+          .bind(6, stored_json(*stored))
           .run();
     }
   }
@@ -413,8 +417,8 @@ std::pair<CheckpointInfo, std::vector<EventRecord>> Checkpointer::commit_step(
         .bind(2, info.id)
         .bind(3, record.run_id)
         .bind(4, record.step)
-        .bind(5, pending_json(record.pending).dump())
-        .bind(6, record.metadata.dump())
+        .bind(5, stored_json(pending_json(record.pending)))
+        .bind(6, stored_json(record.metadata))
         .bind(7, info.created_ms)
         .run();
   } catch (const Error& e) {
@@ -482,8 +486,8 @@ ThreadInfo Checkpointer::fork(const std::string& thread_id, std::optional<std::i
          "INSERT INTO checkpoints (thread_id, id, run_id, step, pending, metadata, created_ms)"
          " VALUES (?, 0, NULL, 0, ?, ?, ?)")
       .bind(1, info.id)
-      .bind(2, pending_json(cp.info.pending).dump())
-      .bind(3, metadata.dump())
+      .bind(2, stored_json(pending_json(cp.info.pending)))
+      .bind(3, stored_json(metadata))
       .bind(4, info.created_ms)
       .run();
   write_full_state(info.id, 0, info.channels, cp.state);

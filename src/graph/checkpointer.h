@@ -262,6 +262,10 @@ class Checkpointer {
   std::map<std::string, std::int64_t> last_seq_;  // guarded by mu_
 };
 
+// `value` as stored in state.db: compact JSON, with bytes that are not UTF-8 replaced by U+FFFD
+// (a node's output must not fail its step's commit for that).
+std::string stored_json(const nlohmann::json& value);
+
 // A fresh id such as "t-5f2c9a1e0b3d" (prefix "t" for threads, "r" for runs).
 std::string make_id(std::string_view prefix);
 

@@ -139,7 +139,7 @@ RunInfo Checkpointer::begin_run(const std::string& thread_id, const json& input,
            " VALUES (?, ?, 'running', ?, 0, ?, ?, ?)")
         .bind(1, run.id)
         .bind(2, thread_id)
-        .bind(3, input.dump())
+        .bind(3, stored_json(input))
         .bind(4, run.pid)
         .bind(5, run.created_ms)
         .bind(6, run.updated_ms)
@@ -247,7 +247,7 @@ std::vector<EventRecord> Checkpointer::insert_events(const std::string& run_id,
         .bind(2, record.seq)
         .bind(3, ts)
         .bind(4, e.kind)
-        .bind(5, e.data.dump())
+        .bind(5, stored_json(e.data))
         .run();
     stored.push_back(std::move(record));
   }
@@ -309,7 +309,7 @@ std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_
       .bind(3, entry.node)
       .bind(4, entry.kind)
       .bind(5, entry.key)
-      .bind(6, entry.value.dump())
+      .bind(6, stored_json(entry.value))
       .bind(7, now_ms())
       .run();
   std::vector<EventRecord> stored = insert_events(run_id, events);

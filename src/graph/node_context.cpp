@@ -12,7 +12,8 @@ nlohmann::json NodeContext::once(const std::string& kind,
 }
 
 nlohmann::json NodeContext::interrupt(const nlohmann::json& payload) {
-  const std::string id = interrupt_prefix_ + node_ + "." + std::to_string(interrupts_++);
+  const std::string id =
+      std::to_string(where_.checkpoint) + ":" + node_ + "." + std::to_string(interrupts_++);
   if (auto value = journal_.find(node_, "resume", id)) return *std::move(value);
   throw InterruptSignal{id, payload};
 }

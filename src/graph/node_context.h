@@ -5,6 +5,7 @@
 // pauses the run for a human's value; emit_token() streams text into the run's events.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,8 @@ class StepJournal {
   // Journals a result; durable when this returns.
   virtual void record(const std::string& node, const std::string& kind, const std::string& key,
                       const nlohmann::json& value) = 0;
-  virtual void token(const std::string& node, std::string_view text) = 0;
+  // `part` labels what the tokens belong to within the node ("" when the node says nothing).
+  virtual void token(const std::string& node, const std::string& part, std::string_view text) = 0;
 };
 
 // Thrown by NodeContext::interrupt() when no value has been given yet. It does not derive from
@@ -41,16 +43,24 @@ struct InterruptSignal {
 // One per node execution; used by that node's thread only.
 class NodeContext {
  public:
-  NodeContext(const State& state, std::string node, std::string interrupt_prefix,
-              StepJournal& journal, std::stop_token cancel)
+  struct Where {
+    std::string thread_id;
+    std::string run_id;
+    std::int64_t checkpoint = 0;  // the checkpoint the step started from
+  };
+
+  NodeContext(const State& state, std::string node, Where where, StepJournal& journal,
+              std::stop_token cancel)
       : state_(state),
         node_(std::move(node)),
-        interrupt_prefix_(std::move(interrupt_prefix)),
+        where_(std::move(where)),
         journal_(journal),
         cancel_(std::move(cancel)) {}
 
   const State& state() const { return state_; }
   const std::string& node() const { return node_; }
+  const std::string& thread_id() const { return where_.thread_id; }
+  const std::string& run_id() const { return where_.run_id; }
   const std::stop_token& cancel() const { return cancel_; }
 
   // Runs `produce` unless this node's n-th call of `kind` ("model", "tool", ...) in this step
@@ -64,14 +74,17 @@ class NodeContext {
   // for that id, the node runs again and the call returns the value.
   nlohmann::json interrupt(const nlohmann::json& payload);
 
-  // Streams text (a model's token) into the run's events as it is produced.
-  void emit_token(std::string_view text) { journal_.token(node_, text); }
+  // Streams text (a model's token) into the run's events as it is produced, labelled with the
+  // current part (set_part), e.g. "candidate d1.2".
+  void emit_token(std::string_view text) { journal_.token(node_, part_, text); }
+  void set_part(std::string part) { part_ = std::move(part); }
 
  private:
   const State& state_;
   std::string node_;
-  std::string interrupt_prefix_;
+  Where where_;
   StepJournal& journal_;
+  std::string part_;
   std::stop_token cancel_;
   std::map<std::string, int> calls_;  // kind -> calls so far
   int interrupts_ = 0;

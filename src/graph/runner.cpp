@@ -118,8 +118,10 @@ class DurableJournal : public StepJournal {
     entries_[{node, kind, key}] = value;
   }
 
-  void token(const std::string& node, std::string_view text) override {
-    publisher_.publish({"token", {{"node", node}, {"text", text}}});
+  void token(const std::string& node, const std::string& part, std::string_view text) override {
+    json data = {{"node", node}, {"text", text}};
+    if (!part.empty()) data["part"] = part;
+    publisher_.publish({"token", std::move(data)});
   }
 
  private:
@@ -140,11 +142,11 @@ struct NodeOutcome {
 };
 
 NodeOutcome run_node(const CompiledGraph& graph, const std::string& node, const State& state,
-                     const std::string& interrupt_prefix, StepJournal& journal,
+                     const NodeContext::Where& where, StepJournal& journal,
                      const std::stop_token& cancel) {
   NodeOutcome outcome{node, nullptr, {}, std::nullopt, false};
   try {
-    NodeContext ctx(state, node, interrupt_prefix, journal, cancel);
+    NodeContext ctx(state, node, where, journal, cancel);
     outcome.update = graph.node_fn(node)(ctx);
   } catch (const InterruptSignal& signal) {
     outcome.interrupt = signal;
@@ -289,13 +291,13 @@ class Execution {
 };
 
 std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJournal& journal) {
-  const std::string prefix = std::to_string(cursor.checkpoint) + ":";
+  const NodeContext::Where where{cursor.thread_id, result_.run_id, cursor.checkpoint};
   const bool several = cursor.pending.size() > 1;
   const auto run_one = [&](const std::string& node) {
     if (auto output = journal.find(node, "output", "")) {
       return NodeOutcome{node, *std::move(output), {}, std::nullopt, true};
     }
-    return run_node(graph_, node, cursor.state, prefix, journal, options_.cancel);
+    return run_node(graph_, node, cursor.state, where, journal, options_.cancel);
   };
   std::vector<NodeOutcome> outcomes;
   if (!several) {

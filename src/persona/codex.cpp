@@ -86,10 +86,24 @@ Persona load_persona(std::string_view source, const std::string& id, const toml:
       const std::string sub = section + ".sampling";
       if (!value.is_table()) TomlField{source, section, k}.reject(value, "a table");
       load_sampling(*value.as_table(), TomlField{source, sub, ""}, p, warnings);
+    } else if (k == "adapter") {
+      std::filesystem::path path = TomlField{source, section, k}.non_empty_string(value);
+      if (path.is_relative() && !source.starts_with("<")) {
+        path = std::filesystem::path(source).parent_path() / path;
+      }
+      if (!p.adapter) p.adapter = llm::LoraAdapter{};
+      p.adapter->path = path.string();
+    } else if (k == "adapter_scale") {
+      if (!p.adapter) p.adapter = llm::LoraAdapter{};
+      p.adapter->scale = static_cast<float>(TomlField{source, section, k}.number(value, -4, 4));
     } else if (k != "name" && k != "role" && k != "model" && k != "system_prompt") {
       warnings.push_back(std::string(source) + ": unknown key [" + section + "] " + std::string(k) +
                          " (ignored)");
     }
+  }
+  if (p.adapter && p.adapter->path.empty()) {
+    throw_invalid_argument(std::string(source) + ": [" + section +
+                           "] adapter_scale is set but adapter (the LoRA file) is not");
   }
   return p;
 }

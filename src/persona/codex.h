@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,9 @@ struct Persona {
   std::vector<std::string> core_imperatives;
   llm::SamplingParams sampling;
   int32_t max_tokens = 384;
+  // A LoRA adapter applied to the persona's model for its turns (`adapter`, `adapter_scale`;
+  // a relative path is relative to the codex file). Local GGUF models only.
+  std::optional<llm::LoraAdapter> adapter;
 
   // The system message the persona's model receives: the prompt and its imperatives.
   std::string full_system_prompt() const;

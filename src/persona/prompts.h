@@ -1,0 +1,54 @@
+// persona/prompts: the user messages the workflow sends each persona (the system message is
+// the codex's), and the JSON schemas of the structured decisions with their safe defaults.
+// Kept in one place so the whole dialogue can be read, and tuned, as one text.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "persona/tot.h"
+
+namespace a4ps::persona {
+
+struct Source {
+  int number = 0;     // [n] in BABS's report
+  std::string kind;   // "document", "earlier turn"
+  std::string label;  // file name, or "run r-..."
+  std::string text;
+};
+
+struct Turn {
+  std::string persona;  // "BRICK", "ROBIN"
+  std::string text;
+};
+
+// ALFRED's routing decision: {"research": bool, "plan": string}.
+const nlohmann::json& route_schema();
+nlohmann::json route_default(bool has_sources);
+std::string route_prompt(const std::string& task, const std::vector<Source>& sources);
+
+std::string research_prompt(const std::string& task, const std::vector<Source>& sources);
+
+std::string propose_prompt(const std::string& task, const std::string& report,
+                           const std::vector<Thought>& line, int candidate, int breadth);
+
+// ROBIN's evaluation of a candidate: {"score": 0..1, "critique": string}.
+const nlohmann::json& evaluation_schema();
+nlohmann::json evaluation_default();
+std::string evaluate_prompt(const std::string& task, const Thought& candidate);
+
+std::string robin_turn_prompt(const std::string& task, const std::vector<Thought>& line,
+                              const std::vector<Turn>& dialogue);
+std::string brick_turn_prompt(const std::string& task, const std::vector<Turn>& dialogue);
+
+std::string answer_prompt(const std::string& task, const std::string& report,
+                          const std::vector<Turn>& dialogue);
+
+// ALFRED's judgement of the conflict: {"score": 0..1, "reason": string}.
+const nlohmann::json& judgement_schema();
+nlohmann::json judgement_default();
+std::string judge_prompt(const std::string& task, const std::string& brick,
+                         const std::string& robin);
+
+}  // namespace a4ps::persona

@@ -1,0 +1,86 @@
+#include "persona/speaker.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/text.h"
+
+namespace a4ps::persona {
+namespace {
+
+constexpr std::int32_t kDecisionMaxTokens = 192;
+
+using nlohmann::json;
+
+// Empty when `text` is JSON valid against `schema`, else what is wrong with it.
+std::string unusable(const std::string& text, const llm::JsonSchema& schema, json& parsed) {
+  parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return "not complete JSON: " + text.substr(0, 120);
+  std::string why;
+  return schema.validate(parsed, &why) ? std::string() : why;
+}
+
+}  // namespace
+
+json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string& prompt,
+                   const SpeakOptions& options, const json* schema, bool stream) {
+  return ctx.once("model", [&] {
+    llm::ChatRequest request;
+    request.messages = {{llm::Role::kSystem, p.full_system_prompt()}, {llm::Role::kUser, prompt}};
+    request.sampling = p.sampling;
+    request.sampling.seed = p.sampling.seed + options.seed_offset;
+    request.max_tokens = options.max_tokens > 0 ? options.max_tokens : p.max_tokens;
+    if (p.adapter) request.adapters.push_back(*p.adapter);
+    if (schema != nullptr) request.json_schema = *schema;
+    request.cancel = ctx.cancel();
+    ctx.set_part(options.part);
+    if (stream) {
+      request.on_token = [&ctx](std::string_view piece) { ctx.emit_token(valid_utf8(piece)); };
+    }
+    const llm::ChatResult result = models_.chat(p.model, std::move(request));
+    return json{{"persona", p.name},
+                {"text", valid_utf8(result.text)},
+                {"stop", llm::stop_reason_name(result.stop_reason)},
+                {"prompt_tokens", result.timings.n_prompt_tokens},
+                {"generated_tokens", result.timings.n_generated_tokens},
+                {"prompt_ms", result.timings.prompt_ms},
+                {"decode_ms", result.timings.decode_ms}};
+  });
+}
+
+std::string Speaker::speak(graph::NodeContext& ctx, const std::string& persona,
+                           const std::string& prompt, const SpeakOptions& options) {
+  const Persona& p = codex_.persona(persona);
+  const json turn = call(ctx, p, prompt, options, nullptr, /*stream=*/true);
+  if (turn.value("stop", "") == "cancelled") {
+    throw Error(ErrorCode::kCancelled, p.name + "'s turn was cancelled");
+  }
+  return turn.value("text", "");
+}
+
+Decision Speaker::decide(graph::NodeContext& ctx, const std::string& persona,
+                         const std::string& prompt, const json& schema, const json& safe_default,
+                         const SpeakOptions& options) {
+  const Persona& p = codex_.persona(persona);
+  const llm::JsonSchema validator = llm::JsonSchema::create(schema);
+  std::string problem;
+  for (std::uint32_t attempt = 0; attempt < 2; ++attempt) {
+    SpeakOptions retry = options;
+    retry.seed_offset += attempt * 7919;  // the retry samples differently
+    // A decision is a small object; room for it even when the persona's turns are short.
+    if (retry.max_tokens == 0) retry.max_tokens = std::max(p.max_tokens, kDecisionMaxTokens);
+    const json turn = call(ctx, p, prompt, retry, &schema, /*stream=*/false);
+    if (turn.value("stop", "") == "cancelled") {
+      throw Error(ErrorCode::kCancelled, p.name + "'s decision was cancelled");
+    }
+    json parsed;
+    problem = unusable(turn.value("text", ""), validator, parsed);
+    if (problem.empty()) return {parsed, false, {}};
+  }
+  ctx.once("fallback", [&] {
+    return json{{"persona", p.name}, {"problem", problem}, {"default", safe_default}};
+  });
+  return {safe_default, true, problem};
+}
+
+}  // namespace a4ps::persona

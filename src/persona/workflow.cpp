@@ -1,0 +1,318 @@
+#include "persona/workflow.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "memory/lexical_embedder.h"
+#include "persona/dissonance.h"
+#include "persona/prompts.h"
+#include "persona/speaker.h"
+#include "persona/tot.h"
+
+namespace a4ps::persona {
+namespace {
+
+using graph::NodeContext;
+using graph::Reducer;
+using graph::State;
+using graph::Update;
+using nlohmann::json;
+
+constexpr size_t kSourceChars = 1500;  // of each source, in BABS's prompt
+constexpr size_t kMaxSources = 8;
+
+struct Workflow {
+  WorkflowDeps deps;
+  Speaker speaker;
+  TotLimits limits;
+};
+
+std::string text_of(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+// The documents of this run, then the thread's earlier turns, numbered for citation.
+std::vector<Source> collect_sources(const State& s) {
+  std::vector<Source> sources;
+  for (const json& d : s["docs"]) {
+    if (sources.size() >= kMaxSources) break;
+    sources.push_back({static_cast<int>(sources.size() + 1), "document", text_of(d, "label"),
+                       text_of(d, "text").substr(0, kSourceChars)});
+  }
+  const json& episodes = s["episodes"];
+  for (auto it = episodes.rbegin(); it != episodes.rend() && sources.size() < kMaxSources; ++it) {
+    sources.push_back({static_cast<int>(sources.size() + 1), "earlier turn",
+                       "run " + text_of(*it, "run"),
+                       ("Task: " + text_of(*it, "task") + "\nAnswer: " + text_of(*it, "answer"))
+                           .substr(0, kSourceChars)});
+  }
+  return sources;
+}
+
+std::vector<Turn> dialogue_of(const State& s) {
+  std::vector<Turn> turns;
+  for (const json& t : s["dialogue"]) turns.push_back({text_of(t, "persona"), text_of(t, "text")});
+  return turns;
+}
+
+// The last turn of the persona with codex id `id` ("brick").
+std::string last_turn_of(const State& s, const std::string& id) {
+  const json& turns = s["dialogue"];
+  for (auto it = turns.rbegin(); it != turns.rend(); ++it) {
+    if (text_of(*it, "id") == id) return text_of(*it, "text");
+  }
+  return {};
+}
+
+std::vector<Thought> best_line(const TotState& tot) {
+  if (tot.beam.empty()) return {};
+  const Thought& best = tot.beam.front();
+  std::vector<Thought> line;
+  for (const std::string& text : best.line) line.push_back({"", "", 0, text, {}, 0, ""});
+  line.push_back(best);
+  return line;
+}
+
+Update route(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const std::vector<Source> sources = collect_sources(s);
+  const Decision d =
+      w.speaker.decide(ctx, "alfred", route_prompt(s["task"], sources), route_schema(),
+                       route_default(!sources.empty()), {"route", 0, 0});
+  json decision = d.value;
+  decision["default_used"] = d.used_default;
+  if (d.used_default) decision["problem"] = d.problem;
+  return Update{{"route", decision}};
+}
+
+Update research(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const std::vector<Source> sources = collect_sources(s);
+  const std::string text = w.speaker.speak(ctx, "babs", research_prompt(s["task"], sources));
+  json cited = json::array();
+  for (const Source& src : sources) {
+    cited.push_back({{"number", src.number}, {"kind", src.kind}, {"label", src.label}});
+  }
+  return Update{{"report", {{"text", text}, {"sources", cited}}}};
+}
+
+Update propose(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  TotState tot = tot_from_json(s["tot"]);
+  const int depth = tot.depth + 1;
+  std::vector<Thought> parents = tot.beam;
+  if (parents.empty()) parents.push_back({});  // the root: the task itself
+  const std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  tot.candidates.clear();
+  int index = 0;
+  for (const Thought& parent : parents) {
+    std::vector<std::string> line = parent.line;
+    if (!parent.text.empty()) line.push_back(parent.text);
+    std::vector<Thought> context;
+    for (const std::string& text : line) context.push_back({"", "", 0, text, {}, 0, ""});
+    for (int k = 1; k <= w.limits.breadth; ++k) {
+      Thought t;
+      t.id = "d" + std::to_string(depth) + "." + std::to_string(++index);
+      t.parent = parent.id;
+      t.depth = depth;
+      t.line = line;
+      t.text = w.speaker.speak(
+          ctx, "brick", propose_prompt(s["task"], report, context, k, w.limits.breadth),
+          {"candidate " + t.id, static_cast<std::uint32_t>(depth * 1000 + index), 0});
+      tot.candidates.push_back(std::move(t));
+    }
+  }
+  return Update{{"tot", to_json(tot)}};
+}
+
+Update evaluate(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  TotState tot = tot_from_json(s["tot"]);
+  for (Thought& t : tot.candidates) {
+    const Decision d =
+        w.speaker.decide(ctx, "robin", evaluate_prompt(s["task"], t), evaluation_schema(),
+                         evaluation_default(), {"score " + t.id, 0, 0});
+    t.score = d.value.value("score", 0.5);
+    t.critique = text_of(d.value, "critique");
+  }
+  return Update{{"tot", to_json(tot)}};
+}
+
+Update turn(Workflow& w, NodeContext& ctx, const std::string& persona) {
+  const State& s = ctx.state();
+  std::vector<Turn> dialogue = dialogue_of(s);
+  const std::string prompt =
+      persona == "robin"
+          ? robin_turn_prompt(s["task"], best_line(tot_from_json(s["tot"])), dialogue)
+          : brick_turn_prompt(s["task"], dialogue);
+  const std::string text = w.speaker.speak(ctx, persona, prompt);
+  json turns = s["dialogue"];
+  turns.push_back(
+      {{"persona", w.speaker.codex().persona(persona).name}, {"id", persona}, {"text", text}});
+  return Update{{"dialogue", turns}};
+}
+
+Update answer(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  return Update{
+      {"answer", w.speaker.speak(ctx, "alfred", answer_prompt(s["task"], report, dialogue_of(s)))}};
+}
+
+// BRICK's and ROBIN's final positions: their last turns, or the best thought and its critique
+// when there was no dialogue.
+std::pair<std::string, std::string> final_positions(const State& s) {
+  std::string brick = last_turn_of(s, "brick");
+  std::string robin = last_turn_of(s, "robin");
+  const TotState tot = tot_from_json(s["tot"]);
+  if (brick.empty() && !tot.beam.empty()) brick = tot.beam.front().text;
+  if (robin.empty() && !tot.beam.empty()) robin = tot.beam.front().critique;
+  return {brick, robin};
+}
+
+Update judge(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const auto [brick, robin] = final_positions(s);
+  const Decision d = w.speaker.decide(ctx, "alfred", judge_prompt(s["task"], brick, robin),
+                                      judgement_schema(), judgement_default(), {"judgement", 0, 0});
+  json judgement = d.value;
+  judgement["default_used"] = d.used_default;
+  if (d.used_default) judgement["problem"] = d.problem;
+  return Update{{"judgement", judgement}};
+}
+
+std::pair<std::vector<float>, std::vector<float>> embed_positions(Workflow& w, NodeContext& ctx,
+                                                                  const std::string& brick,
+                                                                  const std::string& robin) {
+  if (w.deps.embedding_model.empty()) {
+    return {memory::lexical_embedding(brick), memory::lexical_embedding(robin)};
+  }
+  const json vectors = ctx.once("embedding", [&] {
+    return json{w.deps.models->embed(w.deps.embedding_model, brick),
+                w.deps.models->embed(w.deps.embedding_model, robin)};
+  });
+  return {vectors[0].get<std::vector<float>>(), vectors[1].get<std::vector<float>>()};
+}
+
+Update measure(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const auto [brick, robin] = final_positions(s);
+  const auto [a, b] = embed_positions(w, ctx, brick, robin);
+  DissonanceParts parts;
+  parts.embedding_distance = embedding_divergence(a, b);
+  parts.judged = s["judgement"].value("score", 0.5);
+  const double score = combine_dissonance(parts, w.deps.motivator);
+  const bool over = score > w.deps.motivator.dissonance_threshold;
+  json result = {
+      {"score", score},
+      {"embedding_distance", parts.embedding_distance},
+      {"judged", parts.judged},
+      {"reason", s["judgement"].value("reason", "")},
+      {"embedder", w.deps.embedding_model.empty() ? "lexical (built in)" : w.deps.embedding_model},
+      {"threshold", w.deps.motivator.dissonance_threshold},
+      {"published", over}};
+  if (over && w.deps.bus != nullptr) {
+    // Published once, even if this step is run again after a crash.
+    ctx.once("event", [&] {
+      const json payload = {{"task", s["task"]},  {"brick", brick},  {"robin", robin},
+                            {"score", score},     {"parts", result}, {"thread", ctx.thread_id()},
+                            {"run", ctx.run_id()}};
+      w.deps.bus->publish(motive::kCognitiveDissonance, payload);
+      return json{{"topic", motive::kCognitiveDissonance}, {"payload", payload}};
+    });
+  }
+  const json episode = {
+      {"run", ctx.run_id()}, {"task", s["task"]}, {"answer", s["answer"]}, {"dissonance", score}};
+  return Update{{"dissonance", result}, {"episodes", episode}};
+}
+
+size_t turns_of(const State& s, const char* id) {
+  size_t n = 0;
+  for (const json& t : s["dialogue"]) n += text_of(t, "id") == id ? 1U : 0U;
+  return n;
+}
+
+}  // namespace
+
+json workflow_input(const std::string& task, const std::vector<Document>& docs) {
+  json documents = json::array();
+  for (const Document& d : docs) documents.push_back({{"label", d.label}, {"text", d.text}});
+  return {{"task", task},      {"docs", documents},    {"route", nullptr},
+          {"report", nullptr}, {"tot", nullptr},       {"dialogue", json::array()},
+          {"answer", nullptr}, {"judgement", nullptr}, {"dissonance", nullptr}};
+}
+
+std::string_view persona_of_node(std::string_view node) {
+  if (node == "alfred_route" || node == "alfred_answer" || node == "alfred_judge") return "ALFRED";
+  if (node == "babs_research") return "BABS";
+  if (node == "brick_propose" || node == "brick_respond") return "BRICK";
+  if (node == "robin_evaluate" || node == "robin_respond") return "ROBIN";
+  return "";
+}
+
+graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
+  if (deps.models == nullptr || deps.codex == nullptr) {
+    throw Error(ErrorCode::kInternal, "workflow_graph: no ModelManager or codex");
+  }
+  auto w = std::make_shared<Workflow>(Workflow{
+      deps, Speaker(*deps.models, *deps.codex),
+      TotLimits{static_cast<int>(deps.socratic.breadth), static_cast<int>(deps.socratic.beam),
+                static_cast<int>(deps.socratic.max_depth), deps.socratic.prune_threshold}});
+  const int max_turns = static_cast<int>(deps.socratic.max_turns);
+  const std::string end(graph::kEnd);
+  graph::StateGraph g;
+  g.set_name(std::string(kWorkflowGraphName));
+  for (const char* replace : {"task", "docs", "route", "report", "tot", "dialogue", "answer",
+                              "judgement", "dissonance"}) {
+    g.add_channel(replace, Reducer::kReplace);
+  }
+  g.add_channel("episodes", Reducer::kAppend);
+  g.add_node("alfred_route", {"route"}, [w](NodeContext& c) { return route(*w, c); });
+  g.add_node("babs_research", {"report"}, [w](NodeContext& c) { return research(*w, c); });
+  g.add_node("brick_propose", {"tot"}, [w](NodeContext& c) { return propose(*w, c); });
+  g.add_node("robin_evaluate", {"tot"}, [w](NodeContext& c) { return evaluate(*w, c); });
+  g.add_node("tot_select", {"tot"}, [w](const State& s) {
+    TotState tot = tot_from_json(s["tot"]);
+    select(tot, w->limits);
+    return Update{{"tot", to_json(tot)}};
+  });
+  g.add_node("robin_respond", {"dialogue"}, [w](NodeContext& c) { return turn(*w, c, "robin"); });
+  g.add_node("brick_respond", {"dialogue"}, [w](NodeContext& c) { return turn(*w, c, "brick"); });
+  g.add_node("alfred_answer", {"answer"}, [w](NodeContext& c) { return answer(*w, c); });
+  g.add_node("alfred_judge", {"judgement"}, [w](NodeContext& c) { return judge(*w, c); });
+  g.add_node("dissonance", {"dissonance", "episodes"},
+             [w](NodeContext& c) { return measure(*w, c); });
+  g.set_entry_point("alfred_route");
+  g.add_conditional_edges(
+      "alfred_route",
+      [](const State& s) {
+        const bool research = s["route"].is_object() && s["route"].value("research", false);
+        return std::vector<std::string>{research ? "babs_research" : "brick_propose"};
+      },
+      {"babs_research", "brick_propose"});
+  g.add_edge("babs_research", "brick_propose");
+  g.add_edge("brick_propose", "robin_evaluate");
+  g.add_edge("robin_evaluate", "tot_select");
+  g.add_conditional_edges(
+      "tot_select",
+      [w, max_turns](const State& s) {
+        if (should_expand(tot_from_json(s["tot"]), w->limits))
+          return std::vector<std::string>{"brick_propose"};
+        return std::vector<std::string>{max_turns > 0 ? "robin_respond" : "alfred_answer"};
+      },
+      {"brick_propose", "robin_respond", "alfred_answer"});
+  g.add_edge("robin_respond", "brick_respond");
+  g.add_conditional_edges(
+      "brick_respond",
+      [max_turns](const State& s) {
+        const bool more = static_cast<int>(turns_of(s, "robin")) < max_turns;
+        return std::vector<std::string>{more ? "robin_respond" : "alfred_answer"};
+      },
+      {"robin_respond", "alfred_answer"});
+  g.add_edge("alfred_answer", "alfred_judge");
+  g.add_edge("alfred_judge", "dissonance");
+  g.add_edge("dissonance", end);
+  return g.compile();
+}
+
+}  // namespace a4ps::persona
