@@ -1,5 +1,7 @@
 #include "persona/prompts.h"
 
+#include <algorithm>
+
 namespace a4ps::persona {
 namespace {
 
@@ -32,21 +34,23 @@ std::string report_block(const std::string& report) {
 
 }  // namespace
 
-const json& route_schema() {
-  static const json schema = {
-      {"type", "object"},
-      {"properties",
-       {{"research", {{"type", "boolean"}}},
-        {"plan", {{"type", "string"}, {"minLength", 1}, {"maxLength", 160}}}}},
-      {"required", {"research", "plan"}},
-      {"additionalProperties", false}};
-  return schema;
+json route_schema(int max_depth, int max_turns) {
+  return {{"type", "object"},
+          {"properties",
+           {{"research", {{"type", "boolean"}}},
+            {"plan", {{"type", "string"}, {"minLength", 1}, {"maxLength", 160}}},
+            {"depth", {{"type", "integer"}, {"minimum", 1}, {"maximum", std::max(1, max_depth)}}},
+            {"turns", {{"type", "integer"}, {"minimum", 0}, {"maximum", std::max(0, max_turns)}}}}},
+          {"required", {"research", "plan", "depth", "turns"}},
+          {"additionalProperties", false}};
 }
 
-json route_default(bool has_sources) {
+json route_default(bool has_sources, int max_depth, int max_turns) {
   return {{"research", has_sources},
           {"plan", has_sources ? "Research the supplied sources, then reason about the task."
-                               : "Reason about the task directly."}};
+                               : "Reason about the task directly."},
+          {"depth", std::max(1, max_depth)},
+          {"turns", std::max(0, max_turns)}};
 }
 
 std::string route_prompt(const std::string& task, const std::vector<Source>& sources) {
@@ -60,7 +64,8 @@ std::string route_prompt(const std::string& task, const std::vector<Source>& sou
   return "Task: " + task + "\n\nSources available to BABS: " + available +
          "\n\nDecide the route. Reply with JSON: {\"research\": true if BABS must research "
          "the sources first, false if BRICK and ROBIN can reason without them, \"plan\": one "
-         "sentence}.";
+         "sentence, \"depth\": how many levels of candidate thoughts the task deserves, "
+         "\"turns\": how many rounds of dialogue between ROBIN and BRICK}.";
 }
 
 std::string research_prompt(const std::string& task, const std::vector<Source>& sources) {

@@ -23,9 +23,11 @@ struct Turn {
   std::string text;
 };
 
-// ALFRED's routing decision: {"research": bool, "plan": string}.
-const nlohmann::json& route_schema();
-nlohmann::json route_default(bool has_sources);
+// ALFRED's routing decision: {"research": bool, "plan": string, "depth": 1..max_depth,
+// "turns": 0..max_turns} — he may lower the Socratic limits for a simple task, never raise
+// them.
+nlohmann::json route_schema(int max_depth, int max_turns);
+nlohmann::json route_default(bool has_sources, int max_depth, int max_turns);
 std::string route_prompt(const std::string& task, const std::vector<Source>& sources);
 
 std::string research_prompt(const std::string& task, const std::vector<Source>& sources);

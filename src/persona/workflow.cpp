@@ -24,8 +24,24 @@ constexpr size_t kMaxSources = 8;
 struct Workflow {
   WorkflowDeps deps;
   Speaker speaker;
-  TotLimits limits;
+  TotLimits limits;  // from [socratic]
+  int max_turns = 2;
 };
+
+// The limits of this run: [socratic], lowered where ALFRED's route asked for less.
+TotLimits run_limits(const Workflow& w, const State& s) {
+  TotLimits limits = w.limits;
+  if (s["route"].is_object()) {
+    limits.max_depth =
+        std::clamp(s["route"].value("depth", limits.max_depth), 1, std::max(1, limits.max_depth));
+  }
+  return limits;
+}
+
+int run_turns(const Workflow& w, const State& s) {
+  if (!s["route"].is_object()) return w.max_turns;
+  return std::clamp(s["route"].value("turns", w.max_turns), 0, std::max(0, w.max_turns));
+}
 
 std::string text_of(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
@@ -76,9 +92,10 @@ std::vector<Thought> best_line(const TotState& tot) {
 Update route(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
   const std::vector<Source> sources = collect_sources(s);
-  const Decision d =
-      w.speaker.decide(ctx, "alfred", route_prompt(s["task"], sources), route_schema(),
-                       route_default(!sources.empty()), {"route", 0, 0});
+  const Decision d = w.speaker.decide(
+      ctx, "alfred", route_prompt(s["task"], sources),
+      route_schema(w.limits.max_depth, w.max_turns),
+      route_default(!sources.empty(), w.limits.max_depth, w.max_turns), {"route", 0, 0});
   json decision = d.value;
   decision["default_used"] = d.used_default;
   if (d.used_default) decision["problem"] = d.problem;
@@ -257,8 +274,8 @@ graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
   auto w = std::make_shared<Workflow>(Workflow{
       deps, Speaker(*deps.models, *deps.codex),
       TotLimits{static_cast<int>(deps.socratic.breadth), static_cast<int>(deps.socratic.beam),
-                static_cast<int>(deps.socratic.max_depth), deps.socratic.prune_threshold}});
-  const int max_turns = static_cast<int>(deps.socratic.max_turns);
+                static_cast<int>(deps.socratic.max_depth), deps.socratic.prune_threshold},
+      static_cast<int>(deps.socratic.max_turns)});
   const std::string end(graph::kEnd);
   graph::StateGraph g;
   g.set_name(std::string(kWorkflowGraphName));
@@ -295,17 +312,18 @@ graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
   g.add_edge("robin_evaluate", "tot_select");
   g.add_conditional_edges(
       "tot_select",
-      [w, max_turns](const State& s) {
-        if (should_expand(tot_from_json(s["tot"]), w->limits))
+      [w](const State& s) {
+        if (should_expand(tot_from_json(s["tot"]), run_limits(*w, s))) {
           return std::vector<std::string>{"brick_propose"};
-        return std::vector<std::string>{max_turns > 0 ? "robin_respond" : "alfred_answer"};
+        }
+        return std::vector<std::string>{run_turns(*w, s) > 0 ? "robin_respond" : "alfred_answer"};
       },
       {"brick_propose", "robin_respond", "alfred_answer"});
   g.add_edge("robin_respond", "brick_respond");
   g.add_conditional_edges(
       "brick_respond",
-      [max_turns](const State& s) {
-        const bool more = static_cast<int>(turns_of(s, "robin")) < max_turns;
+      [w](const State& s) {
+        const bool more = static_cast<int>(turns_of(s, "robin")) < run_turns(*w, s);
         return std::vector<std::string>{more ? "robin_respond" : "alfred_answer"};
       },
       {"robin_respond", "alfred_answer"});

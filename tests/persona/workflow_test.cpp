@@ -26,6 +26,8 @@ bool contains(const std::string& text, const std::string& part) {
 // ROBIN scores each by `score_of`, ALFRED judges with `conflict`.
 struct Script {
   bool research = false;
+  int depth = -1;  // ALFRED's limits; -1: the most the schema allows ([socratic]'s)
+  int turns = -1;
   double conflict = 0.2;
   std::function<double(const std::string& candidate)> score_of = [](const std::string&) {
     return 0.7;
@@ -38,7 +40,12 @@ struct Script {
     const std::string prompt = prompt_of(r);
     if (who == "ALFRED" && contains(prompt, "Decide the route")) {
       if (!route_reply.empty()) return route_reply;
-      return json{{"research", research}, {"plan", "think it through"}}.dump();
+      const json& allowed = (*r.json_schema)["properties"];
+      return json{{"research", research},
+                  {"plan", "think it through"},
+                  {"depth", depth < 0 ? allowed["depth"]["maximum"].get<int>() : depth},
+                  {"turns", turns < 0 ? allowed["turns"]["maximum"].get<int>() : turns}}
+          .dump();
     }
     if (who == "ALFRED" && contains(prompt, "Judge the conflict")) {
       return json{{"score", conflict}, {"reason", "they disagree on speed"}}.dump();
@@ -178,6 +185,17 @@ TEST(Workflow, BreadthBeamDepthAndTurnLimitsAreRespected) {
   EXPECT_EQ(h.count("BRICK", "Answer ROBIN as BRICK"), 2u);
   EXPECT_EQ(r.state["dialogue"].size(), 4u);
   EXPECT_EQ(r.state["tot"]["depth"], 2);
+}
+
+TEST(Workflow, AlfredMayLowerTheSocraticLimitsButNeverRaiseThem) {
+  Harness h(small(2, 1, 3, 2));
+  h.script.depth = 1;
+  h.script.turns = 0;
+  const graph::RunResult r = h.run("Say hello");
+  ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
+  EXPECT_EQ(r.state["tot"]["depth"], 1);
+  EXPECT_EQ(r.state["dialogue"].size(), 0u);
+  EXPECT_EQ(h.count("BRICK", "Propose candidate thought"), 2u);
 }
 
 TEST(Workflow, DissonanceOverTheThresholdPublishesTheEventAndUnderItDoesNot) {
