@@ -1,44 +1,62 @@
 #!/usr/bin/env bash
 # The README's main-job command: installs what is missing, builds a4ps, generates four tiny
-# demo models (random weights, real phi-3 tokenizer; distinct seeds, one per persona) and a
-# demo config, then streams BRICK's answer to the blueprint's seeding task through the
-# embedded llama.cpp. The models' words are gibberish by nature: see "Using real models" in
-# the README to point the config at real GGUF files.
+# persona models (random weights, real phi-3 tokenizer; distinct seeds, so the ModelManager
+# really swaps them) and an embedding model, creates a demo image, and runs the blueprint's
+# seeding task (its section 4.1) through the whole workflow: ALFRED routes, BABS researches the
+# seeding document, BRICK and ROBIN argue a Tree of Thoughts and a dialogue, ALFRED answers and
+# judges, and the dissonance is measured. The models' words are gibberish by nature: see
+# "Using real models" in the README to point the image's config at real GGUF files.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_packages
 build_targets a4ps
 a4ps="$A4PS_BUILD_DIR/bin/a4ps"
 demo="$A4PS_ROOT/demo"
+image="$demo/image"
 mkdir -p "$demo/models"
 
+make_model() {  # NAME SEED [--embedding]
+  local model="$demo/models/$1.gguf"
+  [[ -f "$model" ]] || "$a4ps" models mktest "$model" --seed "$2" --layers 4 --embd 256 \
+    --heads 8 --ff 768 --type f16 "${@:3}"
+}
 seed=11
 for persona in alfred babs brick robin; do
-  model="$demo/models/$persona.gguf"
-  if [[ ! -f "$model" ]]; then
-    "$a4ps" models mktest "$model" --seed "$seed" --layers 4 --embd 256 --heads 8 --ff 768 \
-      --type f16
-  fi
+  make_model "$persona" "$seed"
   seed=$((seed + 1))
 done
-if [[ ! -f "$demo/config.toml" ]]; then
-  cat >"$demo/config.toml" <<TOML
-# Demo configuration: each persona on its own generated test model.
+make_model embedding 15 --embedding
+
+if [[ ! -f "$image/image.toml" ]]; then
+  say "creating the demo image in $image"
+  "$a4ps" init "$image"
+  # Each persona on its own model; limits small enough for a demo on a laptop CPU.
+  cat >"$image/config.toml" <<TOML
+# Demo image: each persona on its own generated test model (see scripts/demo.sh).
 [models]
-alfred = "models/alfred.gguf"
-babs = "models/babs.gguf"
-brick = "models/brick.gguf"
-robin = "models/robin.gguf"
-embedding = "models/babs.gguf"
+alfred = "$demo/models/alfred.gguf"
+babs = "$demo/models/babs.gguf"
+brick = "$demo/models/brick.gguf"
+robin = "$demo/models/robin.gguf"
+embedding = "$demo/models/embedding.gguf"
 
 [inference]
 context_size = 2048
+
+[socratic]
+breadth = 2
+beam = 2
+max_depth = 2
+max_turns = 1
 TOML
+  # Short turns: random weights have nothing to say at length.
+  sed -i 's/^max_tokens = .*/max_tokens = 48/' "$image/codex/persona_codex.toml"
 fi
 
 task="Design the core user onboarding protocol for the Commonwealth's 'Community Resource \
-Atlas.' The protocol must be maximally efficient and data-driven to ensure rapid user adoption, \
-but it must also be exceptionally gentle, welcoming, and prioritize the user's emotional state \
-of feeling safe and included over speed."
-say "BRICK answers the seeding task (demo models speak gibberish by design)"
-"$a4ps" --config "$demo/config.toml" generate --persona BRICK --max-tokens 96 --seed 42 "$task"
+Atlas.' The protocol must be maximally efficient and data-driven to ensure rapid user adoption \
+(a BRICK preference), but it must also be exceptionally gentle, welcoming, and prioritize the \
+user's emotional state of feeling safe and included over speed (a ROBIN preference)."
+say "the seeding task through ALFRED, BABS, BRICK and ROBIN (demo models speak gibberish by design)"
+"$a4ps" --image "$image" run "$task" --doc "$A4PS_ROOT/data/demo/seeding-task.md"
+say "the run is in the image: $a4ps --image $image threads list | runs list | threads show ID"

@@ -111,6 +111,7 @@ llm::ModelManager& GraphRuntime::models() {
   if (models_) return *models_;
   llm::ModelManagerOptions options = model_manager_options(config_);
   options.on_load_progress = progress_;
+  options.record_path = record_path_;
   auto manager = std::make_unique<llm::ModelManager>(options);
   std::set<std::string> names;
   for (const Persona& p : codex().personas()) names.insert(p.model);

@@ -36,6 +36,9 @@ class GraphRuntime {
 
   // Called as models load (name, 0..1); set before the first model is needed.
   void on_load_progress(std::function<void(const std::string&, float)> progress);
+  // Appends every model request and response to this JSONL file (docs/formats/replay.md);
+  // set before the first model is needed.
+  void record_to(std::filesystem::path path) { record_path_ = std::move(path); }
   llm::ModelManager& models();
   const Codex& codex();
   motive::EventBus& bus() { return bus_; }
@@ -45,6 +48,7 @@ class GraphRuntime {
   const Config& config_;
   std::filesystem::path image_dir_;
   std::function<void(const std::string&, float)> progress_;
+  std::filesystem::path record_path_;
   std::optional<Codex> codex_;
   std::unique_ptr<llm::ModelManager> models_;
   motive::EventBus bus_;

@@ -83,6 +83,7 @@ struct ResumeArgs {
   std::string value;
   std::string interrupt;
   int max_steps = 0;
+  std::string record;
   bool json = false;
 };
 
@@ -101,6 +102,7 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   WritableImage opened = open_image_for_writing(options);
   const graph::ThreadInfo thread = opened.checkpointer->get_thread(args.thread);
   GraphRuntime runtime(options, opened.config, opened.image->dir());
+  if (!args.record.empty()) runtime.record_to(args.record);
   const graph::CompiledGraph graph = runtime.find(thread.graph);
   graph::RunOptions run = run_options(opened.config);
   if (args.max_steps > 0) run.max_steps = args.max_steps;
@@ -145,6 +147,8 @@ void add_resume_commands(CLI::App& app, const GlobalOptions& options) {
       ->add_option("--max-steps", args->max_steps,
                    "Step limit for the run (default: [graph] max_steps)")
       ->check(CLI::PositiveNumber);
+  resume_cmd->add_option("--record", args->record,
+                         "Append every model request and response to this JSONL file");
   resume_cmd->add_flag("--json", args->json, "Print the result as JSON");
   resume_cmd->callback([&options, args] { resume(options, *args); });
 

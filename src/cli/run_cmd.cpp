@@ -82,7 +82,7 @@ class WorkflowPrinter {
       if (!notes.empty()) std::printf("  %s\n", notes.back().get<std::string>().c_str());
     } else if (node == "alfred_judge" && update.contains("judgement")) {
       const json& j = update["judgement"];
-      std::printf("  conflict %s: %s\n", two_places(j.value("score", 0.0)).c_str(),
+      std::printf("  conflict %s: %s\n", two_places(j.value("score", 0.0) / 100.0).c_str(),
                   j.value("reason", "").c_str());
     } else if (node == "dissonance" && update.contains("dissonance")) {
       const json& x = update["dissonance"];
@@ -131,6 +131,7 @@ struct RunArgs {
   std::string task;
   std::string thread;
   std::vector<std::string> docs;
+  std::string record;
   bool json = false;
 };
 
@@ -180,6 +181,7 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   WritableImage opened = open_image_for_writing(options);
   GraphRuntime runtime(options, opened.config, opened.image->dir());
   runtime.on_load_progress(load_progress_printer());
+  if (!args.record.empty()) runtime.record_to(args.record);
   const graph::CompiledGraph workflow = runtime.find(std::string(persona::kWorkflowGraphName));
   graph::RunOptions run = run_options(opened.config);
   if (!args.json) run.on_event = WorkflowPrinter();
@@ -208,6 +210,9 @@ void add_run_command(CLI::App& app, const GlobalOptions& options) {
   run->add_option("--thread", args->thread,
                   "Run on this thread (new or existing; earlier runs on it are BABS's sources)");
   run->add_option("--doc", args->docs, "A text or Markdown file BABS may cite (repeatable)");
+  run->add_option("--record", args->record,
+                  "Append every model request and response to this JSONL file "
+                  "(docs/formats/replay.md)");
   run->add_flag("--json", args->json, "Print one JSON result instead of the transcript");
   run->callback([&options, args] { run_task(options, *args); });
 }

@@ -93,7 +93,7 @@ const json& evaluation_schema() {
   static const json schema = {
       {"type", "object"},
       {"properties",
-       {{"score", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+       {{"score", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}},
         {"critique", {{"type", "string"}, {"minLength", 1}, {"maxLength", 160}}}}},
       {"required", {"score", "critique"}},
       {"additionalProperties", false}};
@@ -101,13 +101,13 @@ const json& evaluation_schema() {
 }
 
 json evaluation_default() {
-  return {{"score", 0.5}, {"critique", "ROBIN's evaluation was unusable; a neutral score."}};
+  return {{"score", 50}, {"critique", "ROBIN's evaluation was unusable; a neutral score."}};
 }
 
 std::string evaluate_prompt(const std::string& task, const Thought& candidate) {
   return "Task: " + task + "\n\nA candidate thought from BRICK:\n" + candidate.text +
          "\n\nEvaluate how promising it is for an answer that is both sound and humane. Reply "
-         "with JSON: {\"score\": a number from 0 (abandon) to 1 (excellent), \"critique\": one "
+         "with JSON: {\"score\": an integer from 0 (abandon) to 100 (excellent), \"critique\": one "
          "sentence}.";
 }
 
@@ -138,7 +138,7 @@ const json& judgement_schema() {
   static const json schema = {
       {"type", "object"},
       {"properties",
-       {{"score", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+       {{"score", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}},
         {"reason", {{"type", "string"}, {"minLength", 1}, {"maxLength", 160}}}}},
       {"required", {"score", "reason"}},
       {"additionalProperties", false}};
@@ -146,7 +146,7 @@ const json& judgement_schema() {
 }
 
 json judgement_default() {
-  return {{"score", 0.5}, {"reason", "ALFRED's judgement was unusable; a neutral score."}};
+  return {{"score", 50}, {"reason", "ALFRED's judgement was unusable; a neutral score."}};
 }
 
 std::string judge_prompt(const std::string& task, const std::string& brick,
@@ -154,7 +154,7 @@ std::string judge_prompt(const std::string& task, const std::string& brick,
   return "Task: " + task + "\n\nBRICK's final position:\n" + brick +
          "\n\nROBIN's final position:\n" + robin +
          "\n\nJudge the conflict between the two positions. Reply with JSON: {\"score\": 0 "
-         "(full agreement) to 1 (irreconcilable), \"reason\": one sentence}.";
+         "(full agreement) to 100 (irreconcilable), \"reason\": one sentence}.";
 }
 
 }  // namespace a4ps::persona

@@ -35,7 +35,8 @@ std::string research_prompt(const std::string& task, const std::vector<Source>& 
 std::string propose_prompt(const std::string& task, const std::string& report,
                            const std::vector<Thought>& line, int candidate, int breadth);
 
-// ROBIN's evaluation of a candidate: {"score": 0..1, "critique": string}.
+// ROBIN's evaluation of a candidate: {"score": 0..100, "critique": string}. Scores are whole
+// percents because llama.cpp's grammars enforce integer ranges but not number ranges.
 const nlohmann::json& evaluation_schema();
 nlohmann::json evaluation_default();
 std::string evaluate_prompt(const std::string& task, const Thought& candidate);
@@ -47,7 +48,7 @@ std::string brick_turn_prompt(const std::string& task, const std::vector<Turn>& 
 std::string answer_prompt(const std::string& task, const std::string& report,
                           const std::vector<Turn>& dialogue);
 
-// ALFRED's judgement of the conflict: {"score": 0..1, "reason": string}.
+// ALFRED's judgement of the conflict: {"score": 0..100, "reason": string}.
 const nlohmann::json& judgement_schema();
 nlohmann::json judgement_default();
 std::string judge_prompt(const std::string& task, const std::string& brick,

@@ -99,6 +99,11 @@ Update route(Workflow& w, NodeContext& ctx) {
   json decision = d.value;
   decision["default_used"] = d.used_default;
   if (d.used_default) decision["problem"] = d.problem;
+  // Documents the user passed are always read: that is why they were passed.
+  if (!s["docs"].empty() && !decision.value("research", false)) {
+    decision["research"] = true;
+    decision["research_because"] = "the task came with documents";
+  }
   return Update{{"route", decision}};
 }
 
@@ -149,7 +154,7 @@ Update evaluate(Workflow& w, NodeContext& ctx) {
     const Decision d =
         w.speaker.decide(ctx, "robin", evaluate_prompt(s["task"], t), evaluation_schema(),
                          evaluation_default(), {"score " + t.id, 0, 0});
-    t.score = d.value.value("score", 0.5);
+    t.score = d.value.value("score", 50) / 100.0;
     t.critique = text_of(d.value, "critique");
   }
   return Update{{"tot", to_json(tot)}};
@@ -217,7 +222,7 @@ Update measure(Workflow& w, NodeContext& ctx) {
   const auto [a, b] = embed_positions(w, ctx, brick, robin);
   DissonanceParts parts;
   parts.embedding_distance = embedding_divergence(a, b);
-  parts.judged = s["judgement"].value("score", 0.5);
+  parts.judged = s["judgement"].value("score", 50) / 100.0;
   const double score = combine_dissonance(parts, w.deps.motivator);
   const bool over = score > w.deps.motivator.dissonance_threshold;
   json result = {

@@ -48,7 +48,8 @@ struct Script {
           .dump();
     }
     if (who == "ALFRED" && contains(prompt, "Judge the conflict")) {
-      return json{{"score", conflict}, {"reason", "they disagree on speed"}}.dump();
+      return json{{"score", static_cast<int>(conflict * 100)}, {"reason", "they disagree on speed"}}
+          .dump();
     }
     if (who == "ALFRED") {
       if (failing_answers > 0) {
@@ -72,7 +73,9 @@ struct Script {
     if (who == "ROBIN" && r.json_schema) {
       const size_t at = prompt.find("A candidate thought from BRICK:\n") + 32;
       const std::string candidate = prompt.substr(at, prompt.find('\n', at) - at);
-      return json{{"score", score_of(candidate)}, {"critique", "weighed " + candidate}}.dump();
+      return json{{"score", static_cast<int>(score_of(candidate) * 100 + 0.5)},
+                  {"critique", "weighed " + candidate}}
+          .dump();
     }
     return "ROBIN: feelings first, then speed.";
   }
