@@ -136,6 +136,7 @@ graph::CompiledGraph GraphRuntime::find(const std::string& name) {
       workflow_deps_->codex = &codex();
       workflow_deps_->socratic = config_.socratic;
       workflow_deps_->motivator = config_.motivator;
+      workflow_deps_->context_tokens = static_cast<int>(config_.inference.context_size);
       workflow_deps_->bus = &bus_;
       if (config_.models.refs.contains("embedding")) workflow_deps_->embedding_model = "embedding";
     }

@@ -97,5 +97,8 @@ std::function<void(const std::string&, float)> load_progress_printer();
 
 // The persona workflow's transcript on stdout, from its events (run_cmd.cpp).
 std::function<void(const graph::EventRecord&)> workflow_printer();
+// The workflow's answer and dissonance, or with `as_json` one JSON result; a failed run becomes
+// an error naming the node and the command that continues it.
+void print_workflow_result(const graph::RunResult& r, bool as_json);
 
 }  // namespace a4ps::cli

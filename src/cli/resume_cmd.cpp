@@ -114,7 +114,13 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   }
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  report(graph::resume_run(graph, *opened.checkpointer, args.thread, values, run), args.json);
+  const graph::RunResult result =
+      graph::resume_run(graph, *opened.checkpointer, args.thread, values, run);
+  if (thread.graph == persona::kWorkflowGraphName) {
+    print_workflow_result(result, args.json);
+  } else {
+    report(result, args.json);
+  }
 }
 
 void engine_check(const GlobalOptions& options, const std::string& thread, bool as_json) {

@@ -6,6 +6,7 @@
 
 #include "cli/graphs.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace a4ps::cli {
 namespace {
@@ -122,7 +123,7 @@ std::vector<persona::Document> read_documents(const std::vector<std::string>& pa
     if (content.find('\0') != std::string::npos) {
       throw_invalid_argument("--doc " + path + ": not a text file (it contains NUL bytes)");
     }
-    docs.push_back({std::filesystem::path(path).filename().string(), content});
+    docs.push_back({std::filesystem::path(path).filename().string(), valid_utf8(content)});
   }
   return docs;
 }
@@ -135,7 +136,9 @@ struct RunArgs {
   bool json = false;
 };
 
-void print_result(const graph::RunResult& r, bool as_json) {
+}  // namespace
+
+void print_workflow_result(const graph::RunResult& r, bool as_json) {
   const json& s = r.state;
   if (as_json) {
     json out = {{"run", r.run_id},
@@ -173,6 +176,8 @@ void print_result(const graph::RunResult& r, bool as_json) {
   }
 }
 
+namespace {
+
 void run_task(const GlobalOptions& options, const RunArgs& args) {
   if (args.task.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw_invalid_argument("the task is empty; say what the personas should work on");
@@ -187,9 +192,9 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   if (!args.json) run.on_event = WorkflowPrinter();
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  print_result(graph::start_run(workflow, *opened.checkpointer, args.thread,
-                                persona::workflow_input(args.task, docs), run),
-               args.json);
+  print_workflow_result(graph::start_run(workflow, *opened.checkpointer, args.thread,
+                                         persona::workflow_input(valid_utf8(args.task), docs), run),
+                        args.json);
 }
 
 }  // namespace

@@ -87,7 +87,8 @@ RecordingBackend::RecordingBackend(std::unique_ptr<Backend> inner, std::string m
 
 void RecordingBackend::append(const nlohmann::json& line) {
   std::lock_guard<std::mutex> lock(mu_);
-  out_ << line.dump() << '\n';
+  // Model output may hold bytes that are not UTF-8 (sampled at random); they become U+FFFD.
+  out_ << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   out_.flush();
 }
 

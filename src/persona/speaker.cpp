@@ -20,16 +20,37 @@ std::string unusable(const std::string& text, const llm::JsonSchema& schema, jso
   return schema.validate(parsed, &why) ? std::string() : why;
 }
 
+// Characters of user prompt that fit beside the system prompt and the answer: a conservative
+// 2 characters per token, since text in other scripts (or a random model's) tokenizes densely.
+size_t prompt_budget_chars(const Persona& p, std::int32_t max_tokens, int context_tokens) {
+  const auto system_tokens = static_cast<std::int64_t>(p.full_system_prompt().size() / 2);
+  const std::int64_t room = context_tokens - max_tokens - system_tokens - 64;
+  return static_cast<size_t>(std::max<std::int64_t>(room * 2, 400));
+}
+
 }  // namespace
+
+std::string fit_prompt(const std::string& prompt, size_t max_chars) {
+  if (prompt.size() <= max_chars) return prompt;
+  static constexpr std::string_view kCut = "\n[...]\n";
+  const size_t keep = max_chars > kCut.size() ? max_chars - kCut.size() : 0;
+  const size_t head = keep * 2 / 5;
+  const size_t tail = keep - head;
+  return valid_utf8(prompt.substr(0, head)) + std::string(kCut) +
+         valid_utf8(prompt.substr(prompt.size() - tail));
+}
 
 json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string& prompt,
                    const SpeakOptions& options, const json* schema, bool stream) {
   return ctx.once("model", [&] {
     llm::ChatRequest request;
-    request.messages = {{llm::Role::kSystem, p.full_system_prompt()}, {llm::Role::kUser, prompt}};
     request.sampling = p.sampling;
     request.sampling.seed = p.sampling.seed + options.seed_offset;
     request.max_tokens = options.max_tokens > 0 ? options.max_tokens : p.max_tokens;
+    request.messages = {
+        {llm::Role::kSystem, p.full_system_prompt()},
+        {llm::Role::kUser,
+         fit_prompt(prompt, prompt_budget_chars(p, request.max_tokens, context_tokens_))}};
     if (p.adapter) request.adapters.push_back(*p.adapter);
     if (schema != nullptr) request.json_schema = *schema;
     request.cancel = ctx.cancel();

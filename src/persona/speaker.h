@@ -34,7 +34,10 @@ struct Decision {
 // Thread-safe: nodes of one step may speak at once (the ModelManager queues them).
 class Speaker {
  public:
-  Speaker(llm::ModelManager& models, const Codex& codex) : models_(models), codex_(codex) {}
+  // `context_tokens`: the context a persona's model has ([inference] context_size); prompts
+  // are fitted into it (see fit_prompt).
+  Speaker(llm::ModelManager& models, const Codex& codex, int context_tokens)
+      : models_(models), codex_(codex), context_tokens_(context_tokens) {}
 
   // The persona's reply to `prompt`, as text.
   std::string speak(graph::NodeContext& ctx, const std::string& persona, const std::string& prompt,
@@ -53,6 +56,11 @@ class Speaker {
 
   llm::ModelManager& models_;
   const Codex& codex_;
+  const int context_tokens_;
 };
+
+// `prompt` cut to at most `max_chars` by removing its middle (marked "[...]"): the task at
+// the start and the instructions at the end stay; the oldest material in between goes first.
+std::string fit_prompt(const std::string& prompt, size_t max_chars);
 
 }  // namespace a4ps::persona

@@ -277,7 +277,7 @@ graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
     throw Error(ErrorCode::kInternal, "workflow_graph: no ModelManager or codex");
   }
   auto w = std::make_shared<Workflow>(Workflow{
-      deps, Speaker(*deps.models, *deps.codex),
+      deps, Speaker(*deps.models, *deps.codex, deps.context_tokens),
       TotLimits{static_cast<int>(deps.socratic.breadth), static_cast<int>(deps.socratic.beam),
                 static_cast<int>(deps.socratic.max_depth), deps.socratic.prune_threshold},
       static_cast<int>(deps.socratic.max_turns)});

@@ -29,6 +29,7 @@ struct WorkflowDeps {
   SocraticConfig socratic;
   MotivatorConfig motivator;
   motive::EventBus* bus = nullptr;
+  int context_tokens = 4096;  // [inference] context_size: prompts are fitted into it
   // A model registered in `models` for embeddings; empty: the built-in lexical embedder.
   std::string embedding_model;
 };

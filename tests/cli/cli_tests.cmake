@@ -104,3 +104,8 @@ a4ps_cli_test(unknown_option 2 "--frobnicate" generate --frobnicate "hi")
 add_test(NAME cli.graph_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/graph_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-graph-flow")
+
+# The persona workflow end to end on generated models, including kill -9 and resume.
+add_test(NAME cli.workflow_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/workflow_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-workflow-flow")
