@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The persona workflow end to end on generated tiny models through the real llama.cpp: a run
 # completes and every persona speaks; bad input is refused; a run killed (SIGKILL) in the middle
-# of the ROBIN/BRICK dialogue is resumed to the end without repeating any model call whose
-# result was journaled (compared through --record files).
+# of a step with several model calls is resumed to the end without repeating any model call
+# whose result was journaled (compared through --record files).
 # usage: workflow_flow.sh A4PS_BIN WORK_DIR
 set -u
 a4ps=$1
@@ -62,15 +62,17 @@ out=$("$a4ps" run "   " 2>&1)
 out=$("$a4ps" run "x" --doc "$work/nope.md" 2>&1)
 [[ $? == 3 ]] && grep -q "no such file" <<<"$out" || fail "a missing --doc: $out"
 
-# Killed in the middle of the dialogue, then resumed.
+# Killed while BRICK proposes his third candidate thought (two are journaled), then resumed:
+# the two are replayed from the journal, not generated again.
 sed -i 's/^max_tokens = .*/max_tokens = 400/' "$A4PS_IMAGE/codex/persona_codex.toml"
+sed -i 's/^breadth = .*/breadth = 3/' "$A4PS_IMAGE/config.toml"
 "$a4ps" run "Design a gentle onboarding" --thread w2 --record "$work/rec1.jsonl" >/dev/null 2>&1 &
 pid=$!
 seen=""
 for _ in $(seq 1 600); do
   run=$("$a4ps" runs list --thread w2 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
   if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null |
-    grep -q 'node_started.*"node":"robin_respond"'; then
+    grep -q 'token .*"part":"candidate d1.3"'; then
     seen=yes
     break
   fi
@@ -79,7 +81,7 @@ for _ in $(seq 1 600); do
 done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
-[[ -n "$seen" ]] || fail "the run never reached the dialogue before it ended"
+[[ -n "$seen" ]] || fail "the run never reached BRICK's third candidate before it ended"
 "$a4ps" runs list --thread w2 | grep -q "crashed" || fail "the killed run is not listed as crashed"
 out=$("$a4ps" resume w2 2>&1)
 [[ $? == 7 ]] && grep -q "a4ps image unlock" <<<"$out" || fail "resume on a stale lock: $out"
@@ -94,6 +96,7 @@ repeated=$(comm -12 <(hashes "$work/rec1.jsonl") <(hashes "$work/rec2.jsonl") | 
 before=$(hashes "$work/rec1.jsonl" | wc -l)
 echo "model calls before the kill: $before; calls repeated after resume: $repeated"
 ((before > 0)) || fail "nothing was recorded before the kill"
+((before >= 3)) || fail "fewer calls than the route and two candidates before the kill"
 # A call whose answer was recorded but not yet journaled when the kill came may run again.
 ((repeated <= 1)) || fail "$repeated journaled model calls ran again after resume"
 "$a4ps" runs list --thread w2 | grep -Eq "done" || fail "the resumed run is not done"
