@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "memory/lexical_embedder.h"
 #include "persona/dissonance.h"
 #include "persona/prompts.h"
@@ -203,36 +204,50 @@ Update judge(Workflow& w, NodeContext& ctx) {
   return Update{{"judgement", judgement}};
 }
 
-std::pair<std::vector<float>, std::vector<float>> embed_positions(Workflow& w, NodeContext& ctx,
-                                                                  const std::string& brick,
-                                                                  const std::string& robin) {
-  if (w.deps.embedding_model.empty()) {
-    return {memory::lexical_embedding(brick), memory::lexical_embedding(robin)};
+struct Embedded {
+  std::vector<float> brick;
+  std::vector<float> robin;
+  std::string embedder;  // what made them, said in the run's record
+};
+
+// The embedding model's vectors (journaled), or the built-in lexical embedder's when none is
+// configured or the configured one cannot be reached; the latter is said in the log and in the
+// dissonance record, never silently.
+Embedded embed_positions(Workflow& w, NodeContext& ctx, const std::string& brick,
+                         const std::string& robin) {
+  const std::string& model = w.deps.embedding_model;
+  std::string why = "lexical (built in): no [models] embedding is configured";
+  if (!model.empty()) {
+    try {
+      const json vectors = ctx.once("embedding", [&] {
+        return json{w.deps.models->embed(model, brick), w.deps.models->embed(model, robin)};
+      });
+      return {vectors[0].get<std::vector<float>>(), vectors[1].get<std::vector<float>>(), model};
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kNotFound) throw;
+      why = "lexical (built in): the embedding model " + model + " is unavailable: " + e.what();
+      log::warn("dissonance: " + why);
+    }
   }
-  const json vectors = ctx.once("embedding", [&] {
-    return json{w.deps.models->embed(w.deps.embedding_model, brick),
-                w.deps.models->embed(w.deps.embedding_model, robin)};
-  });
-  return {vectors[0].get<std::vector<float>>(), vectors[1].get<std::vector<float>>()};
+  return {memory::lexical_embedding(brick), memory::lexical_embedding(robin), why};
 }
 
 Update measure(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
   const auto [brick, robin] = final_positions(s);
-  const auto [a, b] = embed_positions(w, ctx, brick, robin);
+  const Embedded embedded = embed_positions(w, ctx, brick, robin);
   DissonanceParts parts;
-  parts.embedding_distance = embedding_divergence(a, b);
+  parts.embedding_distance = embedding_divergence(embedded.brick, embedded.robin);
   parts.judged = s["judgement"].value("score", 50) / 100.0;
   const double score = combine_dissonance(parts, w.deps.motivator);
   const bool over = score > w.deps.motivator.dissonance_threshold;
-  json result = {
-      {"score", score},
-      {"embedding_distance", parts.embedding_distance},
-      {"judged", parts.judged},
-      {"reason", s["judgement"].value("reason", "")},
-      {"embedder", w.deps.embedding_model.empty() ? "lexical (built in)" : w.deps.embedding_model},
-      {"threshold", w.deps.motivator.dissonance_threshold},
-      {"published", over}};
+  json result = {{"score", score},
+                 {"embedding_distance", parts.embedding_distance},
+                 {"judged", parts.judged},
+                 {"reason", s["judgement"].value("reason", "")},
+                 {"embedder", embedded.embedder},
+                 {"threshold", w.deps.motivator.dissonance_threshold},
+                 {"published", over}};
   if (over && w.deps.bus != nullptr) {
     // Published once, even if this step is run again after a crash.
     ctx.once("event", [&] {

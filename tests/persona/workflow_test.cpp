@@ -213,7 +213,8 @@ TEST(Workflow, DissonanceOverTheThresholdPublishesTheEventAndUnderItDoesNot) {
     const graph::RunResult r = h.run("Design the onboarding");
     ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
     EXPECT_DOUBLE_EQ(r.state["dissonance"]["score"].get<double>(), conflict);
-    EXPECT_EQ(r.state["dissonance"]["embedder"], "lexical (built in)");
+    EXPECT_NE(r.state["dissonance"]["embedder"].get<std::string>().find("lexical (built in)"),
+              std::string::npos);
     if (conflict > 0.8) {
       ASSERT_EQ(seen.size(), 1u);
       EXPECT_EQ(seen[0].payload["task"], "Design the onboarding");
@@ -225,6 +226,23 @@ TEST(Workflow, DissonanceOverTheThresholdPublishesTheEventAndUnderItDoesNot) {
       EXPECT_EQ(r.state["dissonance"]["published"], false);
     }
   }
+}
+
+TEST(Workflow, DissonanceUsesTheEmbeddingModelOrSaysWhyItCouldNot) {
+  Harness h(small(2, 1, 1, 1));
+  h.models.register_remote("embedder", std::make_unique<testing::ScriptedBackend>(
+                                           [](const llm::ChatRequest&) { return ""; }));
+  h.deps.embedding_model = "embedder";
+  const graph::RunResult used = h.run("Design the onboarding", {}, "with-model");
+  ASSERT_EQ(used.status, graph::RunStatus::kDone) << used.error;
+  EXPECT_EQ(used.state["dissonance"]["embedder"], "embedder");
+  h.deps.embedding_model = "not-registered";
+  const graph::RunResult fallback = h.run("Design the onboarding", {}, "without");
+  ASSERT_EQ(fallback.status, graph::RunStatus::kDone) << fallback.error;
+  const std::string embedder = fallback.state["dissonance"]["embedder"];
+  EXPECT_NE(embedder.find("lexical (built in): the embedding model not-registered is unavailable"),
+            std::string::npos)
+      << embedder;
 }
 
 TEST(Workflow, AnUnusableDecisionIsRetriedOnceThenTakesTheSafeDefault) {
