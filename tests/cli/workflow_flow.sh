@@ -101,6 +101,32 @@ echo "model calls before the kill: $before; calls repeated after resume: $repeat
 ((repeated <= 1)) || fail "$repeated journaled model calls ran again after resume"
 "$a4ps" runs list --thread w2 | grep -Eq "done" || fail "the resumed run is not done"
 
+# Killed in the middle of the dialogue (ROBIN's turn has begun), then resumed: the steps
+# before it are not run again.
+"$a4ps" run "Design a gentle onboarding" --thread w3 --record "$work/rec3.jsonl" >/dev/null 2>&1 &
+pid=$!
+seen=""
+for _ in $(seq 1 600); do
+  run=$("$a4ps" runs list --thread w3 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
+  if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null |
+    grep -q 'node_started .*"node":"robin_respond"'; then
+    seen=yes
+    break
+  fi
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[[ -n "$seen" ]] || fail "the w3 run never reached the dialogue before it ended"
+"$a4ps" image unlock >/dev/null || fail "image unlock after the second kill"
+out=$("$a4ps" resume w3 --record "$work/rec4.jsonl" 2>&1)
+[[ $? == 0 ]] && grep -q "══ Answer" <<<"$out" || fail "resume mid-dialogue: $out"
+grep -q "ROBIN answers" <<<"$out" || fail "the resumed run did not continue with ROBIN's turn"
+repeated=$(comm -12 <(hashes "$work/rec3.jsonl") <(hashes "$work/rec4.jsonl") | wc -l)
+echo "mid-dialogue: calls before the kill: $(hashes "$work/rec3.jsonl" | wc -l); repeated: $repeated"
+((repeated <= 1)) || fail "$repeated model calls ran again after resuming mid-dialogue"
+
 if ((failures > 0)); then
   echo "$failures check(s) failed" >&2
   exit 1
