@@ -330,6 +330,14 @@ bool Execution::step(Cursor& cursor) {
       }
     }
   }
+  const bool failed = std::any_of(outcomes.begin(), outcomes.end(),
+                                  [](const NodeOutcome& o) { return !o.error.empty(); });
+  // A node that stopped because the run was cancelled (a model call cut short) did not fail:
+  // the run is cancelled, and resuming re-runs the step.
+  if (failed && options_.cancel.stop_requested()) {
+    finish(cursor, RunStatus::kCancelled, true);
+    return false;
+  }
   for (const NodeOutcome& o : outcomes) {
     if (!o.error.empty()) {
       fail(cursor, o.node, o.error);

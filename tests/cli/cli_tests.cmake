@@ -109,3 +109,10 @@ add_test(NAME cli.graph_flow
 add_test(NAME cli.workflow_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/workflow_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-workflow-flow")
+
+# The README's main job, as a user runs it: the seeding task through the four personas.
+add_test(NAME cli.demo_script COMMAND "${PROJECT_SOURCE_DIR}/scripts/demo.sh")
+set_tests_properties(cli.demo_script PROPERTIES
+  ENVIRONMENT "A4PS_BUILD_DIR=${CMAKE_BINARY_DIR}"
+  PASS_REGULAR_EXPRESSION "══ Answer"
+  FAIL_REGULAR_EXPRESSION "a4ps: error")

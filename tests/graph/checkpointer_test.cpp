@@ -443,6 +443,30 @@ TEST(Checkpointer, CancelledAndStepLimitedRunsResumeWhereTheyStopped) {
   EXPECT_EQ(cp->history("tick").size(), 11u);
 }
 
+TEST(Checkpointer, ANodeCutShortByCancellationLeavesTheRunCancelledNotFailed) {
+  auto cp = Checkpointer::open(fresh_db("cancel_in_node"));
+  std::stop_source stop;
+  StateGraph g;
+  g.set_name("long")
+      .add_channel("x", Reducer::kReplace, 0)
+      .add_node("work", {"x"},
+                [&](NodeContext& ctx) -> Update {
+                  stop.request_stop();  // Ctrl-C arrives while the model generates
+                  if (ctx.cancel().stop_requested()) throw Error(ErrorCode::kCancelled, "cut");
+                  return Update{{"x", 1}};
+                })
+      .add_edge("work", kEndNode)
+      .set_entry_point("work");
+  RunOptions options;
+  options.cancel = stop.get_token();
+  const RunResult r = start_run(g.compile(), *cp, "long", nullptr, options);
+  EXPECT_EQ(r.status, RunStatus::kCancelled);
+  EXPECT_EQ(cp->get_run(r.run_id).status, "cancelled");
+  const RunResult resumed = resume_run(g.compile(), *cp, "long");
+  EXPECT_EQ(resumed.status, RunStatus::kDone);
+  EXPECT_EQ(resumed.state["x"], 1);
+}
+
 TEST(Checkpointer, ARouterThatThrowsFailsTheRunWithoutLosingTheThread) {
   auto cp = Checkpointer::open(fresh_db("router"));
   StateGraph g;

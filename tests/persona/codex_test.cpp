@@ -117,5 +117,24 @@ TEST(Codex, UnsupportedVersionIsAnError) {
   EXPECT_NE(error_of(text).find("version = 7"), std::string::npos);
 }
 
+TEST(Codex, APersonaMayNameALoraAdapterRelativeToTheCodexFile) {
+  std::string text = kMinimalCodex;
+  text.replace(text.find("core_imperatives"), 0,
+               "adapter = \"adapters/brick-v2.gguf\"\nadapter_scale = 0.75\n");
+  const Codex codex = Codex::load_string(text, "/images/one/codex/persona_codex.toml",
+                                         Config::defaults());
+  const Persona& brick = codex.persona("brick");
+  ASSERT_TRUE(brick.adapter.has_value());
+  EXPECT_EQ(brick.adapter->path, "/images/one/codex/adapters/brick-v2.gguf");
+  EXPECT_FLOAT_EQ(brick.adapter->scale, 0.75f);
+  EXPECT_FALSE(codex.persona("robin").adapter.has_value());
+}
+
+TEST(Codex, AnAdapterScaleWithoutAnAdapterIsAnError) {
+  std::string text = kMinimalCodex;
+  text.replace(text.find("core_imperatives"), 0, "adapter_scale = 0.5\n");
+  EXPECT_NE(error_of(text).find("adapter_scale is set but adapter"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace a4ps
