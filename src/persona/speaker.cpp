@@ -49,8 +49,8 @@ json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string&
     request.max_tokens = options.max_tokens > 0 ? options.max_tokens : p.max_tokens;
     request.messages = {
         {llm::Role::kSystem, p.full_system_prompt()},
-        {llm::Role::kUser,
-         fit_prompt(prompt, prompt_budget_chars(p, request.max_tokens, context_tokens_))}};
+        {llm::Role::kUser, fit_prompt(valid_utf8(prompt), prompt_budget_chars(p, request.max_tokens,
+                                                                              context_tokens_))}};
     if (p.adapter) request.adapters.push_back(*p.adapter);
     if (schema != nullptr) request.json_schema = *schema;
     request.cancel = ctx.cancel();

@@ -7,8 +7,10 @@
 #include <map>
 #include <mutex>
 
+#include "core/text.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
+#include "persona/speaker.h"
 #include "support/scripted_backend.h"
 
 namespace a4ps::persona {
@@ -131,6 +133,20 @@ SocraticConfig small(int breadth, int beam, int depth, int turns, double prune =
   s.max_turns = turns;
   s.prune_threshold = prune;
   return s;
+}
+
+TEST(Workflow, LongPromptsLoseTheirMiddleAndStayValidText) {
+  const std::string prompt =
+      "Task: T\n" + std::string(5000, 'x') + "\u00e9" + std::string(5000, 'y') + "\nAnswer now.";
+  const std::string fitted = fit_prompt(prompt, 1000);
+  EXPECT_LE(fitted.size(), 1000u);
+  EXPECT_EQ(fitted.rfind("Task: T", 0), 0u);
+  EXPECT_NE(fitted.find("[...]"), std::string::npos);
+  EXPECT_EQ(fitted.substr(fitted.size() - 11), "Answer now.");
+  EXPECT_EQ(fit_prompt("short", 1000), "short");
+  const std::string cut_in_a_character =
+      fit_prompt(std::string(395, 'a') + "\u00e9\u00e9" + std::string(600, 'b'), 400);
+  EXPECT_EQ(cut_in_a_character, valid_utf8(cut_in_a_character));
 }
 
 TEST(Workflow, RoutesThroughBabsWhenAlfredAsksAndHerReportCitesTheDocuments) {
