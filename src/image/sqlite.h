@@ -37,6 +37,8 @@ class Statement {
   Statement& bind(int index, std::nullopt_t);
   Statement& bind(int index, const std::optional<std::int64_t>& value);
   Statement& bind(int index, const std::optional<std::string>& value);
+  Statement& bind_real(int index, double value);
+  Statement& bind_blob(int index, std::string_view bytes);
 
   // Advances; true while a row is available.
   bool step();
@@ -45,6 +47,8 @@ class Statement {
 
   std::int64_t int64(int column) const;
   std::string text(int column) const;
+  double real(int column) const;
+  std::string blob(int column) const;
   bool is_null(int column) const;
 
  private:
@@ -73,10 +77,20 @@ class Query {
     statement_->bind(index, std::forward<T>(value));
     return *this;
   }
+  Query& bind_real(int index, double value) {
+    statement_->bind_real(index, value);
+    return *this;
+  }
+  Query& bind_blob(int index, std::string_view bytes) {
+    statement_->bind_blob(index, bytes);
+    return *this;
+  }
   bool step() { return statement_->step(); }
   void run() { statement_->run(); }
   std::int64_t int64(int column) const { return statement_->int64(column); }
   std::string text(int column) const { return statement_->text(column); }
+  double real(int column) const { return statement_->real(column); }
+  std::string blob(int column) const { return statement_->blob(column); }
   bool is_null(int column) const { return statement_->is_null(column); }
 
  private:
@@ -102,6 +116,7 @@ class Database {
   // The cached statement for `sql`, reset and ready to bind.
   Query prepare(const std::string& sql);
   std::int64_t changes() const;
+  std::int64_t last_insert_id() const;
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

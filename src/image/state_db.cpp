@@ -108,6 +108,40 @@ CREATE TABLE journal (
 ) STRICT;
 )sql";
 
+// docs/formats/state-db.md, version 3.
+constexpr const char* kMemorySchemaV3 = R"sql(
+CREATE TABLE memories (
+  id INTEGER PRIMARY KEY,
+  namespace TEXT NOT NULL DEFAULT '',
+  source_kind TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  text TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  content_hash TEXT NOT NULL,
+  importance REAL NOT NULL DEFAULT 0.5,
+  created_ms INTEGER NOT NULL,
+  accessed_ms INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX memories_live_by_hash ON memories (namespace, content_hash) WHERE deleted = 0;
+CREATE INDEX memories_by_namespace ON memories (namespace);
+CREATE TABLE memory_embeddings (
+  memory_id INTEGER NOT NULL REFERENCES memories(id),
+  model TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (memory_id, model)
+) STRICT;
+CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories WHEN new.deleted = 0 BEGIN
+  INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER memories_fts_forget AFTER UPDATE OF deleted ON memories
+  WHEN old.deleted = 0 AND new.deleted = 1 BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& state_db_migrations() {
@@ -120,6 +154,8 @@ const std::vector<Migration>& state_db_migrations() {
        "INSERT INTO image_meta(key, value) VALUES ('created_by', 'a4ps');"},
       {2, "graph engine: threads, checkpoints, channel values, runs, events, journal",
        kGraphSchemaV2},
+      {3, "episodic memory: memories, their embeddings, and an FTS5 index kept by triggers",
+       kMemorySchemaV3},
   };
   return migrations;
 }

@@ -1,0 +1,371 @@
+#include "memory/memory_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "graph/checkpointer.h"
+#include "image/sqlite.h"
+#include "memory/lexical_embedder.h"
+
+namespace a4ps::memory {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kRrfK = 60.0;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void normalize(std::vector<float>& v) {
+  double norm = 0;
+  for (const float x : v) norm += static_cast<double>(x) * static_cast<double>(x);
+  if (norm <= 0) return;
+  const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : v) x *= scale;
+}
+
+std::string to_bytes(const std::vector<float>& v) {
+  std::string bytes(v.size() * sizeof(float), '\0');
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  return bytes;
+}
+
+std::vector<float> from_bytes(const std::string& bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+void check_namespace(const std::string& ns) {
+  const bool ok =
+      ns.size() <= 200 && ns.find("//") == std::string::npos && (ns.empty() || ns.front() != '/') &&
+      (ns.empty() || ns.back() != '/') &&
+      ns.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") ==
+          std::string::npos;
+  if (!ok) {
+    throw_invalid_argument("namespace \"" + ns +
+                           "\": expected a path of letters, digits, '.', '_' and '-' parts "
+                           "joined by '/', such as docs/atlas");
+  }
+}
+
+// The words of `query` as an FTS5 expression matching any of them, each quoted so that no
+// character of the user's text is taken as FTS5 syntax.
+std::string fts_query(const std::string& query) {
+  std::string out;
+  std::string word;
+  const auto flush = [&] {
+    if (word.empty()) return;
+    out += (out.empty() ? "\"" : " OR \"") + word + "\"";
+    word.clear();
+  };
+  for (const char c : query) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || u >= 0x80) {
+      word += c;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+bool under(const std::string& ns, const std::string& prefix) {
+  return prefix.empty() || ns == prefix ||
+         (ns.size() > prefix.size() && ns.compare(0, prefix.size(), prefix) == 0 &&
+          ns[prefix.size()] == '/');
+}
+
+}  // namespace
+
+Embedder lexical_embedder() {
+  return {"lexical", [](const std::string& t) { return lexical_embedding(t); },
+          [](const std::string& t) { return lexical_embedding(t); }};
+}
+
+MemoryStore::MemoryStore(std::unique_ptr<sql::Database> db, Embedder embedder)
+    : embedder_(std::move(embedder)), db_(std::move(db)) {}
+
+MemoryStore::~MemoryStore() = default;
+
+std::unique_ptr<MemoryStore> MemoryStore::open(const std::filesystem::path& state_db,
+                                               Embedder embedder) {
+  auto db = sql::Database::open(state_db.string());
+  db->exec("PRAGMA synchronous=NORMAL", "setting durability");
+  std::unique_ptr<MemoryStore> store(new MemoryStore(std::move(db), std::move(embedder)));
+  std::lock_guard lock(store->mu_);
+  store->load_vectors();
+  return store;
+}
+
+void MemoryStore::load_vectors() {
+  ids_.clear();
+  namespaces_.clear();
+  vectors_.clear();
+  dimension_ = 0;
+  auto q = db_->prepare(
+      "SELECT e.memory_id, e.dimension, e.vector, m.namespace FROM memory_embeddings e JOIN "
+      "memories m ON m.id = e.memory_id WHERE e.model = ? AND m.deleted = 0 ORDER BY e.memory_id");
+  q.bind(1, embedder_.name);
+  while (q.step()) {
+    const int dimension = static_cast<int>(q.int64(1));
+    if (dimension_ == 0) dimension_ = dimension;
+    if (dimension != dimension_) {
+      throw Error(ErrorCode::kDataLoss, "state.db: embeddings of " + embedder_.name +
+                                            " have two dimensions (" + std::to_string(dimension_) +
+                                            " and " + std::to_string(dimension) +
+                                            "); run a4ps memory reindex");
+    }
+    const std::vector<float> v = from_bytes(q.blob(2));
+    if (static_cast<int>(v.size()) != dimension) {
+      throw Error(ErrorCode::kDataLoss,
+                  "state.db: memory " + std::to_string(q.int64(0)) + " has a truncated embedding");
+    }
+    ids_.push_back(q.int64(0));
+    namespaces_.push_back(q.text(3));
+    vectors_.insert(vectors_.end(), v.begin(), v.end());
+  }
+}
+
+std::vector<float> MemoryStore::embed_checked(const std::string& text, bool query) {
+  std::vector<float> v = query ? embedder_.embed_query(text) : embedder_.embed_document(text);
+  if (v.empty()) {
+    throw Error(ErrorCode::kInternal, "embedder " + embedder_.name + " returned no vector");
+  }
+  std::lock_guard lock(mu_);
+  if (dimension_ != 0 && static_cast<int>(v.size()) != dimension_) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "the embedder " + embedder_.name + " now gives " + std::to_string(v.size()) +
+                    "-dimensional vectors, but the stored ones have " + std::to_string(dimension_) +
+                    " (the model changed); run a4ps memory reindex to embed every memory again");
+  }
+  normalize(v);
+  return v;
+}
+
+AddResult MemoryStore::add(const NewMemory& memory) {
+  if (memory.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw_invalid_argument("memory text is empty");
+  }
+  if (memory.text.size() > kMaxMemoryBytes) {
+    throw_invalid_argument("memory text is " + std::to_string(memory.text.size()) +
+                           " bytes; one memory holds at most " + std::to_string(kMaxMemoryBytes) +
+                           " (a4ps memory import splits long documents)");
+  }
+  if (!(memory.importance >= 0 && memory.importance <= 1)) {
+    throw_invalid_argument("memory importance " + std::to_string(memory.importance) +
+                           ": expected a number from 0 to 1");
+  }
+  check_namespace(memory.namespace_path);
+  const std::string hash = hex64(fnv1a(memory.text));
+  {
+    std::lock_guard lock(mu_);
+    auto dup = db_->prepare(
+        "SELECT id FROM memories WHERE namespace = ? AND content_hash = ? AND deleted = 0");
+    dup.bind(1, memory.namespace_path).bind(2, hash);
+    if (dup.step()) return {dup.int64(0), true};
+  }
+  // Embedding may call a model: done before the lock is taken.
+  const std::vector<float> v = embed_checked(memory.text, /*query=*/false);
+  std::lock_guard lock(mu_);
+  sql::Transaction txn(*db_);
+  const std::int64_t now = now_ms();
+  db_->prepare(
+         "INSERT INTO memories (namespace, source_kind, source, text, metadata, content_hash,"
+         " importance, created_ms, accessed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, memory.namespace_path)
+      .bind(2, memory.source_kind)
+      .bind(3, memory.source)
+      .bind(4, memory.text)
+      .bind(5, graph::stored_json(memory.metadata.is_object() ? memory.metadata : json::object()))
+      .bind(6, hash)
+      .bind_real(7, memory.importance)
+      .bind(8, now)
+      .bind(9, now)
+      .run();
+  const std::int64_t id = db_->last_insert_id();
+  db_->prepare(
+         "INSERT INTO memory_embeddings (memory_id, model, dimension, vector) VALUES (?, ?, ?, ?)")
+      .bind(1, id)
+      .bind(2, embedder_.name)
+      .bind(3, static_cast<std::int64_t>(v.size()))
+      .bind_blob(4, to_bytes(v))
+      .run();
+  txn.commit();
+  if (dimension_ == 0) dimension_ = static_cast<int>(v.size());
+  ids_.push_back(id);
+  namespaces_.push_back(memory.namespace_path);
+  vectors_.insert(vectors_.end(), v.begin(), v.end());
+  return {id, false};
+}
+
+std::vector<std::pair<std::int64_t, double>> MemoryStore::keyword_leg(const std::string& query,
+                                                                      const std::string& prefix,
+                                                                      int n) {
+  std::vector<std::pair<std::int64_t, double>> out;
+  const std::string match = fts_query(query);
+  if (match.empty()) return out;
+  auto q = db_->prepare(
+      "SELECT m.id, bm25(memories_fts) FROM memories_fts JOIN memories m ON m.id = "
+      "memories_fts.rowid WHERE memories_fts MATCH ?1 AND m.deleted = 0 AND (?2 = '' OR "
+      "m.namespace = ?2 OR substr(m.namespace, 1, length(?2) + 1) = ?2 || '/') ORDER BY "
+      "bm25(memories_fts) LIMIT ?3");
+  q.bind(1, match).bind(2, prefix).bind(3, static_cast<std::int64_t>(n));
+  while (q.step()) out.emplace_back(q.int64(0), q.real(1));
+  return out;
+}
+
+std::vector<std::pair<std::int64_t, double>> MemoryStore::vector_leg(
+    const std::vector<float>& query, const std::string& prefix, int n) {
+  std::vector<std::pair<std::int64_t, double>> scored;
+  const size_t dim = static_cast<size_t>(dimension_);
+  if (dim == 0 || query.size() != dim) return scored;
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (!under(namespaces_[i], prefix)) continue;
+    const float* v = vectors_.data() + i * dim;
+    double dot = 0;
+    for (size_t d = 0; d < dim; ++d)
+      dot += static_cast<double>(v[d]) * static_cast<double>(query[d]);
+    scored.emplace_back(ids_[i], dot);
+  }
+  const size_t keep = std::min(scored.size(), static_cast<size_t>(std::max(n, 0)));
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep),
+                    scored.end(), [](const auto& a, const auto& b) {
+                      return a.second != b.second ? a.second > b.second : a.first < b.first;
+                    });
+  scored.resize(keep);
+  return scored;
+}
+
+std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptions& options) {
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw_invalid_argument("the search query is empty");
+  }
+  if (options.k < 1) throw_invalid_argument("k must be at least 1");
+  check_namespace(options.namespace_prefix);
+  const std::vector<float> q = embed_checked(query, /*query=*/true);
+  std::lock_guard lock(mu_);
+  const int n = std::max(options.candidates, options.k);
+  std::map<std::int64_t, Hit> fused;
+  int rank = 0;
+  for (const auto& [id, bm25] : keyword_leg(query, options.namespace_prefix, n)) {
+    Hit& h = fused[id];
+    h.keyword_rank = ++rank;
+    h.bm25 = bm25;
+    h.score += 1.0 / (kRrfK + rank);
+  }
+  rank = 0;
+  for (const auto& [id, similarity] : vector_leg(q, options.namespace_prefix, n)) {
+    Hit& h = fused[id];
+    h.vector_rank = ++rank;
+    h.similarity = similarity;
+    h.score += 1.0 / (kRrfK + rank);
+  }
+  std::vector<Hit> hits;
+  const std::int64_t now = now_ms();
+  for (auto& [id, h] : fused) {
+    auto row = db_->prepare(
+        "SELECT text, namespace, source_kind, source, metadata, importance, created_ms FROM "
+        "memories WHERE id = ? AND deleted = 0");
+    row.bind(1, id);
+    if (!row.step()) continue;
+    h.id = id;
+    h.text = row.text(0);
+    h.namespace_path = row.text(1);
+    h.source_kind = row.text(2);
+    h.source = row.text(3);
+    h.metadata = json::parse(row.text(4), nullptr, false);
+    bool wanted = true;
+    for (const auto& [key, value] : options.metadata_equals) {
+      wanted =
+          wanted && h.metadata.is_object() && h.metadata.contains(key) && h.metadata[key] == value;
+    }
+    if (!wanted) continue;
+    const double age_days = static_cast<double>(now - row.int64(6)) / 86'400'000.0;
+    h.score += options.recency_weight / (1.0 + std::max(0.0, age_days)) +
+               options.importance_weight * row.real(5);
+    hits.push_back(std::move(h));
+  }
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.id < b.id;
+  });
+  if (hits.size() > static_cast<size_t>(options.k)) hits.resize(static_cast<size_t>(options.k));
+  for (const Hit& h : hits) {
+    db_->prepare("UPDATE memories SET accessed_ms = ? WHERE id = ?")
+        .bind(1, now)
+        .bind(2, h.id)
+        .run();
+  }
+  return hits;
+}
+
+void MemoryStore::forget(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  db_->prepare("UPDATE memories SET deleted = 1 WHERE id = ? AND deleted = 0").bind(1, id).run();
+  if (db_->changes() == 0) {
+    throw_not_found("memory " + std::to_string(id) + ": no such memory (or already forgotten)");
+  }
+  const auto it = std::find(ids_.begin(), ids_.end(), id);
+  if (it == ids_.end()) return;
+  const size_t i = static_cast<size_t>(it - ids_.begin());
+  const size_t dim = static_cast<size_t>(dimension_);
+  ids_.erase(it);
+  namespaces_.erase(namespaces_.begin() + static_cast<std::ptrdiff_t>(i));
+  vectors_.erase(vectors_.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                 vectors_.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+}
+
+MemoryStats MemoryStore::stats() {
+  std::lock_guard lock(mu_);
+  MemoryStats s;
+  auto q = db_->prepare("SELECT sum(deleted = 0), sum(deleted = 1) FROM memories");
+  if (q.step()) {
+    s.live = q.int64(0);
+    s.forgotten = q.int64(1);
+  }
+  s.embedded = static_cast<std::int64_t>(ids_.size());
+  s.embedder = embedder_.name;
+  s.dimension = dimension_;
+  return s;
+}
+
+void MemoryStore::reindex(const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  std::vector<std::pair<std::int64_t, std::string>> live;
+  {
+    std::lock_guard lock(mu_);
+    auto q = db_->prepare("SELECT id, text FROM memories WHERE deleted = 0 ORDER BY id");
+    while (q.step()) live.emplace_back(q.int64(0), q.text(1));
+    dimension_ = 0;  // the new vectors set it
+  }
+  const auto total = static_cast<std::int64_t>(live.size());
+  std::int64_t done = 0;
+  for (const auto& [id, text] : live) {
+    std::vector<float> v = embedder_.embed_document(text);
+    normalize(v);
+    std::lock_guard lock(mu_);
+    db_->prepare(
+           "INSERT OR REPLACE INTO memory_embeddings (memory_id, model, dimension, vector) VALUES "
+           "(?, ?, ?, ?)")
+        .bind(1, id)
+        .bind(2, embedder_.name)
+        .bind(3, static_cast<std::int64_t>(v.size()))
+        .bind_blob(4, to_bytes(v))
+        .run();
+    if (progress) progress(++done, total);
+  }
+  std::lock_guard lock(mu_);
+  load_vectors();
+}
+
+}  // namespace a4ps::memory
