@@ -127,6 +127,19 @@ llm::ModelManager& GraphRuntime::models() {
   return *models_;
 }
 
+llm::ModelManager& GraphRuntime::embedding_models() {
+  if (models_) return *models_;
+  llm::ModelManagerOptions options = model_manager_options(config_);
+  options.on_load_progress = progress_;
+  options.record_path = record_path_;
+  models_ = std::make_unique<llm::ModelManager>(options);
+  if (config_.models.refs.contains("embedding")) {
+    register_model_ref(*models_, config_, "embedding", resolve_model(config_, "embedding"),
+                       llm::ModelPurpose::kEmbed);
+  }
+  return *models_;
+}
+
 graph::CompiledGraph GraphRuntime::find(const std::string& name) {
   if (name == "engine-check") return engine_check_graph();
   if (name == persona::kWorkflowGraphName) {

@@ -40,6 +40,9 @@ class GraphRuntime {
   // set before the first model is needed.
   void record_to(std::filesystem::path path) { record_path_ = std::move(path); }
   llm::ModelManager& models();
+  // A ModelManager with only [models] embedding registered (for memory commands, which need
+  // no persona model). Use either this or models() in one command.
+  llm::ModelManager& embedding_models();
   const Codex& codex();
   motive::EventBus& bus() { return bus_; }
 

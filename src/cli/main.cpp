@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   cli::add_image_commands(app, options);
   cli::add_thread_commands(app, options);
   cli::add_run_command(app, options);
+  cli::add_memory_commands(app, options);
   cli::add_resume_commands(app, options);
 
   // --version works alone, without a subcommand.

@@ -158,6 +158,9 @@ const std::vector<KeySpec>& key_specs() {
                  "The memory collection's name (the blueprint's LanceDB table)."),
       string_key("memory", "index", &C::memory, &MemoryConfig::index,
                  {"auto", "flat", "hnsw", "ivf_pq"}, "Vector index kind."),
+      string_key("memory", "embedder", &C::memory, &MemoryConfig::embedder, {"model", "lexical"},
+                 "\"model\": embed with [models] embedding; \"lexical\": the built-in\n"
+                 "lexical embedder (matches words, not meaning; needs no model)."),
       string_key("graph", "durability", &C::graph, &GraphConfig::durability, {"normal", "sync"},
                  "\"normal\": every step survives a crash of the process (WAL); \"sync\":\n"
                  "every step is also fsynced, surviving power loss, at a cost per step."),

@@ -44,6 +44,7 @@ struct MemoryConfig {
   std::string db_path = "state.db";
   std::string table_name = "a4ps_scrapbook";
   std::string index = "auto";
+  std::string embedder = "model";  // "model": [models] embedding; "lexical": the built-in one
 };
 
 // The graph engine's checkpointing and runs.

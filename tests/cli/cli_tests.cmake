@@ -116,3 +116,8 @@ set_tests_properties(cli.demo_script PROPERTIES
   ENVIRONMENT "A4PS_BUILD_DIR=${CMAKE_BINARY_DIR}"
   PASS_REGULAR_EXPRESSION "══ Answer"
   FAIL_REGULAR_EXPRESSION "a4ps: error")
+
+# The memory commands on their own image.
+add_test(NAME cli.memory_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/memory_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-memory-flow")

@@ -1,0 +1,195 @@
+// a4ps memory add|search|forget|stats|reindex
+#include <cstdio>
+#include <iostream>
+
+#include "cli/graphs.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/text.h"
+#include "memory/memory_store.h"
+
+namespace a4ps::cli {
+namespace {
+
+using nlohmann::json;
+
+// The configured [models] embedding through the ModelManager (with nomic-embed-text's task
+// prefixes), or the built-in lexical embedder when none is configured, which is said once.
+memory::Embedder embedder_for(const Config& config, GraphRuntime& runtime) {
+  const auto it = config.models.refs.find("embedding");
+  if (config.memory.embedder == "lexical" || it == config.models.refs.end()) {
+    log::warn(
+        "memory: using the built-in lexical embedder ([memory] embedder = \"lexical\" or no "
+        "[models] embedding); it matches words, not meaning");
+    return memory::lexical_embedder();
+  }
+  const bool nomic = to_lower(it->second).find("nomic") != std::string::npos;
+  GraphRuntime* rt = &runtime;  // the model loads on first use
+  const auto embed = [rt](const std::string& prefix) {
+    return [rt, prefix](const std::string& text) {
+      return rt->embedding_models().embed("embedding", prefix + text);
+    };
+  };
+  return {"model:" + it->second, embed(nomic ? "search_document: " : ""),
+          embed(nomic ? "search_query: " : "")};
+}
+
+// The image, its models and its memory store for one command. Not copied or moved: the
+// runtime refers to the image's config.
+struct MemoryCommand {
+  explicit MemoryCommand(const GlobalOptions& options)
+      : opened(open_image_for_writing(options)),
+        runtime(options, opened.config, opened.image->dir()) {
+    runtime.on_load_progress(load_progress_printer());
+    store = memory::MemoryStore::open(opened.image->state_db_path(),
+                                      embedder_for(opened.config, runtime));
+  }
+  MemoryCommand(const MemoryCommand&) = delete;
+  MemoryCommand& operator=(const MemoryCommand&) = delete;
+
+  WritableImage opened;
+  GraphRuntime runtime;
+  std::unique_ptr<memory::MemoryStore> store;
+};
+
+json hit_json(const memory::Hit& h) {
+  json out = {{"id", h.id},
+              {"score", h.score},
+              {"text", h.text},
+              {"namespace", h.namespace_path},
+              {"source_kind", h.source_kind},
+              {"source", h.source},
+              {"metadata", h.metadata}};
+  if (h.keyword_rank) out["keyword"] = {{"rank", *h.keyword_rank}, {"bm25", *h.bm25}};
+  if (h.vector_rank) out["vector"] = {{"rank", *h.vector_rank}, {"similarity", *h.similarity}};
+  return out;
+}
+
+struct AddArgs {
+  std::string text;
+  std::string ns;
+  double importance = 0.5;
+  bool json = false;
+};
+
+struct SearchArgs {
+  std::string query;
+  int k = 5;
+  std::string ns;
+  bool json = false;
+};
+
+void add(const GlobalOptions& options, const AddArgs& a) {
+  MemoryCommand m(options);
+  memory::NewMemory memory;
+  memory.text = valid_utf8(a.text);
+  memory.namespace_path = a.ns;
+  memory.importance = a.importance;
+  const memory::AddResult r = m.store->add(memory);
+  if (a.json) {
+    std::cout << json{{"id", r.id}, {"duplicate", r.duplicate}}.dump(2) << "\n";
+  } else {
+    std::cout << (r.duplicate ? "already remembered as memory " : "remembered as memory ") << r.id
+              << "\n";
+  }
+}
+
+void search(const GlobalOptions& options, const SearchArgs& a) {
+  MemoryCommand m(options);
+  memory::SearchOptions so;
+  so.k = a.k;
+  so.namespace_prefix = a.ns;
+  const auto hits = m.store->search(valid_utf8(a.query), so);
+  if (a.json) {
+    json out = json::array();
+    for (const auto& h : hits) out.push_back(hit_json(h));
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  if (hits.empty()) std::cout << "nothing remembered matches\n";
+  for (const auto& h : hits) {
+    std::printf(
+        "[%lld] %.4f  (keyword %s, vector %s)  %s%s%s\n  %s\n", static_cast<long long>(h.id),
+        h.score, h.keyword_rank ? std::to_string(*h.keyword_rank).c_str() : "-",
+        h.vector_rank ? std::to_string(*h.vector_rank).c_str() : "-",
+        h.namespace_path.empty() ? "" : (h.namespace_path + " ").c_str(), h.source_kind.c_str(),
+        h.source.empty() ? "" : (": " + h.source).c_str(), h.text.substr(0, 300).c_str());
+  }
+}
+
+void stats(const GlobalOptions& options, bool as_json) {
+  MemoryCommand m(options);
+  const memory::MemoryStats s = m.store->stats();
+  if (as_json) {
+    std::cout << json{{"live", s.live},
+                      {"forgotten", s.forgotten},
+                      {"embedded", s.embedded},
+                      {"embedder", s.embedder},
+                      {"dimension", s.dimension}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << s.live << " memories (" << s.forgotten << " forgotten), " << s.embedded
+            << " embedded by " << s.embedder << " (dimension " << s.dimension << ")\n";
+  if (s.embedded < s.live) {
+    std::cout << s.live - s.embedded
+              << " have no vector of this embedder (it changed?): run a4ps memory reindex\n";
+  }
+}
+
+}  // namespace
+
+void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
+  CLI::App* memory = app.add_subcommand(
+      "memory", "The image's episodic memory: remember, search (keyword + vector), forget");
+  memory->require_subcommand(1);
+  auto add_args = std::make_shared<AddArgs>();
+  CLI::App* add_cmd = memory->add_subcommand("add", "Remember a text");
+  add_cmd->add_option("text", add_args->text, "What to remember (at most 64 KiB)")->required();
+  add_cmd->add_option("--namespace", add_args->ns, "A path to file it under, e.g. notes/atlas");
+  add_cmd->add_option("--importance", add_args->importance, "0 to 1 (default 0.5)");
+  add_cmd->add_flag("--json", add_args->json, "Print JSON");
+  add_cmd->callback([&options, add_args] { add(options, *add_args); });
+
+  auto search_args = std::make_shared<SearchArgs>();
+  CLI::App* search_cmd = memory->add_subcommand(
+      "search", "Hybrid search: BM25 and vector rankings fused by reciprocal rank fusion");
+  search_cmd->add_option("query", search_args->query, "What to look for")->required();
+  search_cmd->add_option("--k", search_args->k, "How many hits (default 5)")
+      ->check(CLI::PositiveNumber);
+  search_cmd->add_option("--namespace", search_args->ns, "Only memories under this path");
+  search_cmd->add_flag("--json", search_args->json, "Print JSON with each hit's score parts");
+  search_cmd->callback([&options, search_args] { search(options, *search_args); });
+
+  auto id = std::make_shared<std::int64_t>(0);
+  CLI::App* forget = memory->add_subcommand("forget", "Forget a memory (it leaves every index)");
+  forget->add_option("id", *id, "The memory's id (see memory search)")->required();
+  forget->callback([&options, id] {
+    MemoryCommand m(options);
+    m.store->forget(*id);
+    std::cout << "forgot memory " << *id << "\n";
+  });
+
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* stats_cmd =
+      memory->add_subcommand("stats", "How much is remembered, and by which embedder");
+  stats_cmd->add_flag("--json", *as_json, "Print JSON");
+  stats_cmd->callback([&options, as_json] { stats(options, *as_json); });
+
+  memory->add_subcommand("reindex", "Embed every memory again (after the embedding model changed)")
+      ->callback([&options] {
+        MemoryCommand m(options);
+        const bool tty = stderr_is_terminal();
+        m.store->reindex([tty](std::int64_t done, std::int64_t total) {
+          if (tty || done == total) {
+            std::fprintf(stderr, "%sreindexed %lld of %lld%s", tty ? "\r\033[K" : "",
+                         static_cast<long long>(done), static_cast<long long>(total),
+                         done == total ? "\n" : "");
+          }
+        });
+        std::cout << "reindexed: " << m.store->stats().embedded << " memories\n";
+      });
+}
+
+}  // namespace a4ps::cli

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The memory commands as a user runs them on a fresh image with the built-in lexical embedder.
+# usage: memory_flow.sh A4PS_BIN WORK_DIR
+set -u
+a4ps=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work"
+export A4PS_IMAGE="$work/image"
+failures=0
+step() {
+  local expected=$1 regex=$2
+  shift 2
+  local output rc
+  output=$("$a4ps" "$@" 2>&1)
+  rc=$?
+  if ((rc >= 128)) || [[ "$rc" != "$expected" ]] || ! grep -Eq -- "$regex" <<<"$output"; then
+    printf 'FAIL: a4ps %s\n  exit %s (expected %s), output:\n%s\n' "$*" "$rc" "$expected" "$output" >&2
+    failures=$((failures + 1))
+  else
+    printf 'ok: a4ps %s\n' "$*"
+  fi
+}
+"$a4ps" init >/dev/null
+printf '[memory]\nembedder = "lexical"\n' >"$A4PS_IMAGE/config.toml"
+step 0 "remembered as memory 1" memory add "The Atlas lists food banks and clinics." --namespace docs/atlas
+step 0 "remembered as memory 2" memory add "Greet newcomers by name."
+step 0 "already remembered as memory 2" memory add "Greet newcomers by name."
+step 0 "built-in lexical embedder" memory stats
+step 0 "^\[1\] .*keyword 1, vector 1.*docs/atlas" memory search "atlas clinics"
+step 0 '"similarity"' memory search "newcomers" --json
+step 0 "Greet newcomers" memory search "newcomers" --namespace ""
+step 0 "nothing remembered matches" memory search "atlas" --namespace elsewhere
+step 0 "forgot memory 2" memory forget 2
+step 3 "no such memory" memory forget 2
+step 2 "memory text is empty" memory add "  "
+step 2 "namespace \"/bad\"" memory add "x" --namespace /bad
+step 2 "importance 2" memory add "x" --importance 2
+step 0 "1 memories \(1 forgotten\)" memory stats
+if ((failures > 0)); then
+  echo "$failures step(s) failed" >&2
+  exit 1
+fi
