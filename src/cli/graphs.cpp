@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace a4ps::cli {
 namespace {
@@ -140,6 +141,31 @@ llm::ModelManager& GraphRuntime::embedding_models() {
   return *models_;
 }
 
+memory::MemoryStore& GraphRuntime::memory() {
+  if (memory_) return *memory_;
+  const auto it = config_.models.refs.find("embedding");
+  memory::Embedder embedder;
+  if (config_.memory.embedder == "lexical" || it == config_.models.refs.end()) {
+    log::warn(
+        "memory: using the built-in lexical embedder ([memory] embedder = \"lexical\" or no "
+        "[models] embedding); it matches words, not meaning");
+    embedder = memory::lexical_embedder();
+  } else {
+    // nomic-embed-text was trained with task prefixes; other models take the text as it is.
+    const bool nomic = to_lower(it->second).find("nomic") != std::string::npos;
+    const auto embed = [this](std::string prefix) {
+      return [this, prefix](const std::string& text) {
+        llm::ModelManager& manager = models_ ? *models_ : embedding_models();
+        return manager.embed("embedding", prefix + text);
+      };
+    };
+    embedder = {"model:" + it->second, embed(nomic ? "search_document: " : ""),
+                embed(nomic ? "search_query: " : "")};
+  }
+  memory_ = memory::MemoryStore::open(image_dir_ / "state.db", std::move(embedder));
+  return *memory_;
+}
+
 graph::CompiledGraph GraphRuntime::find(const std::string& name) {
   if (name == "engine-check") return engine_check_graph();
   if (name == persona::kWorkflowGraphName) {
@@ -152,6 +178,7 @@ graph::CompiledGraph GraphRuntime::find(const std::string& name) {
       workflow_deps_->context_tokens = static_cast<int>(config_.inference.context_size);
       workflow_deps_->bus = &bus_;
       if (config_.models.refs.contains("embedding")) workflow_deps_->embedding_model = "embedding";
+      workflow_deps_->memory = &memory();
     }
     return persona::workflow_graph(*workflow_deps_);
   }

@@ -15,6 +15,7 @@
 #include "graph/runner.h"
 #include "image/image.h"
 #include "llm/model_manager.h"
+#include "memory/memory_store.h"
 #include "motive/event_bus.h"
 #include "persona/workflow.h"
 
@@ -45,6 +46,10 @@ class GraphRuntime {
   llm::ModelManager& embedding_models();
   const Codex& codex();
   motive::EventBus& bus() { return bus_; }
+  // The image's episodic memory with the embedder [memory] chooses: [models] embedding
+  // (through whichever ModelManager this runtime made first), or the built-in lexical one,
+  // which is said on stderr.
+  memory::MemoryStore& memory();
 
  private:
   const GlobalOptions& options_;
@@ -56,6 +61,7 @@ class GraphRuntime {
   std::unique_ptr<llm::ModelManager> models_;
   motive::EventBus bus_;
   std::unique_ptr<persona::WorkflowDeps> workflow_deps_;
+  std::unique_ptr<memory::MemoryStore> memory_;
 };
 
 // The image the options select: --image, $A4PS_IMAGE, or the default.

@@ -13,27 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// The configured [models] embedding through the ModelManager (with nomic-embed-text's task
-// prefixes), or the built-in lexical embedder when none is configured, which is said once.
-memory::Embedder embedder_for(const Config& config, GraphRuntime& runtime) {
-  const auto it = config.models.refs.find("embedding");
-  if (config.memory.embedder == "lexical" || it == config.models.refs.end()) {
-    log::warn(
-        "memory: using the built-in lexical embedder ([memory] embedder = \"lexical\" or no "
-        "[models] embedding); it matches words, not meaning");
-    return memory::lexical_embedder();
-  }
-  const bool nomic = to_lower(it->second).find("nomic") != std::string::npos;
-  GraphRuntime* rt = &runtime;  // the model loads on first use
-  const auto embed = [rt](const std::string& prefix) {
-    return [rt, prefix](const std::string& text) {
-      return rt->embedding_models().embed("embedding", prefix + text);
-    };
-  };
-  return {"model:" + it->second, embed(nomic ? "search_document: " : ""),
-          embed(nomic ? "search_query: " : "")};
-}
-
 // The image, its models and its memory store for one command. Not copied or moved: the
 // runtime refers to the image's config.
 struct MemoryCommand {
@@ -41,15 +20,14 @@ struct MemoryCommand {
       : opened(open_image_for_writing(options)),
         runtime(options, opened.config, opened.image->dir()) {
     runtime.on_load_progress(load_progress_printer());
-    store = memory::MemoryStore::open(opened.image->state_db_path(),
-                                      embedder_for(opened.config, runtime));
+    store = &runtime.memory();
   }
   MemoryCommand(const MemoryCommand&) = delete;
   MemoryCommand& operator=(const MemoryCommand&) = delete;
 
   WritableImage opened;
   GraphRuntime runtime;
-  std::unique_ptr<memory::MemoryStore> store;
+  memory::MemoryStore* store = nullptr;
 };
 
 json hit_json(const memory::Hit& h) {

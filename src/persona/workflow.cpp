@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "memory/lexical_embedder.h"
 #include "persona/dissonance.h"
 #include "persona/prompts.h"
@@ -48,18 +49,30 @@ std::string text_of(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-// The documents of this run, then the thread's earlier turns, numbered for citation.
-std::vector<Source> collect_sources(const State& s) {
+// The documents of this run, then what memory recalls for the task (or, without a memory
+// store, the thread's earlier runs), numbered for citation.
+std::vector<Source> collect_sources(const Workflow& w, const State& s) {
   std::vector<Source> sources;
+  const auto next = [&] { return static_cast<int>(sources.size() + 1); };
   for (const json& d : s["docs"]) {
     if (sources.size() >= kMaxSources) break;
-    sources.push_back({static_cast<int>(sources.size() + 1), "document", text_of(d, "label"),
-                       text_of(d, "text").substr(0, kSourceChars)});
+    sources.push_back(
+        {next(), "document", text_of(d, "label"), text_of(d, "text").substr(0, kSourceChars)});
+  }
+  if (w.deps.memory != nullptr) {
+    memory::SearchOptions options;
+    options.k = static_cast<int>(kMaxSources - std::min(kMaxSources, sources.size()));
+    if (options.k == 0) return sources;
+    for (const memory::Hit& h : w.deps.memory->search(text_of(s, "task"), options)) {
+      const std::string where = h.namespace_path.empty() ? h.source : h.namespace_path;
+      sources.push_back({next(), "memory " + h.source_kind, where + " #" + std::to_string(h.id),
+                         h.text.substr(0, kSourceChars)});
+    }
+    return sources;
   }
   const json& episodes = s["episodes"];
   for (auto it = episodes.rbegin(); it != episodes.rend() && sources.size() < kMaxSources; ++it) {
-    sources.push_back({static_cast<int>(sources.size() + 1), "earlier turn",
-                       "run " + text_of(*it, "run"),
+    sources.push_back({next(), "earlier turn", "run " + text_of(*it, "run"),
                        ("Task: " + text_of(*it, "task") + "\nAnswer: " + text_of(*it, "answer"))
                            .substr(0, kSourceChars)});
   }
@@ -92,7 +105,7 @@ std::vector<Thought> best_line(const TotState& tot) {
 
 Update route(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
-  const std::vector<Source> sources = collect_sources(s);
+  const std::vector<Source> sources = collect_sources(w, s);
   const Decision d = w.speaker.decide(
       ctx, "alfred", route_prompt(s["task"], sources),
       route_schema(w.limits.max_depth, w.max_turns),
@@ -110,7 +123,7 @@ Update route(Workflow& w, NodeContext& ctx) {
 
 Update research(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
-  const std::vector<Source> sources = collect_sources(s);
+  const std::vector<Source> sources = collect_sources(w, s);
   const std::string text = w.speaker.speak(ctx, "babs", research_prompt(s["task"], sources));
   json cited = json::array();
   for (const Source& src : sources) {
@@ -232,6 +245,28 @@ Embedded embed_positions(Workflow& w, NodeContext& ctx, const std::string& brick
   return {memory::lexical_embedding(brick), memory::lexical_embedding(robin), why};
 }
 
+// The finished run as a memory, so that later runs (on any thread) recall it. Through the
+// journal, so a re-run step does not remember it twice.
+void remember_episode(Workflow& w, NodeContext& ctx, const json& episode, double dissonance) {
+  const State& s = ctx.state();
+  std::string text = "Task: " + text_of(s, "task") + "\nAnswer: " + text_of(s, "answer");
+  if (s["report"].is_object()) text += "\nResearch: " + text_of(s["report"], "text");
+  for (const json& t : s["dialogue"])
+    text += "\n" + text_of(t, "persona") + ": " + text_of(t, "text");
+  if (text.size() > memory::kMaxMemoryBytes) text.resize(memory::kMaxMemoryBytes);
+  ctx.once("memory", [&] {
+    memory::NewMemory m;
+    m.text = valid_utf8(text);
+    m.namespace_path = "episodes/" + ctx.thread_id();
+    m.source_kind = "episode";
+    m.source = "run " + ctx.run_id();
+    m.metadata = {{"thread", ctx.thread_id()}, {"run", ctx.run_id()}, {"dissonance", dissonance}};
+    m.importance = std::clamp(0.5 + dissonance / 2, 0.0, 1.0);
+    const memory::AddResult added = w.deps.memory->add(m);
+    return json{{"memory", added.id}, {"duplicate", added.duplicate}, {"episode", episode}};
+  });
+}
+
 Update measure(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
   const auto [brick, robin] = final_positions(s);
@@ -260,6 +295,7 @@ Update measure(Workflow& w, NodeContext& ctx) {
   }
   const json episode = {
       {"run", ctx.run_id()}, {"task", s["task"]}, {"answer", s["answer"]}, {"dissonance", score}};
+  if (w.deps.memory != nullptr) remember_episode(w, ctx, episode, score);
   return Update{{"dissonance", result}, {"episodes", episode}};
 }
 

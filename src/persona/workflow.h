@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "graph/state_graph.h"
 #include "llm/model_manager.h"
+#include "memory/memory_store.h"
 #include "motive/event_bus.h"
 #include "persona/codex.h"
 
@@ -30,6 +31,9 @@ struct WorkflowDeps {
   MotivatorConfig motivator;
   motive::EventBus* bus = nullptr;
   int context_tokens = 4096;  // [inference] context_size: prompts are fitted into it
+  // Episodic memory: BABS searches it for the task, and every finished run is remembered in
+  // it (namespace episodes/THREAD). Null: only the documents and the thread's earlier runs.
+  memory::MemoryStore* memory = nullptr;
   // A model registered in `models` for embeddings; empty: the built-in lexical embedder.
   std::string embedding_model;
 };

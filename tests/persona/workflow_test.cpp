@@ -10,8 +10,10 @@
 #include "core/text.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
+#include "image/state_db.h"
 #include "persona/speaker.h"
 #include "support/scripted_backend.h"
+#include "support/test_models.h"
 
 namespace a4ps::persona {
 namespace {
@@ -305,6 +307,32 @@ TEST(Workflow, ASecondRunOnTheThreadCitesTheFirstAsAnEarlierTurn) {
   EXPECT_EQ(second.state["episodes"].size(), 2u);
   EXPECT_EQ(h.count("BABS", "(earlier turn: run r-"), 1u);
   EXPECT_EQ(h.count("BABS", "Task: Design the onboarding\nAnswer: Welcome people gently"), 1u);
+}
+
+TEST(Workflow, ALaterRunRecallsAnEarlierRunFromMemoryAndBabsCitesIt) {
+  Harness h(small(2, 1, 1, 1));
+  const auto db = a4ps::testing::scratch_dir() / "workflow-memory" / "state.db";
+  std::filesystem::remove_all(db.parent_path());
+  std::filesystem::create_directories(db.parent_path());
+  migrate_state_db(db);
+  auto store = memory::MemoryStore::open(db, memory::lexical_embedder());
+  h.deps.memory = store.get();
+  h.script.research = true;
+  const graph::RunResult first =
+      h.run("Note for later: the Community Resource Atlas opens at eight.", {}, "first");
+  ASSERT_EQ(first.status, graph::RunStatus::kDone) << first.error;
+  EXPECT_EQ(store->stats().live, 1);
+  const graph::RunResult second =
+      h.run("When does the Community Resource Atlas open?", {}, "second");
+  ASSERT_EQ(second.status, graph::RunStatus::kDone) << second.error;
+  // BABS's prompt numbers the remembered episode and quotes the fact; her report lists it.
+  EXPECT_EQ(h.count("BABS", "[1] (memory episode: episodes/first #"), 1u);
+  EXPECT_EQ(h.count("BABS", "Task: Note for later: the Community Resource Atlas opens at eight."),
+            1u);
+  ASSERT_FALSE(second.state["report"]["sources"].empty());
+  EXPECT_EQ(second.state["report"]["sources"][0]["kind"], "memory episode");
+  // Each finished run is remembered once.
+  EXPECT_EQ(store->stats().live, 2);
 }
 
 }  // namespace
