@@ -1,4 +1,6 @@
 // a4ps memory add|search|forget|stats|reindex
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 
@@ -6,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "memory/ingest.h"
 #include "memory/memory_store.h"
 
 namespace a4ps::cli {
@@ -116,6 +119,75 @@ void stats(const GlobalOptions& options, bool as_json) {
   }
 }
 
+// "docs/" and the file's stem with anything a namespace may not hold replaced by '-'.
+std::string namespace_for(const std::filesystem::path& file) {
+  std::string stem = file.stem().string();
+  for (char& c : stem) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '_' && c != '-')
+      c = '-';
+  }
+  return "docs/" + (stem.empty() ? std::string("document") : stem);
+}
+
+struct ImportArgs {
+  std::vector<std::string> paths;
+  std::string ns;
+  bool json = false;
+};
+
+void import_files(const GlobalOptions& options, const ImportArgs& a) {
+  // Every file is read and chunked before anything is stored: a bad file stops the import
+  // before it writes.
+  struct Prepared {
+    std::string path;
+    std::vector<memory::NewMemory> memories;
+  };
+  std::vector<Prepared> files;
+  for (const std::string& path : a.paths) {
+    const std::string text = memory::extract_text(path);
+    Prepared p{path, {}};
+    const auto chunks = memory::chunk_text(text);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      memory::NewMemory m;
+      m.text = chunks[i].text;
+      m.namespace_path = a.ns.empty() ? namespace_for(path) : a.ns;
+      m.source_kind = "document";
+      m.source = path;
+      m.metadata = {{"chunk", i + 1}, {"chunks", chunks.size()}, {"offset", chunks[i].offset}};
+      p.memories.push_back(std::move(m));
+    }
+    if (p.memories.empty()) throw_invalid_argument(path + ": no text to import");
+    files.push_back(std::move(p));
+  }
+  MemoryCommand m(options);
+  const bool tty = stderr_is_terminal();
+  json summary = json::array();
+  for (const Prepared& f : files) {
+    const auto results = m.store->add_many(f.memories, [&](size_t done, size_t total) {
+      if (tty || done == total) {
+        std::fprintf(stderr, "%s%s: embedded %zu of %zu chunks%s", tty ? "\r\033[K" : "",
+                     f.path.c_str(), done, total, done == total ? "\n" : "");
+      }
+    });
+    const auto duplicates = static_cast<size_t>(std::count_if(
+        results.begin(), results.end(), [](const memory::AddResult& r) { return r.duplicate; }));
+    summary.push_back({{"file", f.path},
+                       {"namespace", f.memories.front().namespace_path},
+                       {"chunks", results.size()},
+                       {"new", results.size() - duplicates},
+                       {"duplicates", duplicates}});
+  }
+  if (a.json) {
+    std::cout << summary.dump(2) << "\n";
+    return;
+  }
+  for (const json& f : summary) {
+    std::cout << f["file"].get<std::string>() << ": " << f["chunks"].get<size_t>() << " chunks in "
+              << f["namespace"].get<std::string>() << " (" << f["new"].get<size_t>() << " new, "
+              << f["duplicates"].get<size_t>() << " already remembered)\n";
+  }
+}
+
 }  // namespace
 
 void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
@@ -148,6 +220,18 @@ void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
     m.store->forget(*id);
     std::cout << "forgot memory " << *id << "\n";
   });
+
+  auto import_args = std::make_shared<ImportArgs>();
+  CLI::App* import_cmd = memory->add_subcommand(
+      "import",
+      "Remember documents: plain text and Markdown, HTML, and PDF, cut into overlapping chunks; "
+      "each file is stored whole or not at all");
+  import_cmd->add_option("paths", import_args->paths, "Files (.txt .md .rst .html .htm .pdf)")
+      ->required();
+  import_cmd->add_option("--namespace", import_args->ns,
+                         "Where to file them (default: docs/FILE-STEM for each)");
+  import_cmd->add_flag("--json", import_args->json, "Print JSON");
+  import_cmd->callback([&options, import_args] { import_files(options, *import_args); });
 
   auto as_json = std::make_shared<bool>(false);
   CLI::App* stats_cmd =

@@ -154,7 +154,9 @@ std::vector<float> MemoryStore::embed_checked(const std::string& text, bool quer
   return v;
 }
 
-AddResult MemoryStore::add(const NewMemory& memory) {
+namespace {
+
+void check_new_memory(const NewMemory& memory) {
   if (memory.text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw_invalid_argument("memory text is empty");
   }
@@ -168,46 +170,89 @@ AddResult MemoryStore::add(const NewMemory& memory) {
                            ": expected a number from 0 to 1");
   }
   check_namespace(memory.namespace_path);
-  const std::string hash = hex64(fnv1a(memory.text));
+}
+
+}  // namespace
+
+AddResult MemoryStore::add(const NewMemory& memory) {
+  return add_many({memory}).front();
+}
+
+std::vector<AddResult> MemoryStore::add_many(const std::vector<NewMemory>& memories,
+                                             const std::function<void(size_t, size_t)>& progress) {
+  for (const NewMemory& m : memories) check_new_memory(m);
+  std::vector<AddResult> results(memories.size());
+  std::vector<std::string> hashes;
+  std::vector<bool> fresh(memories.size(), true);
   {
     std::lock_guard lock(mu_);
-    auto dup = db_->prepare(
-        "SELECT id FROM memories WHERE namespace = ? AND content_hash = ? AND deleted = 0");
-    dup.bind(1, memory.namespace_path).bind(2, hash);
-    if (dup.step()) return {dup.int64(0), true};
+    std::map<std::pair<std::string, std::string>, std::int64_t> seen;  // in this batch
+    for (size_t i = 0; i < memories.size(); ++i) {
+      hashes.push_back(hex64(fnv1a(memories[i].text)));
+      auto dup = db_->prepare(
+          "SELECT id FROM memories WHERE namespace = ? AND content_hash = ? AND deleted = 0");
+      dup.bind(1, memories[i].namespace_path).bind(2, hashes[i]);
+      if (dup.step()) {
+        results[i] = {dup.int64(0), true};
+        fresh[i] = false;
+      } else if (seen.contains({memories[i].namespace_path, hashes[i]})) {
+        fresh[i] = false;  // resolved to the first copy's id below
+      } else {
+        seen[{memories[i].namespace_path, hashes[i]}] = -1;
+      }
+    }
   }
   // Embedding may call a model: done before the lock is taken.
-  const std::vector<float> v = embed_checked(memory.text, /*query=*/false);
+  std::vector<std::vector<float>> vectors(memories.size());
+  for (size_t i = 0; i < memories.size(); ++i) {
+    if (fresh[i]) vectors[i] = embed_checked(memories[i].text, /*query=*/false);
+    if (progress) progress(i + 1, memories.size());
+  }
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
   const std::int64_t now = now_ms();
-  db_->prepare(
-         "INSERT INTO memories (namespace, source_kind, source, text, metadata, content_hash,"
-         " importance, created_ms, accessed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, memory.namespace_path)
-      .bind(2, memory.source_kind)
-      .bind(3, memory.source)
-      .bind(4, memory.text)
-      .bind(5, graph::stored_json(memory.metadata.is_object() ? memory.metadata : json::object()))
-      .bind(6, hash)
-      .bind_real(7, memory.importance)
-      .bind(8, now)
-      .bind(9, now)
-      .run();
-  const std::int64_t id = db_->last_insert_id();
-  db_->prepare(
-         "INSERT INTO memory_embeddings (memory_id, model, dimension, vector) VALUES (?, ?, ?, ?)")
-      .bind(1, id)
-      .bind(2, embedder_.name)
-      .bind(3, static_cast<std::int64_t>(v.size()))
-      .bind_blob(4, to_bytes(v))
-      .run();
+  std::map<std::pair<std::string, std::string>, std::int64_t> stored;
+  for (size_t i = 0; i < memories.size(); ++i) {
+    const NewMemory& memory = memories[i];
+    if (!fresh[i]) {
+      const auto first = stored.find({memory.namespace_path, hashes[i]});
+      if (first != stored.end()) results[i] = {first->second, true};
+      continue;
+    }
+    db_->prepare(
+           "INSERT INTO memories (namespace, source_kind, source, text, metadata, content_hash,"
+           " importance, created_ms, accessed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, memory.namespace_path)
+        .bind(2, memory.source_kind)
+        .bind(3, memory.source)
+        .bind(4, memory.text)
+        .bind(5, graph::stored_json(memory.metadata.is_object() ? memory.metadata : json::object()))
+        .bind(6, hashes[i])
+        .bind_real(7, memory.importance)
+        .bind(8, now)
+        .bind(9, now)
+        .run();
+    const std::int64_t id = db_->last_insert_id();
+    db_->prepare(
+           "INSERT INTO memory_embeddings (memory_id, model, dimension, vector) VALUES (?, ?, ?, "
+           "?)")
+        .bind(1, id)
+        .bind(2, embedder_.name)
+        .bind(3, static_cast<std::int64_t>(vectors[i].size()))
+        .bind_blob(4, to_bytes(vectors[i]))
+        .run();
+    results[i] = {id, false};
+    stored[{memory.namespace_path, hashes[i]}] = id;
+  }
   txn.commit();
-  if (dimension_ == 0) dimension_ = static_cast<int>(v.size());
-  ids_.push_back(id);
-  namespaces_.push_back(memory.namespace_path);
-  vectors_.insert(vectors_.end(), v.begin(), v.end());
-  return {id, false};
+  for (size_t i = 0; i < memories.size(); ++i) {
+    if (!fresh[i]) continue;
+    if (dimension_ == 0) dimension_ = static_cast<int>(vectors[i].size());
+    ids_.push_back(results[i].id);
+    namespaces_.push_back(memories[i].namespace_path);
+    vectors_.insert(vectors_.end(), vectors[i].begin(), vectors[i].end());
+  }
+  return results;
 }
 
 std::vector<std::pair<std::int64_t, double>> MemoryStore::keyword_leg(const std::string& query,

@@ -97,6 +97,11 @@ class MemoryStore {
   // Stores the memory and its embedding in one transaction. Throws kInvalidArgument for empty
   // text, text over kMaxMemoryBytes, importance outside 0..1 or a malformed namespace.
   AddResult add(const NewMemory& memory);
+  // Stores every memory in one transaction (all or none; nothing half-written), embedding them
+  // first; duplicates of live memories, or of each other, are not stored twice.
+  // `progress(done, total)` is called as they are embedded.
+  std::vector<AddResult> add_many(const std::vector<NewMemory>& memories,
+                                  const std::function<void(size_t, size_t)>& progress = {});
   std::vector<Hit> search(const std::string& query, const SearchOptions& options = {});
   // Marks a memory deleted (it leaves both indexes). Throws kNotFound for an unknown or
   // already forgotten id.

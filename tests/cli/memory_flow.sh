@@ -36,6 +36,17 @@ step 2 "memory text is empty" memory add "  "
 step 2 "namespace \"/bad\"" memory add "x" --namespace /bad
 step 2 "importance 2" memory add "x" --importance 2
 step 0 "1 memories \(1 forgotten\)" memory stats
+printf '<html><body><h1>Clinic hours</h1><p>The clinics open at eight.</p></body></html>' \
+  >"$work/hours.html"
+for i in $(seq 1 60); do printf 'Paragraph %d of the atlas guide tells newcomers where food is.\n\n' "$i"; done \
+  >"$work/guide.md"
+step 0 "hours.html: 1 chunks in docs/hours \(1 new" memory import "$work/hours.html"
+step 0 "guide.md: [2-9] chunks in docs/guide" memory import "$work/guide.md"
+step 0 "already remembered" memory import "$work/guide.md"
+step 0 "docs/hours document: .*hours.html" memory search "when do clinics open"
+printf 'PK\003\004' >"$work/slides.docx"
+step 2 "unsupported format \".docx\"" memory import "$work/hours.html" "$work/slides.docx"
+step 3 "no such file" memory import "$work/missing.md"
 if ((failures > 0)); then
   echo "$failures step(s) failed" >&2
   exit 1
