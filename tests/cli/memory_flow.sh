@@ -47,6 +47,31 @@ step 0 "docs/hours document: .*hours.html" memory search "when do clinics open"
 printf 'PK\003\004' >"$work/slides.docx"
 step 2 "unsupported format \".docx\"" memory import "$work/hours.html" "$work/slides.docx"
 step 3 "no such file" memory import "$work/missing.md"
+# Killed (SIGKILL) while importing a large file (about 15,000 chunks): the file is stored whole or not at all, and
+# the index the next process builds holds exactly SQLite's live rows.
+seq 1 200000 | sed 's/.*/Entry &: the atlas lists a service in district & with opening hours.\n/' \
+  >"$work/big.md"
+before=$("$a4ps" memory stats --json 2>/dev/null | grep -Eo '"live": [0-9]+' | grep -Eo '[0-9]+')
+"$a4ps" memory import "$work/big.md" >/dev/null 2>&1 &
+pid=$!
+sleep "0.$((RANDOM % 9 + 1))"  # somewhere while it embeds or writes
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+"$a4ps" image unlock >/dev/null 2>&1
+after=$("$a4ps" memory stats --json 2>/dev/null)
+live=$(grep -Eo '"live": [0-9]+' <<<"$after" | grep -Eo '[0-9]+')
+embedded=$(grep -Eo '"embedded": [0-9]+' <<<"$after" | grep -Eo '[0-9]+')
+[[ "$live" == "$embedded" ]] || { echo "FAIL: $live live memories but $embedded in the index" >&2; failures=$((failures + 1)); }
+out=$("$a4ps" memory import "$work/big.md" --json 2>/dev/null)
+chunks=$(grep -Eo '"chunks": [0-9]+' <<<"$out" | grep -Eo '[0-9]+')
+final=$("$a4ps" memory stats --json 2>/dev/null | grep -Eo '"live": [0-9]+' | grep -Eo '[0-9]+')
+if [[ "$live" != "$before" && "$live" != "$((before + chunks))" ]]; then
+  echo "FAIL: after the kill $live memories: neither $before nor $((before + chunks)) (half-written)" >&2
+  failures=$((failures + 1))
+fi
+[[ "$final" == "$((before + chunks))" ]] || { echo "FAIL: after re-import $final, expected $((before + chunks))" >&2; failures=$((failures + 1)); }
+echo "import killed: $before before, $live after the kill, $final after re-import ($chunks chunks)"
+
 if ((failures > 0)); then
   echo "$failures step(s) failed" >&2
   exit 1
