@@ -7,9 +7,10 @@
 // all but END leave the thread resumable.
 //
 // Resume without repetition: a node's model and tool calls go through NodeContext::once(),
-// which journals each result as it is produced; in a step with several nodes, each node's
-// output is journaled when it finishes. A re-run step (after a crash, an interrupt or an
-// error) replays what is journaled instead of producing it again.
+// which journals each result as it is produced; when a step with several nodes stops without
+// committing (an interrupt or an error in one of them), the outputs of the nodes that
+// finished are journaled too. A re-run step (after a crash, an interrupt or an error) replays
+// what is journaled instead of producing it again.
 #pragma once
 
 #include <functional>
