@@ -71,10 +71,6 @@ json pending_json(const std::vector<std::string>& pending) {
 
 }  // namespace
 
-std::string stored_json(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::string make_id(std::string_view prefix) {
   static std::mutex mu;
   static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(now_ms()) ^

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_text.h"
 #include "graph/state_graph.h"
 
 namespace a4ps::sql {
@@ -261,10 +262,6 @@ class Checkpointer {
   // The last committed event seq of each run this object wrote events for.
   std::map<std::string, std::int64_t> last_seq_;  // guarded by mu_
 };
-
-// `value` as stored in state.db: compact JSON, with bytes that are not UTF-8 replaced by U+FFFD
-// (a node's output must not fail its step's commit for that).
-std::string stored_json(const nlohmann::json& value);
 
 // A fresh id such as "t-5f2c9a1e0b3d" (prefix "t" for threads, "r" for runs).
 std::string make_id(std::string_view prefix);

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
-#include "graph/checkpointer.h"
+#include "core/json_text.h"
 #include "image/sqlite.h"
 #include "memory/lexical_embedder.h"
 
@@ -226,7 +226,7 @@ std::vector<AddResult> MemoryStore::add_many(const std::vector<NewMemory>& memor
         .bind(2, memory.source_kind)
         .bind(3, memory.source)
         .bind(4, memory.text)
-        .bind(5, graph::stored_json(memory.metadata.is_object() ? memory.metadata : json::object()))
+        .bind(5, stored_json(memory.metadata.is_object() ? memory.metadata : json::object()))
         .bind(6, hashes[i])
         .bind_real(7, memory.importance)
         .bind(8, now)
