@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "image/sqlite.h"
 #include "image/state_db.h"
@@ -16,12 +17,6 @@ namespace a4ps::graph {
 namespace {
 
 using nlohmann::json;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 json parse_stored(const std::string& text, const std::string& what) {
   try {
@@ -73,7 +68,7 @@ json pending_json(const std::vector<std::string>& pending) {
 
 std::string make_id(std::string_view prefix) {
   static std::mutex mu;
-  static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(now_ms()) ^
+  static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(unix_ms()) ^
                              (static_cast<std::uint64_t>(getpid()) << 32));
   std::uint64_t bits = 0;
   {
@@ -166,7 +161,7 @@ ThreadInfo Checkpointer::create_thread(const std::string& id, const std::string&
   info.graph = graph;
   info.channels = channels;
   info.metadata = metadata.is_object() ? metadata : json::object();
-  info.created_ms = info.updated_ms = now_ms();
+  info.created_ms = info.updated_ms = unix_ms();
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
   insert_thread(info);
@@ -402,7 +397,7 @@ std::pair<CheckpointInfo, std::vector<EventRecord>> Checkpointer::commit_step(
   info.step = record.step;
   info.pending = record.pending;
   info.metadata = record.metadata;
-  info.created_ms = now_ms();
+  info.created_ms = unix_ms();
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
   try {
@@ -471,7 +466,7 @@ ThreadInfo Checkpointer::fork(const std::string& thread_id, std::optional<std::i
   info.metadata = source.metadata;
   info.parent_thread = thread_id;
   info.parent_checkpoint = cp.info.id;
-  info.created_ms = info.updated_ms = now_ms();
+  info.created_ms = info.updated_ms = unix_ms();
   const json metadata = {{"source", "fork"},
                          {"from", {{"thread", thread_id}, {"checkpoint", cp.info.id}}},
                          {"update", update}};

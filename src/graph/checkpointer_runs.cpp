@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "graph/checkpointer.h"
 #include "image/sqlite.h"
@@ -14,12 +15,6 @@ namespace a4ps::graph {
 namespace {
 
 using nlohmann::json;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool process_alive(std::int64_t pid) {
   return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
@@ -72,7 +67,7 @@ std::optional<RunInfo> Checkpointer::live_run_on(const std::string& thread_id) {
       continue;
     }
     db_->prepare("UPDATE runs SET status = 'crashed', updated_ms = ? WHERE id = ?")
-        .bind(1, now_ms())
+        .bind(1, unix_ms())
         .bind(2, run.id)
         .run();
   }
@@ -133,7 +128,7 @@ RunInfo Checkpointer::begin_run(const std::string& thread_id, const json& input,
     run.status = "running";
     run.input = input;
     run.pid = getpid();
-    run.created_ms = run.updated_ms = now_ms();
+    run.created_ms = run.updated_ms = unix_ms();
     db_->prepare(
            "INSERT INTO runs (id, thread_id, status, input, steps, pid, created_ms, updated_ms)"
            " VALUES (?, ?, 'running', ?, 0, ?, ?, ?)")
@@ -162,7 +157,7 @@ RunInfo Checkpointer::reopen_run(const std::string& run_id, BusyPolicy policy) {
     RunInfo run = existing;
     run.status = "running";
     run.pid = getpid();
-    run.updated_ms = now_ms();
+    run.updated_ms = unix_ms();
     db_->prepare("UPDATE runs SET status = 'running', pid = ?, updated_ms = ? WHERE id = ?")
         .bind(1, run.pid)
         .bind(2, run.updated_ms)
@@ -179,7 +174,7 @@ void Checkpointer::set_run_status(const std::string& run_id, const std::string& 
       .bind(1, status)
       .bind(2, error.empty() ? std::optional<std::string>() : error)
       .bind(3, error_node.empty() ? std::optional<std::string>() : error_node)
-      .bind(4, now_ms())
+      .bind(4, unix_ms())
       .bind(5, run_id)
       .run();
 }
@@ -239,7 +234,7 @@ std::vector<EventRecord> Checkpointer::insert_events(const std::string& run_id,
     last.bind(1, run_id);
     if (last.step()) seq = last.int64(0);
   }
-  const std::int64_t ts = now_ms();
+  const std::int64_t ts = unix_ms();
   for (const NewEvent& e : events) {
     EventRecord record{run_id, ++seq, ts, e.kind, e.data};
     db_->prepare("INSERT INTO events (run_id, seq, ts_ms, kind, data) VALUES (?, ?, ?, ?, ?)")
@@ -310,7 +305,7 @@ std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_
       .bind(4, entry.kind)
       .bind(5, entry.key)
       .bind(6, stored_json(entry.value))
-      .bind(7, now_ms())
+      .bind(7, unix_ms())
       .run();
   std::vector<EventRecord> stored = insert_events(run_id, events);
   txn.commit();

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/json_text.h"
@@ -19,12 +20,6 @@ namespace {
 using nlohmann::json;
 
 constexpr double kRrfK = 60.0;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void normalize(std::vector<float>& v) {
   double norm = 0;
@@ -210,7 +205,7 @@ std::vector<AddResult> MemoryStore::add_many(const std::vector<NewMemory>& memor
   }
   std::lock_guard lock(mu_);
   sql::Transaction txn(*db_);
-  const std::int64_t now = now_ms();
+  const std::int64_t now = unix_ms();
   std::map<std::pair<std::string, std::string>, std::int64_t> stored;
   for (size_t i = 0; i < memories.size(); ++i) {
     const NewMemory& memory = memories[i];
@@ -318,7 +313,7 @@ std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptio
     h.score += 1.0 / (kRrfK + rank);
   }
   std::vector<Hit> hits;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = unix_ms();
   for (auto& [id, h] : fused) {
     auto row = db_->prepare(
         "SELECT text, namespace, source_kind, source, metadata, importance, created_ms FROM "

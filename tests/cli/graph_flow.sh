@@ -10,22 +10,7 @@ rm -rf "$work" && mkdir -p "$work"
 export A4PS_IMAGE="$work/image"
 failures=0
 
-# step EXIT_CODE REGEX ARGS...: runs a4ps ARGS, checks its exit code and output.
-step() {
-  local expected=$1 regex=$2
-  shift 2
-  local output rc
-  output=$("$a4ps" "$@" 2>&1)
-  rc=$?
-  if ((rc >= 128)) || [[ "$rc" != "$expected" ]] || ! grep -Eq -- "$regex" <<<"$output"; then
-    printf 'FAIL: a4ps %s\n  exit %s (expected %s), output:\n%s\n  expected to match: %s\n' \
-      "$*" "$rc" "$expected" "$output" "$regex" >&2
-    failures=$((failures + 1))
-  else
-    printf 'ok: a4ps %s\n' "$*"
-  fi
-  LAST_OUTPUT=$output
-}
+source "$(dirname "$0")/lib.sh"
 
 step 0 "created image" init
 step 0 "no threads yet" threads list
@@ -57,7 +42,4 @@ step 0 "^7 +run_finished .*interrupted" runs show "$run" --after 6
 step 0 "^8 +run_started .*resumed" runs show "$run" --after 6
 step 0 '"seq": 1,' runs show "$run" --events --json
 
-if ((failures > 0)); then
-  echo "$failures step(s) failed" >&2
-  exit 1
-fi
+finish

@@ -7,19 +7,7 @@ work=$2
 rm -rf "$work" && mkdir -p "$work"
 export A4PS_IMAGE="$work/image"
 failures=0
-step() {
-  local expected=$1 regex=$2
-  shift 2
-  local output rc
-  output=$("$a4ps" "$@" 2>&1)
-  rc=$?
-  if ((rc >= 128)) || [[ "$rc" != "$expected" ]] || ! grep -Eq -- "$regex" <<<"$output"; then
-    printf 'FAIL: a4ps %s\n  exit %s (expected %s), output:\n%s\n' "$*" "$rc" "$expected" "$output" >&2
-    failures=$((failures + 1))
-  else
-    printf 'ok: a4ps %s\n' "$*"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 "$a4ps" init >/dev/null
 printf '[memory]\nembedder = "lexical"\n' >"$A4PS_IMAGE/config.toml"
 step 0 "remembered as memory 1" memory add "The Atlas lists food banks and clinics." --namespace docs/atlas
@@ -61,18 +49,14 @@ wait $pid 2>/dev/null
 after=$("$a4ps" memory stats --json 2>/dev/null)
 live=$(grep -Eo '"live": [0-9]+' <<<"$after" | grep -Eo '[0-9]+')
 embedded=$(grep -Eo '"embedded": [0-9]+' <<<"$after" | grep -Eo '[0-9]+')
-[[ "$live" == "$embedded" ]] || { echo "FAIL: $live live memories but $embedded in the index" >&2; failures=$((failures + 1)); }
+[[ "$live" == "$embedded" ]] || fail "$live live memories but $embedded in the index"
 out=$("$a4ps" memory import "$work/big.md" --json 2>/dev/null)
 chunks=$(grep -Eo '"chunks": [0-9]+' <<<"$out" | grep -Eo '[0-9]+')
 final=$("$a4ps" memory stats --json 2>/dev/null | grep -Eo '"live": [0-9]+' | grep -Eo '[0-9]+')
 if [[ "$live" != "$before" && "$live" != "$((before + chunks))" ]]; then
-  echo "FAIL: after the kill $live memories: neither $before nor $((before + chunks)) (half-written)" >&2
-  failures=$((failures + 1))
+  fail "after the kill $live memories: neither $before nor $((before + chunks)) (half-written)"
 fi
-[[ "$final" == "$((before + chunks))" ]] || { echo "FAIL: after re-import $final, expected $((before + chunks))" >&2; failures=$((failures + 1)); }
+[[ "$final" == "$((before + chunks))" ]] || fail "after re-import $final, expected $((before + chunks))"
 echo "import killed: $before before, $live after the kill, $final after re-import ($chunks chunks)"
 
-if ((failures > 0)); then
-  echo "$failures step(s) failed" >&2
-  exit 1
-fi
+finish

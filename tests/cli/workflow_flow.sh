@@ -10,10 +10,7 @@ work=$2
 rm -rf "$work" && mkdir -p "$work/models"
 export A4PS_IMAGE="$work/image"
 failures=0
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
+source "$(dirname "$0")/lib.sh"
 
 seed=31
 for persona in alfred babs brick robin; do
@@ -67,21 +64,7 @@ out=$("$a4ps" run "x" --doc "$work/nope.md" 2>&1)
 sed -i 's/^max_tokens = .*/max_tokens = 400/' "$A4PS_IMAGE/codex/persona_codex.toml"
 sed -i 's/^breadth = .*/breadth = 3/' "$A4PS_IMAGE/config.toml"
 "$a4ps" run "Design a gentle onboarding" --thread w2 --record "$work/rec1.jsonl" >/dev/null 2>&1 &
-pid=$!
-seen=""
-for _ in $(seq 1 600); do
-  run=$("$a4ps" runs list --thread w2 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
-  if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null |
-    grep -q 'token .*"part":"candidate d1.3"'; then
-    seen=yes
-    break
-  fi
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-[[ -n "$seen" ]] || fail "the run never reached BRICK's third candidate before it ended"
+kill_run_when $! w2 'token .*"part":"candidate d1.3"'
 "$a4ps" runs list --thread w2 | grep -q "crashed" || fail "the killed run is not listed as crashed"
 out=$("$a4ps" resume w2 2>&1)
 [[ $? == 7 ]] && grep -q "a4ps image unlock" <<<"$out" || fail "resume on a stale lock: $out"
@@ -104,21 +87,7 @@ echo "model calls before the kill: $before; calls repeated after resume: $repeat
 # Killed in the middle of the dialogue (ROBIN's turn has begun), then resumed: the steps
 # before it are not run again.
 "$a4ps" run "Design a gentle onboarding" --thread w3 --record "$work/rec3.jsonl" >/dev/null 2>&1 &
-pid=$!
-seen=""
-for _ in $(seq 1 600); do
-  run=$("$a4ps" runs list --thread w3 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
-  if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null |
-    grep -q 'node_started .*"node":"robin_respond"'; then
-    seen=yes
-    break
-  fi
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-[[ -n "$seen" ]] || fail "the w3 run never reached the dialogue before it ended"
+kill_run_when $! w3 'node_started .*"node":"robin_respond"'
 "$a4ps" image unlock >/dev/null || fail "image unlock after the second kill"
 out=$("$a4ps" resume w3 --record "$work/rec4.jsonl" 2>&1)
 [[ $? == 0 ]] && grep -q "══ Answer" <<<"$out" || fail "resume mid-dialogue: $out"
@@ -127,8 +96,4 @@ repeated=$(comm -12 <(hashes "$work/rec3.jsonl") <(hashes "$work/rec4.jsonl") | 
 echo "mid-dialogue: calls before the kill: $(hashes "$work/rec3.jsonl" | wc -l); repeated: $repeated"
 ((repeated <= 1)) || fail "$repeated model calls ran again after resuming mid-dialogue"
 
-if ((failures > 0)); then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "workflow flow: all checks passed"
+finish

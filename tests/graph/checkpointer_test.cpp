@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "graph/runner.h"
 #include "image/state_db.h"
+#include "support/errors.h"
 #include "support/test_models.h"
 
 namespace a4ps::graph {
@@ -24,15 +25,7 @@ std::filesystem::path fresh_db(const std::string& name) {
   return dir / "state.db";
 }
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 // draft -> review (asks a human) -> publish; "calls" counts real model calls.
 CompiledGraph review_graph(std::atomic<int>& calls) {

@@ -9,20 +9,13 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "image/state_db.h"
+#include "support/errors.h"
 #include "support/test_models.h"
 
 namespace a4ps {
 namespace {
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 // A pid that certainly belonged to a process that has exited.
 pid_t dead_pid() {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "support/errors.h"
 #include "support/ollama_contract.h"
 
 namespace a4ps::llm {
@@ -22,15 +23,7 @@ ChatRequest request(const std::string& text, int32_t max_tokens = 64) {
   return r;
 }
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 TEST(OllamaBackend, StreamsNdjsonAndReportsCounts) {
   testing::OllamaContractServer ollama({"phi3:mini-4k-instruct"});

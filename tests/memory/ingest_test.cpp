@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "support/errors.h"
 #include "support/test_models.h"
 
 namespace a4ps::memory {
@@ -18,14 +19,7 @@ std::filesystem::path write(const std::string& name, const std::string& bytes) {
   return dir / name;
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 // A one-page PDF with the text `line`, its cross-reference table computed from the offsets.
 std::string one_line_pdf(const std::string& line) {

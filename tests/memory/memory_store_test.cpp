@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "image/state_db.h"
 #include "memory/lexical_embedder.h"
+#include "support/errors.h"
 #include "support/test_models.h"
 
 namespace a4ps::memory {
@@ -20,14 +21,7 @@ std::filesystem::path fresh_db(const std::string& name) {
   return dir / "state.db";
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 const std::vector<std::string> kCorpus = {
     "The Community Resource Atlas lists food banks, clinics and shelters by neighbourhood.",

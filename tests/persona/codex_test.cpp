@@ -121,8 +121,8 @@ TEST(Codex, APersonaMayNameALoraAdapterRelativeToTheCodexFile) {
   std::string text = kMinimalCodex;
   text.replace(text.find("core_imperatives"), 0,
                "adapter = \"adapters/brick-v2.gguf\"\nadapter_scale = 0.75\n");
-  const Codex codex = Codex::load_string(text, "/images/one/codex/persona_codex.toml",
-                                         Config::defaults());
+  const Codex codex =
+      Codex::load_string(text, "/images/one/codex/persona_codex.toml", Config::defaults());
   const Persona& brick = codex.persona("brick");
   ASSERT_TRUE(brick.adapter.has_value());
   EXPECT_EQ(brick.adapter->path, "/images/one/codex/adapters/brick-v2.gguf");

@@ -43,8 +43,7 @@ int main(int argc, char** argv) {
   write(dir / "bad_syntax.toml", "[budget\nmemory_mb = 3\n");
   write(dir / "unknown_key.toml", "[budget]\nmemroy_mb = 3\n");
   write(dir / "local.toml", "[models]\nbrick = \"tiny.gguf\"\n[inference]\ncontext_size = 1024\n");
-  write(dir / "small_budget.toml",
-        "[models]\nbrick = \"tiny.gguf\"\n[budget]\nmemory_mb = 10\n");
+  write(dir / "small_budget.toml", "[models]\nbrick = \"tiny.gguf\"\n[budget]\nmemory_mb = 10\n");
   write(dir / "bad_ref.toml", "[models]\nbrick = \"openai:qwen\"\n");
   write(dir / "ollama.toml", "[models]\nbrick = \"phi3:mini-4k-instruct\"\n");
   write(dir / "bad_codex.toml",

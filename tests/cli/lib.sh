@@ -1,0 +1,51 @@
+# Shared by the CLI flow scripts (sourced): `a4ps`, `work` and `failures` are the caller's.
+
+# fail MESSAGE: counts a failed check.
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  failures=$((failures + 1))
+}
+
+# step EXIT_CODE REGEX ARGS...: runs a4ps ARGS, checks its exit code and output.
+step() {
+  local expected=$1 regex=$2
+  shift 2
+  local output rc
+  output=$("$a4ps" "$@" 2>&1)
+  rc=$?
+  if ((rc >= 128)) || [[ "$rc" != "$expected" ]] || ! grep -Eq -- "$regex" <<<"$output"; then
+    printf 'FAIL: a4ps %s\n  exit %s (expected %s), output:\n%s\n  expected to match: %s\n' \
+      "$*" "$rc" "$expected" "$output" "$regex" >&2
+    failures=$((failures + 1))
+  else
+    printf 'ok: a4ps %s\n' "$*"
+  fi
+  LAST_OUTPUT=$output
+}
+
+# kill_run_when PID THREAD PATTERN: SIGKILLs PID as soon as an event of the thread's run
+# matches PATTERN (as `a4ps runs show RUN --events` prints it); fails if the run ends first.
+kill_run_when() {
+  local pid=$1 thread=$2 pattern=$3 run seen=""
+  for _ in $(seq 1 600); do
+    run=$("$a4ps" runs list --thread "$thread" --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
+    if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null | grep -q -- "$pattern"; then
+      seen=yes
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  [[ -n "$seen" ]] || fail "thread $thread ended before an event matched: $pattern"
+}
+
+# finish: the script's exit status from the failures counted.
+finish() {
+  if ((failures > 0)); then
+    echo "$failures check(s) failed" >&2
+    exit 1
+  fi
+  echo "all checks passed"
+}
