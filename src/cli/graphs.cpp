@@ -162,7 +162,11 @@ memory::MemoryStore& GraphRuntime::memory() {
     embedder = {"model:" + it->second, embed(nomic ? "search_document: " : ""),
                 embed(nomic ? "search_query: " : "")};
   }
-  memory_ = memory::MemoryStore::open(image_dir_ / "state.db", std::move(embedder));
+  memory::MemoryStoreOptions options;
+  options.index = index_config(config_.memory);
+  options.index_dir = image_dir_ / "index";
+  options.rebuild_progress = count_progress_printer("building the vector index");
+  memory_ = memory::MemoryStore::open(image_dir_ / "state.db", std::move(embedder), options);
   return *memory_;
 }
 
@@ -261,6 +265,30 @@ CancelOnCtrlC::~CancelOnCtrlC() {
   watcher_.request_stop();
   watcher_.join();
   std::signal(SIGINT, SIG_DFL);
+}
+
+memory::IndexConfig index_config(const MemoryConfig& memory) {
+  memory::IndexConfig c;
+  c.kind = memory.index;
+  c.flat_max = memory.flat_max;
+  c.hnsw_m = static_cast<int>(memory.hnsw_m);
+  c.hnsw_ef_construction = static_cast<int>(memory.hnsw_ef_construction);
+  c.hnsw_ef_search = static_cast<int>(memory.hnsw_ef_search);
+  c.ivf_nlist = static_cast<int>(memory.ivf_nlist);
+  c.ivf_nprobe = static_cast<int>(memory.ivf_nprobe);
+  c.pq_m = static_cast<int>(memory.pq_m);
+  return c;
+}
+
+std::function<void(std::int64_t, std::int64_t)> count_progress_printer(std::string label) {
+  const bool tty = stderr_is_terminal();
+  return [tty, label = std::move(label)](std::int64_t done, std::int64_t total) {
+    if (tty || done == total) {
+      std::fprintf(stderr, "%s%s: %lld of %lld%s", tty ? "\r\033[K" : "", label.c_str(),
+                   static_cast<long long>(done), static_cast<long long>(total),
+                   done == total ? "\n" : "");
+    }
+  };
 }
 
 std::function<void(const std::string&, float)> load_progress_printer() {

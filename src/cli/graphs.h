@@ -103,6 +103,10 @@ class CancelOnCtrlC {
 
 // Shows model loads on stderr ("loading brick ... 100%", in place on a terminal).
 std::function<void(const std::string&, float)> load_progress_printer();
+// Prints "LABEL: done of total" on stderr (one updating line on a terminal, the last otherwise).
+std::function<void(std::int64_t, std::int64_t)> count_progress_printer(std::string label);
+// [memory]'s vector index keys as the memory module takes them.
+memory::IndexConfig index_config(const MemoryConfig& memory);
 
 // The persona workflow's transcript on stdout, from its events (run_cmd.cpp).
 std::function<void(const graph::EventRecord&)> workflow_printer();

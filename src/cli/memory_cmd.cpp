@@ -106,13 +106,21 @@ void stats(const GlobalOptions& options, bool as_json) {
                       {"forgotten", s.forgotten},
                       {"embedded", s.embedded},
                       {"embedder", s.embedder},
-                      {"dimension", s.dimension}}
+                      {"dimension", s.dimension},
+                      {"index",
+                       {{"kind", s.index.kind},
+                        {"vectors", s.index.vectors},
+                        {"bytes", s.index.index_bytes},
+                        {"loaded", s.index.loaded}}}}
                      .dump(2)
               << "\n";
     return;
   }
   std::cout << s.live << " memories (" << s.forgotten << " forgotten), " << s.embedded
-            << " embedded by " << s.embedder << " (dimension " << s.dimension << ")\n";
+            << " embedded by " << s.embedder << " (dimension " << s.dimension << ")\n"
+            << "vector index: " << s.index.kind << ", " << s.index.vectors << " vectors, "
+            << (s.index.index_bytes + 512 * 1024) / (1024 * 1024) << " MiB; " << s.index.loaded
+            << "\n";
   if (s.embedded < s.live) {
     std::cout << s.live - s.embedded
               << " have no vector of this embedder (it changed?): run a4ps memory reindex\n";
@@ -242,14 +250,7 @@ void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
   memory->add_subcommand("reindex", "Embed every memory again (after the embedding model changed)")
       ->callback([&options] {
         MemoryCommand m(options);
-        const bool tty = stderr_is_terminal();
-        m.store->reindex([tty](std::int64_t done, std::int64_t total) {
-          if (tty || done == total) {
-            std::fprintf(stderr, "%sreindexed %lld of %lld%s", tty ? "\r\033[K" : "",
-                         static_cast<long long>(done), static_cast<long long>(total),
-                         done == total ? "\n" : "");
-          }
-        });
+        m.store->reindex(count_progress_printer("reindexed"));
         std::cout << "reindexed: " << m.store->stats().embedded << " memories\n";
       });
 }

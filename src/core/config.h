@@ -45,6 +45,14 @@ struct MemoryConfig {
   std::string table_name = "a4ps_scrapbook";
   std::string index = "auto";
   std::string embedder = "model";  // "model": [models] embedding; "lexical": the built-in one
+  // The vector index's parameters (memory/vector_index.h has their meaning).
+  int64_t flat_max = 200000;
+  int64_t hnsw_m = 16;
+  int64_t hnsw_ef_construction = 200;
+  int64_t hnsw_ef_search = 128;
+  int64_t ivf_nlist = 0;
+  int64_t ivf_nprobe = 32;
+  int64_t pq_m = 0;
 };
 
 // The graph engine's checkpointing and runs.

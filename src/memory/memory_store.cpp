@@ -29,18 +29,6 @@ void normalize(std::vector<float>& v) {
   for (float& x : v) x *= scale;
 }
 
-std::string to_bytes(const std::vector<float>& v) {
-  std::string bytes(v.size() * sizeof(float), '\0');
-  std::memcpy(bytes.data(), v.data(), bytes.size());
-  return bytes;
-}
-
-std::vector<float> from_bytes(const std::string& bytes) {
-  std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
-  return v;
-}
-
 void check_namespace(const std::string& ns) {
   const bool ok =
       ns.size() <= 200 && ns.find("//") == std::string::npos && (ns.empty() || ns.front() != '/') &&
@@ -76,12 +64,6 @@ std::string fts_query(const std::string& query) {
   return out;
 }
 
-bool under(const std::string& ns, const std::string& prefix) {
-  return prefix.empty() || ns == prefix ||
-         (ns.size() > prefix.size() && ns.compare(0, prefix.size(), prefix) == 0 &&
-          ns[prefix.size()] == '/');
-}
-
 }  // namespace
 
 Embedder lexical_embedder() {
@@ -92,45 +74,21 @@ Embedder lexical_embedder() {
 MemoryStore::MemoryStore(std::unique_ptr<sql::Database> db, Embedder embedder)
     : embedder_(std::move(embedder)), db_(std::move(db)) {}
 
-MemoryStore::~MemoryStore() = default;
+MemoryStore::~MemoryStore() {
+  std::lock_guard lock(mu_);
+  if (vectors_) vectors_->snapshot_if_changed();
+}
 
 std::unique_ptr<MemoryStore> MemoryStore::open(const std::filesystem::path& state_db,
-                                               Embedder embedder) {
+                                               Embedder embedder, MemoryStoreOptions options) {
   auto db = sql::Database::open(state_db.string());
   db->exec("PRAGMA synchronous=NORMAL", "setting durability");
   std::unique_ptr<MemoryStore> store(new MemoryStore(std::move(db), std::move(embedder)));
   std::lock_guard lock(store->mu_);
-  store->load_vectors();
+  store->vectors_ = std::make_unique<VectorCache>(
+      *store->db_, store->embedder_.name, std::move(options.index), std::move(options.index_dir),
+      std::move(options.rebuild_progress));
   return store;
-}
-
-void MemoryStore::load_vectors() {
-  ids_.clear();
-  namespaces_.clear();
-  vectors_.clear();
-  dimension_ = 0;
-  auto q = db_->prepare(
-      "SELECT e.memory_id, e.dimension, e.vector, m.namespace FROM memory_embeddings e JOIN "
-      "memories m ON m.id = e.memory_id WHERE e.model = ? AND m.deleted = 0 ORDER BY e.memory_id");
-  q.bind(1, embedder_.name);
-  while (q.step()) {
-    const int dimension = static_cast<int>(q.int64(1));
-    if (dimension_ == 0) dimension_ = dimension;
-    if (dimension != dimension_) {
-      throw Error(ErrorCode::kDataLoss, "state.db: embeddings of " + embedder_.name +
-                                            " have two dimensions (" + std::to_string(dimension_) +
-                                            " and " + std::to_string(dimension) +
-                                            "); run a4ps memory reindex");
-    }
-    const std::vector<float> v = from_bytes(q.blob(2));
-    if (static_cast<int>(v.size()) != dimension) {
-      throw Error(ErrorCode::kDataLoss,
-                  "state.db: memory " + std::to_string(q.int64(0)) + " has a truncated embedding");
-    }
-    ids_.push_back(q.int64(0));
-    namespaces_.push_back(q.text(3));
-    vectors_.insert(vectors_.end(), v.begin(), v.end());
-  }
 }
 
 std::vector<float> MemoryStore::embed_checked(const std::string& text, bool query) {
@@ -139,10 +97,11 @@ std::vector<float> MemoryStore::embed_checked(const std::string& text, bool quer
     throw Error(ErrorCode::kInternal, "embedder " + embedder_.name + " returned no vector");
   }
   std::lock_guard lock(mu_);
-  if (dimension_ != 0 && static_cast<int>(v.size()) != dimension_) {
+  const int dimension = vectors_->dimension();
+  if (dimension != 0 && static_cast<int>(v.size()) != dimension) {
     throw Error(ErrorCode::kFailedPrecondition,
                 "the embedder " + embedder_.name + " now gives " + std::to_string(v.size()) +
-                    "-dimensional vectors, but the stored ones have " + std::to_string(dimension_) +
+                    "-dimensional vectors, but the stored ones have " + std::to_string(dimension) +
                     " (the model changed); run a4ps memory reindex to embed every memory again");
   }
   normalize(v);
@@ -234,19 +193,22 @@ std::vector<AddResult> MemoryStore::add_many(const std::vector<NewMemory>& memor
         .bind(1, id)
         .bind(2, embedder_.name)
         .bind(3, static_cast<std::int64_t>(vectors[i].size()))
-        .bind_blob(4, to_bytes(vectors[i]))
+        .bind_blob(4, vector_to_bytes(vectors[i]))
         .run();
     results[i] = {id, false};
     stored[{memory.namespace_path, hashes[i]}] = id;
   }
   txn.commit();
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> namespaces;
+  std::vector<std::vector<float>> fresh_vectors;
   for (size_t i = 0; i < memories.size(); ++i) {
     if (!fresh[i]) continue;
-    if (dimension_ == 0) dimension_ = static_cast<int>(vectors[i].size());
-    ids_.push_back(results[i].id);
-    namespaces_.push_back(memories[i].namespace_path);
-    vectors_.insert(vectors_.end(), vectors[i].begin(), vectors[i].end());
+    ids.push_back(results[i].id);
+    namespaces.push_back(memories[i].namespace_path);
+    fresh_vectors.push_back(std::move(vectors[i]));
   }
+  vectors_->add(ids, namespaces, fresh_vectors);
   return results;
 }
 
@@ -264,28 +226,6 @@ std::vector<std::pair<std::int64_t, double>> MemoryStore::keyword_leg(const std:
   q.bind(1, match).bind(2, prefix).bind(3, static_cast<std::int64_t>(n));
   while (q.step()) out.emplace_back(q.int64(0), q.real(1));
   return out;
-}
-
-std::vector<std::pair<std::int64_t, double>> MemoryStore::vector_leg(
-    const std::vector<float>& query, const std::string& prefix, int n) {
-  std::vector<std::pair<std::int64_t, double>> scored;
-  const size_t dim = static_cast<size_t>(dimension_);
-  if (dim == 0 || query.size() != dim) return scored;
-  for (size_t i = 0; i < ids_.size(); ++i) {
-    if (!under(namespaces_[i], prefix)) continue;
-    const float* v = vectors_.data() + i * dim;
-    double dot = 0;
-    for (size_t d = 0; d < dim; ++d)
-      dot += static_cast<double>(v[d]) * static_cast<double>(query[d]);
-    scored.emplace_back(ids_[i], dot);
-  }
-  const size_t keep = std::min(scored.size(), static_cast<size_t>(std::max(n, 0)));
-  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep),
-                    scored.end(), [](const auto& a, const auto& b) {
-                      return a.second != b.second ? a.second > b.second : a.first < b.first;
-                    });
-  scored.resize(keep);
-  return scored;
 }
 
 std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptions& options) {
@@ -306,7 +246,7 @@ std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptio
     h.score += 1.0 / (kRrfK + rank);
   }
   rank = 0;
-  for (const auto& [id, similarity] : vector_leg(q, options.namespace_prefix, n)) {
+  for (const auto& [id, similarity] : vectors_->search(q, options.namespace_prefix, n)) {
     Hit& h = fused[id];
     h.vector_rank = ++rank;
     h.similarity = similarity;
@@ -356,14 +296,7 @@ void MemoryStore::forget(std::int64_t id) {
   if (db_->changes() == 0) {
     throw_not_found("memory " + std::to_string(id) + ": no such memory (or already forgotten)");
   }
-  const auto it = std::find(ids_.begin(), ids_.end(), id);
-  if (it == ids_.end()) return;
-  const size_t i = static_cast<size_t>(it - ids_.begin());
-  const size_t dim = static_cast<size_t>(dimension_);
-  ids_.erase(it);
-  namespaces_.erase(namespaces_.begin() + static_cast<std::ptrdiff_t>(i));
-  vectors_.erase(vectors_.begin() + static_cast<std::ptrdiff_t>(i * dim),
-                 vectors_.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+  vectors_->remove(id);
 }
 
 MemoryStats MemoryStore::stats() {
@@ -374,9 +307,10 @@ MemoryStats MemoryStore::stats() {
     s.live = q.int64(0);
     s.forgotten = q.int64(1);
   }
-  s.embedded = static_cast<std::int64_t>(ids_.size());
+  s.embedded = vectors_->size();
   s.embedder = embedder_.name;
-  s.dimension = dimension_;
+  s.dimension = vectors_->dimension();
+  s.index = vectors_->stats();
   return s;
 }
 
@@ -386,7 +320,6 @@ void MemoryStore::reindex(const std::function<void(std::int64_t, std::int64_t)>&
     std::lock_guard lock(mu_);
     auto q = db_->prepare("SELECT id, text FROM memories WHERE deleted = 0 ORDER BY id");
     while (q.step()) live.emplace_back(q.int64(0), q.text(1));
-    dimension_ = 0;  // the new vectors set it
   }
   const auto total = static_cast<std::int64_t>(live.size());
   std::int64_t done = 0;
@@ -400,12 +333,12 @@ void MemoryStore::reindex(const std::function<void(std::int64_t, std::int64_t)>&
         .bind(1, id)
         .bind(2, embedder_.name)
         .bind(3, static_cast<std::int64_t>(v.size()))
-        .bind_blob(4, to_bytes(v))
+        .bind_blob(4, vector_to_bytes(v))
         .run();
     if (progress) progress(++done, total);
   }
   std::lock_guard lock(mu_);
-  load_vectors();
+  vectors_->reload("every memory was embedded again");
 }
 
 }  // namespace a4ps::memory

@@ -1,12 +1,13 @@
 // memory/memory_store: episodic memory in state.db. SQLite is the truth: each memory is a row
 // (namespace path, source, text, metadata, importance, timestamps, a deleted flag), FTS5 keeps a
 // keyword index of the live rows through triggers, and each memory's embedding is stored beside
-// it per embedding model. Search is hybrid: BM25 top-N and vector top-N (an exact scan of the
-// embeddings held in memory, rebuilt from state.db when the store opens) fused by reciprocal
-// rank fusion (k = 60), optionally weighted by recency and importance, filtered by namespace
-// prefix. Every hit carries its score parts and provenance.
+// it per embedding model. The vector index is a cache of those embeddings (vector_cache.h):
+// flat, HNSW or IVF-PQ, snapshotted under the image's index/ folder. Search is hybrid: BM25
+// top-N and vector top-N fused by reciprocal rank fusion (k = 60), optionally weighted by
+// recency and importance, filtered by namespace prefix and metadata. Every hit carries its
+// score parts and provenance.
 //
-// Thread-safe: one mutex guards the connection and the vectors.
+// Thread-safe: one mutex guards the connection and the index.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,9 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "memory/vector_cache.h"
+#include "memory/vector_index.h"
 
 namespace a4ps::sql {
 class Database;
@@ -83,6 +87,13 @@ struct MemoryStats {
   std::int64_t embedded = 0;  // live memories with a vector of the store's embedder
   std::string embedder;
   int dimension = 0;
+  VectorCacheStats index;
+};
+
+struct MemoryStoreOptions {
+  IndexConfig index;
+  std::filesystem::path index_dir;  // the snapshot's folder; empty keeps the index in RAM only
+  Progress rebuild_progress;        // called while the index is rebuilt at open or reindex
 };
 
 class MemoryStore {
@@ -91,7 +102,8 @@ class MemoryStore {
   // `embedder` into memory. Throws a4ps::Error kFailedPrecondition when stored vectors of that
   // embedder have another dimension than it now produces (the model changed: reindex).
   static std::unique_ptr<MemoryStore> open(const std::filesystem::path& state_db,
-                                           Embedder embedder);
+                                           Embedder embedder, MemoryStoreOptions options = {});
+  // Writes the index snapshot if it changed.
   ~MemoryStore();
 
   // Stores the memory and its embedding in one transaction. Throws kInvalidArgument for empty
@@ -113,22 +125,16 @@ class MemoryStore {
 
  private:
   MemoryStore(std::unique_ptr<sql::Database> db, Embedder embedder);
-  void load_vectors();  // requires mu_
   // The embedder's unit vector for `text`; throws kFailedPrecondition on a dimension change.
   std::vector<float> embed_checked(const std::string& text, bool query);
-  // (id, bm25) and (id, cosine) of the best `n` live memories under `prefix`; require mu_.
+  // (id, bm25) of the best `n` live memories under `prefix`; requires mu_.
   std::vector<std::pair<std::int64_t, double>> keyword_leg(const std::string& query,
                                                            const std::string& prefix, int n);
-  std::vector<std::pair<std::int64_t, double>> vector_leg(const std::vector<float>& query,
-                                                          const std::string& prefix, int n);
 
   const Embedder embedder_;
   std::mutex mu_;
   std::unique_ptr<sql::Database> db_;    // guarded by mu_
-  std::vector<std::int64_t> ids_;        // guarded by mu_: live memories with a vector
-  std::vector<std::string> namespaces_;  // guarded by mu_: parallel to ids_
-  std::vector<float> vectors_;           // guarded by mu_: ids_.size() x dimension_, unit length
-  int dimension_ = 0;                    // guarded by mu_
+  std::unique_ptr<VectorCache> vectors_;  // guarded by mu_
 };
 
 }  // namespace a4ps::memory
