@@ -161,8 +161,8 @@ class FlatIndex final : public VectorIndex {
         sizeof magic + sizeof header + header[1] * (sizeof(std::int64_t) + sizeof(float) + dim_);
     if (!in || std::memcmp(magic, kFlatMagic, sizeof magic) != 0 || header[0] != dim_ ||
         std::filesystem::file_size(file) != expected_bytes) {
-      throw Error(ErrorCode::kDataLoss, file.string() + ": not a flat index of dimension " +
-                                            std::to_string(dim_));
+      throw Error(ErrorCode::kDataLoss,
+                  file.string() + ": not a flat index of dimension " + std::to_string(dim_));
     }
     ids_.resize(header[1]);
     scales_.resize(header[1]);

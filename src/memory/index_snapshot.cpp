@@ -66,9 +66,8 @@ void rename_into_place(const std::filesystem::path& from, const std::filesystem:
 }
 
 json info_json(const SnapshotInfo& info) {
-  return {{"kind", info.kind},         {"embedder", info.embedder},
-          {"dimension", info.dimension}, {"count", info.count},
-          {"covered_id", info.covered_id}, {"params", info.params}};
+  return {{"kind", info.kind},   {"embedder", info.embedder},     {"dimension", info.dimension},
+          {"count", info.count}, {"covered_id", info.covered_id}, {"params", info.params}};
 }
 
 }  // namespace

@@ -51,13 +51,13 @@ class IvfPqIndex final : public VectorIndex {
     try {
       read.reset(faiss::read_index(file.c_str()));
     } catch (const faiss::FaissException& e) {
-      throw Error(ErrorCode::kDataLoss, file.string() + ": unreadable IVF-PQ index (" + e.what() +
-                                            ")");
+      throw Error(ErrorCode::kDataLoss,
+                  file.string() + ": unreadable IVF-PQ index (" + e.what() + ")");
     }
     auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(read.get());
     if (ivf == nullptr || static_cast<std::size_t>(ivf->d) != dim_) {
-      throw Error(ErrorCode::kDataLoss, file.string() + ": not an IVF-PQ index of dimension " +
-                                            std::to_string(dim_));
+      throw Error(ErrorCode::kDataLoss,
+                  file.string() + ": not an IVF-PQ index of dimension " + std::to_string(dim_));
     }
     read.release();
     index_.reset(ivf);
@@ -99,11 +99,11 @@ class IvfPqIndex final : public VectorIndex {
     std::vector<float> scores(n);
     std::vector<FaissId> labels(n);
     faiss::SearchParametersIVF params;
-    params.nprobe = std::min<std::size_t>(static_cast<std::size_t>(config_.ivf_nprobe), index_->nlist);
+    params.nprobe =
+        std::min<std::size_t>(static_cast<std::size_t>(config_.ivf_nprobe), index_->nlist);
     KeepSelector selector(keep);
     if (keep) params.sel = &selector;
-    index_->search(1, query.data(), static_cast<FaissId>(n), scores.data(), labels.data(),
-                   &params);
+    index_->search(1, query.data(), static_cast<FaissId>(n), scores.data(), labels.data(), &params);
     for (std::size_t i = 0; i < n; ++i) {
       if (labels[i] >= 0) out.push_back({labels[i], scores[i]});
     }
@@ -115,8 +115,8 @@ class IvfPqIndex final : public VectorIndex {
   }
 
   std::size_t memory_bytes() const override {
-    const std::size_t codes = static_cast<std::size_t>(index_->ntotal) *
-                              (index_->code_size + sizeof(FaissId));
+    const std::size_t codes =
+        static_cast<std::size_t>(index_->ntotal) * (index_->code_size + sizeof(FaissId));
     const std::size_t centroids = index_->nlist * dim_ * sizeof(float);
     const std::size_t codebooks = index_->pq.centroids.size() * sizeof(float);
     return codes + centroids + codebooks;
@@ -141,7 +141,8 @@ class IvfPqIndex final : public VectorIndex {
 
 std::size_t sub_quantizers(const IndexConfig& config, std::size_t dimension) {
   if (config.pq_m > 0) return static_cast<std::size_t>(config.pq_m);
-  std::size_t m = std::max<std::size_t>(dimension / 16, 1);
+  // At least 8 bytes a vector: fewer ranks too coarsely for the re-ranking to recover.
+  std::size_t m = std::min<std::size_t>(std::max<std::size_t>(dimension / 16, 8), dimension);
   while (dimension % m != 0) --m;
   return m;
 }

@@ -101,8 +101,8 @@ class MemoryStore {
   // Opens state.db (migrated to the current schema by the caller) and loads the vectors of
   // `embedder` into memory. Throws a4ps::Error kFailedPrecondition when stored vectors of that
   // embedder have another dimension than it now produces (the model changed: reindex).
-  static std::unique_ptr<MemoryStore> open(const std::filesystem::path& state_db,
-                                           Embedder embedder, MemoryStoreOptions options = {});
+  static std::unique_ptr<MemoryStore> open(const std::filesystem::path& state_db, Embedder embedder,
+                                           MemoryStoreOptions options = {});
   // Writes the index snapshot if it changed.
   ~MemoryStore();
 
@@ -133,7 +133,7 @@ class MemoryStore {
 
   const Embedder embedder_;
   std::mutex mu_;
-  std::unique_ptr<sql::Database> db_;    // guarded by mu_
+  std::unique_ptr<sql::Database> db_;     // guarded by mu_
   std::unique_ptr<VectorCache> vectors_;  // guarded by mu_
 };
 

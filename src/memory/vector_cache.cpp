@@ -88,11 +88,10 @@ void VectorCache::load_entries() {
   dims.bind(1, embedder_);
   if (dims.step() && !dims.is_null(0)) {
     if (dims.int64(0) != dims.int64(1)) {
-      throw Error(ErrorCode::kDataLoss, "state.db: embeddings of " + embedder_ +
-                                            " have two dimensions (" +
-                                            std::to_string(dims.int64(0)) + " and " +
-                                            std::to_string(dims.int64(1)) +
-                                            "); run a4ps memory reindex");
+      throw Error(ErrorCode::kDataLoss,
+                  "state.db: embeddings of " + embedder_ + " have two dimensions (" +
+                      std::to_string(dims.int64(0)) + " and " + std::to_string(dims.int64(1)) +
+                      "); run a4ps memory reindex");
     }
     dimension_ = static_cast<int>(dims.int64(0));
   }
@@ -219,8 +218,8 @@ void VectorCache::rebuild(const std::string& why) {
   while (q.step()) {
     const std::vector<float> v = vector_from_bytes(q.blob(1));
     if (v.size() != dim) {
-      throw Error(ErrorCode::kDataLoss, "state.db: memory " + std::to_string(q.int64(0)) +
-                                            " has a truncated embedding");
+      throw Error(ErrorCode::kDataLoss,
+                  "state.db: memory " + std::to_string(q.int64(0)) + " has a truncated embedding");
     }
     ids.push_back(q.int64(0));
     batch.insert(batch.end(), v.begin(), v.end());
@@ -263,7 +262,8 @@ std::vector<std::pair<std::int64_t, double>> VectorCache::exact_scan(
     const std::vector<float>& query, const std::vector<char>& wanted, int n) {
   std::vector<std::pair<std::int64_t, double>> scored;
   for (const Entry& e : entries_) {
-    if (e.tag != kGone && wanted[e.tag] != 0) scored.emplace_back(e.id, dot(query, stored_vector(e.id)));
+    if (e.tag != kGone && wanted[e.tag] != 0)
+      scored.emplace_back(e.id, dot(query, stored_vector(e.id)));
   }
   const std::size_t keep = std::min(scored.size(), static_cast<std::size_t>(n));
   std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep),
@@ -294,7 +294,7 @@ std::vector<std::pair<std::int64_t, double>> VectorCache::search(const std::vect
     };
   }
   const bool rerank = index_->approximate_scores();
-  const auto want = static_cast<std::size_t>(rerank ? std::max(4 * n, 64) : n);
+  const auto want = static_cast<std::size_t>(rerank ? std::max(4 * n, 100) : n);
   std::vector<std::pair<std::int64_t, double>> out;
   for (const Scored& s : index_->search(query, want, keep)) {
     out.emplace_back(s.id, rerank ? dot(query, stored_vector(s.id)) : static_cast<double>(s.score));

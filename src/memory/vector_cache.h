@@ -93,7 +93,7 @@ class VectorCache {
   std::size_t live_ = 0;
   std::vector<std::string> namespaces_;
   std::vector<std::int64_t> namespace_counts_;  // live entries per tag
-  bool changed_ = false;                         // since the last snapshot
+  bool changed_ = false;                        // since the last snapshot
   std::string loaded_;
 };
 

@@ -22,14 +22,14 @@ namespace a4ps::memory {
 
 // [memory] index and its parameters (docs/config.md).
 struct IndexConfig {
-  std::string kind = "auto";           // auto | flat | hnsw | ivf_pq
-  std::int64_t flat_max = 200'000;     // auto: exact up to this many vectors, then hnsw
-  int hnsw_m = 16;                     // graph degree
-  int hnsw_ef_construction = 200;      // build-time beam
-  int hnsw_ef_search = 128;            // query-time beam (raised to k when smaller)
-  int ivf_nlist = 0;                   // inverted lists; 0: about 4·sqrt(n)
-  int ivf_nprobe = 32;                 // lists visited per query
-  int pq_m = 0;                        // PQ sub-quantisers; 0: dimension / 16
+  std::string kind = "auto";            // auto | flat | hnsw | ivf_pq
+  std::int64_t flat_max = 200'000;      // auto: exact up to this many vectors, then hnsw
+  int hnsw_m = 16;                      // graph degree
+  int hnsw_ef_construction = 200;       // build-time beam
+  int hnsw_ef_search = 128;             // query-time beam (raised to k when smaller)
+  int ivf_nlist = 0;                    // inverted lists; 0: about 4·sqrt(n)
+  int ivf_nprobe = 32;                  // lists visited per query
+  int pq_m = 0;                         // PQ sub-quantisers; 0: dimension / 16
   std::int64_t ivf_min_train = 10'000;  // ivf_pq below this many vectors: flat serves
 };
 

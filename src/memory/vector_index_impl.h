@@ -16,7 +16,8 @@ std::unique_ptr<VectorIndex> make_ivf_pq_index(const IndexConfig& config, int di
                                                std::span<const float> training_sample);
 std::unique_ptr<VectorIndex> load_ivf_pq_index(const IndexConfig& config, int dimension,
                                                const std::filesystem::path& file);
-// PQ sub-quantisers for `dimension`: pq_m, or the largest divisor of it up to dimension / 16.
+// PQ sub-quantisers for `dimension`: pq_m, or the largest divisor of it up to
+// max(dimension / 16, 8).
 std::size_t sub_quantizers(const IndexConfig& config, std::size_t dimension);
 
 }  // namespace a4ps::memory
