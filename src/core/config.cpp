@@ -169,7 +169,7 @@ const std::vector<KeySpec>& key_specs() {
       integer_key("memory", "hnsw_ef_search", &C::memory, &MemoryConfig::hnsw_ef_search, 1, 100000,
                   "HNSW query-time beam width (more: better recall, slower)."),
       integer_key("memory", "ivf_nlist", &C::memory, &MemoryConfig::ivf_nlist, 0, 1000000,
-                  "IVF-PQ inverted lists; 0 picks about 4 * sqrt(memories)."),
+                  "IVF-PQ inverted lists; 0 picks about sqrt(memories)."),
       integer_key("memory", "ivf_nprobe", &C::memory, &MemoryConfig::ivf_nprobe, 1, 1000000,
                   "IVF-PQ lists searched per query (more: better recall, slower)."),
       integer_key("memory", "pq_m", &C::memory, &MemoryConfig::pq_m, 0, 4096,

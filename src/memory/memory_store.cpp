@@ -218,24 +218,31 @@ std::vector<std::pair<std::int64_t, double>> MemoryStore::keyword_leg(const std:
   std::vector<std::pair<std::int64_t, double>> out;
   const std::string match = fts_query(query);
   if (match.empty()) return out;
+  // The FTS index holds live memories only (the forget trigger removes them), so without a
+  // namespace prefix no join with memories is needed: that join costs a lookup per match.
   auto q = db_->prepare(
-      "SELECT m.id, bm25(memories_fts) FROM memories_fts JOIN memories m ON m.id = "
-      "memories_fts.rowid WHERE memories_fts MATCH ?1 AND m.deleted = 0 AND (?2 = '' OR "
-      "m.namespace = ?2 OR substr(m.namespace, 1, length(?2) + 1) = ?2 || '/') ORDER BY "
-      "bm25(memories_fts) LIMIT ?3");
+      prefix.empty()
+          ? "SELECT rowid, bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ?1 AND "
+            "?2 = '' ORDER BY bm25(memories_fts) LIMIT ?3"
+          : "SELECT m.id, bm25(memories_fts) FROM memories_fts JOIN memories m ON m.id = "
+            "memories_fts.rowid WHERE memories_fts MATCH ?1 AND m.deleted = 0 AND (m.namespace "
+            "= ?2 OR substr(m.namespace, 1, length(?2) + 1) = ?2 || '/') ORDER BY "
+            "bm25(memories_fts) LIMIT ?3");
   q.bind(1, match).bind(2, prefix).bind(3, static_cast<std::int64_t>(n));
   while (q.step()) out.emplace_back(q.int64(0), q.real(1));
   return out;
 }
 
-std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptions& options) {
-  if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
-    throw_invalid_argument("the search query is empty");
-  }
-  if (options.k < 1) throw_invalid_argument("k must be at least 1");
-  check_namespace(options.namespace_prefix);
-  const std::vector<float> q = embed_checked(query, /*query=*/true);
-  std::lock_guard lock(mu_);
+namespace {
+
+bool by_score(const Hit& a, const Hit& b) {
+  return a.score != b.score ? a.score > b.score : a.id < b.id;
+}
+
+}  // namespace
+
+std::vector<Hit> MemoryStore::fuse(const std::string& query, const std::vector<float>& q,
+                                   const SearchOptions& options) {
   const int n = std::max(options.candidates, options.k);
   std::map<std::int64_t, Hit> fused;
   int rank = 0;
@@ -253,40 +260,63 @@ std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptio
     h.score += 1.0 / (kRrfK + rank);
   }
   std::vector<Hit> hits;
-  const std::int64_t now = unix_ms();
   for (auto& [id, h] : fused) {
-    auto row = db_->prepare(
-        "SELECT text, namespace, source_kind, source, metadata, importance, created_ms FROM "
-        "memories WHERE id = ? AND deleted = 0");
-    row.bind(1, id);
-    if (!row.step()) continue;
     h.id = id;
-    h.text = row.text(0);
-    h.namespace_path = row.text(1);
-    h.source_kind = row.text(2);
-    h.source = row.text(3);
-    h.metadata = json::parse(row.text(4), nullptr, false);
-    bool wanted = true;
-    for (const auto& [key, value] : options.metadata_equals) {
-      wanted =
-          wanted && h.metadata.is_object() && h.metadata.contains(key) && h.metadata[key] == value;
-    }
-    if (!wanted) continue;
-    const double age_days = static_cast<double>(now - row.int64(6)) / 86'400'000.0;
-    h.score += options.recency_weight / (1.0 + std::max(0.0, age_days)) +
-               options.importance_weight * row.real(5);
     hits.push_back(std::move(h));
   }
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
-  });
-  if (hits.size() > static_cast<size_t>(options.k)) hits.resize(static_cast<size_t>(options.k));
+  std::sort(hits.begin(), hits.end(), by_score);
+  return hits;
+}
+
+bool MemoryStore::fill(Hit& h, const SearchOptions& options, std::int64_t now) {
+  auto row = db_->prepare(
+      "SELECT text, namespace, source_kind, source, metadata, importance, created_ms FROM "
+      "memories WHERE id = ? AND deleted = 0");
+  row.bind(1, h.id);
+  if (!row.step()) return false;
+  h.text = row.text(0);
+  h.namespace_path = row.text(1);
+  h.source_kind = row.text(2);
+  h.source = row.text(3);
+  h.metadata = json::parse(row.text(4), nullptr, false);
+  for (const auto& [key, value] : options.metadata_equals) {
+    if (!h.metadata.is_object() || !h.metadata.contains(key) || h.metadata[key] != value) {
+      return false;
+    }
+  }
+  const double age_days = static_cast<double>(now - row.int64(6)) / 86'400'000.0;
+  h.score += options.recency_weight / (1.0 + std::max(0.0, age_days)) +
+             options.importance_weight * row.real(5);
+  return true;
+}
+
+std::vector<Hit> MemoryStore::search(const std::string& query, const SearchOptions& options) {
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw_invalid_argument("the search query is empty");
+  }
+  if (options.k < 1) throw_invalid_argument("k must be at least 1");
+  check_namespace(options.namespace_prefix);
+  const std::vector<float> q = embed_checked(query, /*query=*/true);
+  std::lock_guard lock(mu_);
+  const std::int64_t now = unix_ms();
+  const auto k = static_cast<size_t>(options.k);
+  // Without weights the fused order is final: rows are read only until k are accepted.
+  const bool weighted = options.recency_weight != 0 || options.importance_weight != 0;
+  std::vector<Hit> hits;
+  for (Hit& h : fuse(query, q, options)) {
+    if (!weighted && hits.size() == k) break;
+    if (fill(h, options, now)) hits.push_back(std::move(h));
+  }
+  std::sort(hits.begin(), hits.end(), by_score);
+  if (hits.size() > k) hits.resize(k);
+  sql::Transaction txn(*db_);  // one commit for every touch
   for (const Hit& h : hits) {
     db_->prepare("UPDATE memories SET accessed_ms = ? WHERE id = ?")
         .bind(1, now)
         .bind(2, h.id)
         .run();
   }
+  txn.commit();
   return hits;
 }
 

@@ -127,6 +127,11 @@ class MemoryStore {
   MemoryStore(std::unique_ptr<sql::Database> db, Embedder embedder);
   // The embedder's unit vector for `text`; throws kFailedPrecondition on a dimension change.
   std::vector<float> embed_checked(const std::string& text, bool query);
+  // Both legs' candidates fused by RRF, best first, their rows not yet read; requires mu_.
+  std::vector<Hit> fuse(const std::string& query, const std::vector<float>& q,
+                        const SearchOptions& options);
+  // Reads h's row and applies the filters and weights; false when it is gone or filtered out.
+  bool fill(Hit& h, const SearchOptions& options, std::int64_t now);
   // (id, bm25) of the best `n` live memories under `prefix`; requires mu_.
   std::vector<std::pair<std::int64_t, double>> keyword_leg(const std::string& query,
                                                            const std::string& prefix, int n);

@@ -27,7 +27,7 @@ struct IndexConfig {
   int hnsw_m = 16;                      // graph degree
   int hnsw_ef_construction = 200;       // build-time beam
   int hnsw_ef_search = 128;             // query-time beam (raised to k when smaller)
-  int ivf_nlist = 0;                    // inverted lists; 0: about 4·sqrt(n)
+  int ivf_nlist = 0;                    // inverted lists; 0: about sqrt(n)
   int ivf_nprobe = 32;                  // lists visited per query
   int pq_m = 0;                         // PQ sub-quantisers; 0: dimension / 16
   std::int64_t ivf_min_train = 10'000;  // ivf_pq below this many vectors: flat serves
