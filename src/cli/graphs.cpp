@@ -183,6 +183,17 @@ graph::CompiledGraph GraphRuntime::find(const std::string& name) {
       workflow_deps_->bus = &bus_;
       if (config_.models.refs.contains("embedding")) workflow_deps_->embedding_model = "embedding";
       workflow_deps_->memory = &memory();
+      if (!config_.tools.search_url.empty() || !config_.tools.fetch_allowed_hosts.empty()) {
+        web::WebOptions options;
+        options.search_url = config_.tools.search_url;
+        options.allowed_hosts = config_.tools.fetch_allowed_hosts;
+        try {
+          web_ = std::make_unique<web::WebClient>(options);
+        } catch (const Error& e) {
+          throw Error(e.code(), std::string("[tools] search_url: ") + e.what());
+        }
+        workflow_deps_->web = web_.get();
+      }
     }
     return persona::workflow_graph(*workflow_deps_);
   }

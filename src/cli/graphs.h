@@ -62,6 +62,7 @@ class GraphRuntime {
   motive::EventBus bus_;
   std::unique_ptr<persona::WorkflowDeps> workflow_deps_;
   std::unique_ptr<memory::MemoryStore> memory_;
+  std::unique_ptr<web::WebClient> web_;  // when [tools] configures search or fetching
 };
 
 // The image the options select: --image, $A4PS_IMAGE, or the default.

@@ -1,10 +1,13 @@
 #include "persona/workflow.h"
 
 #include <algorithm>
+#include <regex>
+#include <set>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "memory/ingest.h"
 #include "memory/lexical_embedder.h"
 #include "persona/dissonance.h"
 #include "persona/prompts.h"
@@ -22,6 +25,8 @@ using nlohmann::json;
 
 constexpr size_t kSourceChars = 1500;  // of each source, in BABS's prompt
 constexpr size_t kMaxSources = 8;
+constexpr size_t kMaxPages = 3;           // web pages BABS reads per run
+constexpr size_t kPageChars = 32 * 1024;  // of each page, journaled and remembered
 
 struct Workflow {
   WorkflowDeps deps;
@@ -49,9 +54,10 @@ std::string text_of(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-// The documents of this run, then what memory recalls for the task (or, without a memory
-// store, the thread's earlier runs), numbered for citation.
-std::vector<Source> collect_sources(const Workflow& w, const State& s) {
+// The documents of this run, the web pages BABS read for it, then what memory recalls for the
+// task (or, without a memory store, the thread's earlier runs), numbered for citation.
+std::vector<Source> collect_sources(const Workflow& w, const State& s,
+                                    const json& pages = json::array()) {
   std::vector<Source> sources;
   const auto next = [&] { return static_cast<int>(sources.size() + 1); };
   for (const json& d : s["docs"]) {
@@ -59,12 +65,21 @@ std::vector<Source> collect_sources(const Workflow& w, const State& s) {
     sources.push_back(
         {next(), "document", text_of(d, "label"), text_of(d, "text").substr(0, kSourceChars)});
   }
+  std::set<std::string> read;
+  for (const json& p : pages) {
+    if (sources.size() >= kMaxSources) break;
+    read.insert(text_of(p, "url"));
+    sources.push_back(
+        {next(), "web", text_of(p, "url"), text_of(p, "text").substr(0, kSourceChars)});
+  }
   if (w.deps.memory != nullptr) {
     memory::SearchOptions options;
     options.k = static_cast<int>(kMaxSources - std::min(kMaxSources, sources.size()));
     if (options.k == 0) return sources;
     for (const memory::Hit& h : w.deps.memory->search(text_of(s, "task"), options)) {
-      const std::string where = h.namespace_path.empty() ? h.source : h.namespace_path;
+      if (h.source_kind == "web" && read.contains(h.source)) continue;  // cited as web above
+      const std::string where =
+          h.source_kind == "web" || h.namespace_path.empty() ? h.source : h.namespace_path;
       sources.push_back({next(), "memory " + h.source_kind, where + " #" + std::to_string(h.id),
                          h.text.substr(0, kSourceChars)});
     }
@@ -121,15 +136,80 @@ Update route(Workflow& w, NodeContext& ctx) {
   return Update{{"route", decision}};
 }
 
+// Up to kMaxPages allowed pages for the task: URLs the task names, then the search endpoint's
+// results. Failures are collected, not thrown: BABS reports from what she could read.
+json read_web(const web::WebClient& web, const std::string& task) {
+  json pages = json::array();
+  json errors = json::array();
+  std::vector<std::string> urls;
+  static const std::regex url_in_text(R"(https?://[^\s<>"')\]]+)");
+  for (auto it = std::sregex_iterator(task.begin(), task.end(), url_in_text);
+       it != std::sregex_iterator(); ++it) {
+    urls.push_back(it->str());
+  }
+  if (web.can_search()) {
+    try {
+      for (const web::SearchResult& r : web.search(task.substr(0, 300), 10)) urls.push_back(r.url);
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  std::set<std::string> tried;
+  for (const std::string& url : urls) {
+    if (pages.size() >= kMaxPages || !tried.insert(url).second) continue;
+    try {
+      if (!web::host_allowed(web::parse_url(url), web.options().allowed_hosts)) continue;
+      const web::Page page = web.fetch(url);
+      pages.push_back(
+          {{"url", page.url}, {"title", page.title}, {"text", page.text.substr(0, kPageChars)}});
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  return {{"pages", pages}, {"errors", errors}};
+}
+
+// What BABS read is remembered under web/HOST (a re-run adds nothing: memories de-duplicate).
+void remember_pages(const Workflow& w, const json& pages) {
+  if (w.deps.memory == nullptr) return;
+  std::vector<memory::NewMemory> memories;
+  for (const json& p : pages) {
+    const std::string url = text_of(p, "url");
+    const std::vector<memory::Chunk> chunks = memory::chunk_text(text_of(p, "text"));
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      memory::NewMemory m;
+      m.text = chunks[i].text;
+      m.namespace_path = "web/" + web::parse_url(url).host;
+      m.source_kind = "web";
+      m.source = url;
+      m.metadata = {{"title", text_of(p, "title")}, {"chunk", i + 1}, {"chunks", chunks.size()}};
+      memories.push_back(std::move(m));
+    }
+  }
+  try {
+    w.deps.memory->add_many(memories);
+  } catch (const Error& e) {
+    log::warn(std::string("BABS could not remember the pages she read: ") + e.what());
+  }
+}
+
 Update research(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
-  const std::vector<Source> sources = collect_sources(w, s);
+  json web = {{"pages", json::array()}, {"errors", json::array()}};
+  if (w.deps.web != nullptr) {
+    web = ctx.once("tool", [&] { return read_web(*w.deps.web, text_of(s, "task")); });
+    remember_pages(w, web["pages"]);
+    for (const json& e : web["errors"]) log::warn("BABS: " + e.get<std::string>());
+  }
+  const std::vector<Source> sources = collect_sources(w, s, web["pages"]);
   const std::string text = w.speaker.speak(ctx, "babs", research_prompt(s["task"], sources));
   json cited = json::array();
   for (const Source& src : sources) {
     cited.push_back({{"number", src.number}, {"kind", src.kind}, {"label", src.label}});
   }
-  return Update{{"report", {{"text", text}, {"sources", cited}}}};
+  json report = {{"text", text}, {"sources", cited}};
+  if (!web["errors"].empty()) report["web_errors"] = web["errors"];
+  return Update{{"report", report}};
 }
 
 Update propose(Workflow& w, NodeContext& ctx) {

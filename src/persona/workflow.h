@@ -19,6 +19,7 @@
 #include "memory/memory_store.h"
 #include "motive/event_bus.h"
 #include "persona/codex.h"
+#include "web/web_client.h"
 
 namespace a4ps::persona {
 
@@ -36,6 +37,8 @@ struct WorkflowDeps {
   memory::MemoryStore* memory = nullptr;
   // A model registered in `models` for embeddings; empty: the built-in lexical embedder.
   std::string embedding_model;
+  // BABS's web access ([tools] search_url, fetch_allowed_hosts). Null: she reads no web.
+  const web::WebClient* web = nullptr;
 };
 
 struct Document {

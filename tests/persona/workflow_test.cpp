@@ -14,6 +14,7 @@
 #include "persona/speaker.h"
 #include "support/scripted_backend.h"
 #include "support/test_models.h"
+#include "support/web_fixture.h"
 
 namespace a4ps::persona {
 namespace {
@@ -333,6 +334,59 @@ TEST(Workflow, ALaterRunRecallsAnEarlierRunFromMemoryAndBabsCitesIt) {
   EXPECT_EQ(second.state["report"]["sources"][0]["kind"], "memory episode");
   // Each finished run is remembered once.
   EXPECT_EQ(store->stats().live, 2);
+}
+
+TEST(Workflow, BabsReadsTheAllowedWebCitesThePageAndRemembersIt) {
+  testing::FixtureServer server;
+  web::WebOptions options;
+  options.search_url = server.url("/search");
+  options.allowed_hosts = {"127.0.0.1"};
+  const web::WebClient web(options);
+  const auto db = a4ps::testing::scratch_dir() / "workflow-web" / "state.db";
+  std::filesystem::remove_all(db.parent_path());
+  std::filesystem::create_directories(db.parent_path());
+  migrate_state_db(db);
+  auto store = memory::MemoryStore::open(db, memory::lexical_embedder());
+  Harness h(small(2, 1, 1, 1));
+  h.deps.memory = store.get();
+  h.deps.web = &web;
+  h.script.research = true;
+  const graph::RunResult run = h.run("When was the lighthouse at Kestrel Point automated?");
+  ASSERT_EQ(run.status, graph::RunStatus::kDone) << run.error;
+  EXPECT_EQ(server.last_query(), "When was the lighthouse at Kestrel Point automated?");
+  // The allowed result was read once; the one on blocked.invalid was never requested.
+  EXPECT_EQ(server.page_hits(), 1);
+  const json& sources = run.state["report"]["sources"];
+  ASSERT_FALSE(sources.empty());
+  EXPECT_EQ(sources[0]["kind"], "web");
+  EXPECT_EQ(sources[0]["label"], server.url("/page.html"));
+  EXPECT_FALSE(run.state["report"].contains("web_errors"));
+  EXPECT_EQ(h.count("BABS", "[1] (web: " + server.url("/page.html") + ")"), 1u);
+  EXPECT_EQ(h.count("BABS", "was automated in 1987."), 1u);
+  // What she read is a memory now, with its URL, found by a later search.
+  memory::SearchOptions web_only;
+  web_only.namespace_prefix = "web";
+  const auto hits = store->search("Kestrel lighthouse automated", web_only);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].source_kind, "web");
+  EXPECT_EQ(hits[0].source, server.url("/page.html"));
+  EXPECT_EQ(hits[0].namespace_path, "web/127.0.0.1");
+}
+
+TEST(Workflow, AnUnreachableSearchEndpointIsReportedAndTheRunGoesOn) {
+  web::WebOptions options;
+  options.search_url = "http://127.0.0.1:1/search";
+  options.allowed_hosts = {"127.0.0.1"};
+  const web::WebClient web(options);
+  Harness h(small(2, 1, 1, 1));
+  h.deps.web = &web;
+  h.script.research = true;
+  const graph::RunResult run = h.run("Anything new about Kestrel Point?");
+  ASSERT_EQ(run.status, graph::RunStatus::kDone) << run.error;
+  const json& errors = run.state["report"]["web_errors"];
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].get<std::string>().find("127.0.0.1:1/search?q="), std::string::npos)
+      << errors[0];
 }
 
 }  // namespace
