@@ -324,7 +324,8 @@ void VectorCache::snapshot_if_changed() {
 }
 
 VectorCacheStats VectorCache::stats() const {
-  return {index_ ? index_->kind() : "none", static_cast<std::int64_t>(live_),
+  return {index_ ? index_->kind() : "none",
+          index_ ? static_cast<std::int64_t>(index_->size()) : 0,
           index_ ? index_->memory_bytes() : 0, loaded_};
 }
 

@@ -33,7 +33,7 @@ std::vector<float> vector_from_bytes(const std::string& bytes);
 
 struct VectorCacheStats {
   std::string kind;  // the index serving now ("none" before the first vector)
-  std::int64_t vectors = 0;
+  std::int64_t vectors = 0;  // in the index itself
   std::size_t index_bytes = 0;
   std::string loaded;  // how the index came to be: "snapshot", "snapshot + replay", "rebuilt: why"
 };
