@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   cli::add_run_command(app, options);
   cli::add_memory_commands(app, options);
   cli::add_resume_commands(app, options);
+  cli::add_serve_command(app, options);
 
   // --version works alone, without a subcommand.
   if (argc == 2 && std::string_view(argv[1]) == "--version") {

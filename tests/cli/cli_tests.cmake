@@ -121,3 +121,8 @@ set_tests_properties(cli.demo_script PROPERTIES
 add_test(NAME cli.memory_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/memory_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-memory-flow")
+
+# `a4ps serve` on its own image: health, OpenAPI, JSON errors, the token rule, SIGTERM.
+add_test(NAME cli.serve_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/serve_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-serve-flow")

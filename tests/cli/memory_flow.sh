@@ -45,8 +45,11 @@ step 0 "docs/hours document: .*hours.html" memory search "when do clinics open"
 printf 'PK\003\004' >"$work/slides.docx"
 step 2 "unsupported format \".docx\"" memory import "$work/hours.html" "$work/slides.docx"
 step 3 "no such file" memory import "$work/missing.md"
-# Killed (SIGKILL) while importing a large file (about 15,000 chunks): the file is stored whole or not at all, and
-# the index the next process builds holds exactly SQLite's live rows.
+# Killed (SIGKILL) while importing a large file (about 16,000 chunks) into an HNSW index: the
+# file is stored whole or not at all, and the index the next process loads and replays holds
+# exactly SQLite's live rows.
+printf '[memory]\nembedder = "lexical"\nindex = "hnsw"\nhnsw_ef_construction = 40\n' \
+  >"$A4PS_IMAGE/config.toml"
 seq 1 200000 | sed 's/.*/Entry &: the atlas lists a service in district & with opening hours.\n/' \
   >"$work/big.md"
 before=$("$a4ps" memory stats --json 2>/dev/null | grep -Eo '"live": [0-9]+' | grep -Eo '[0-9]+')

@@ -1,0 +1,114 @@
+// a4ps serve [--host H] [--port P]: the HTTP API (docs/http-api.md) over the image.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "cli/graphs.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "server/api_server.h"
+
+namespace a4ps::cli {
+namespace {
+
+using nlohmann::json;
+
+struct ServeArgs {
+  std::string host;
+  int port = -1;  // -1: [server] port
+};
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+}
+
+// SIGINT and SIGTERM set a flag that a watcher polls; it stops the server (runs in flight are
+// cancelled at their next step and stay resumable). A handler rather than a blocked mask:
+// libraries start threads of their own before main (OpenBLAS), and any thread may take it.
+class StopOnSignal {
+ public:
+  StopOnSignal() {
+    g_stop_signal = 0;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+  }
+  void watch(server::ApiServer& server) {
+    watcher_ = std::jthread([&server](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        if (g_stop_signal != 0) {
+          std::fprintf(stderr, "a4ps: stopping; runs in flight stay resumable\n");
+          server.stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~StopOnSignal() {
+    if (watcher_.joinable()) {
+      watcher_.request_stop();
+      watcher_.join();
+    }
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  std::jthread watcher_;
+};
+
+void serve(const GlobalOptions& options, const ServeArgs& args) {
+  StopOnSignal stop_on_signal;
+  WritableImage opened = open_image_for_writing(options);
+  GraphRuntime runtime(options, opened.config, opened.image->dir());
+  runtime.on_load_progress(load_progress_printer());
+  const graph::CompiledGraph workflow = runtime.find(std::string(persona::kWorkflowGraphName));
+  server::ApiDeps deps;
+  deps.checkpointer = opened.checkpointer.get();
+  deps.graph = [workflow] { return workflow; };
+  deps.input = [](const std::string& task) {
+    return persona::workflow_input(valid_utf8(task), {});
+  };
+  deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
+  deps.run_options = run_options(opened.config);
+  deps.health = {{"version", A4PS_VERSION}, {"image", opened.image->dir().string()}};
+  const ServerConfig& c = opened.config.server;
+  server::ApiOptions o;
+  o.host = args.host.empty() ? c.host : args.host;
+  o.port = args.port >= 0 ? args.port : static_cast<int>(c.port);
+  o.token = c.token;
+  o.max_body_bytes = static_cast<std::size_t>(c.max_body_bytes);
+  o.cors_origins = c.cors_origins;
+  server::ApiServer server(deps, o);
+  stop_on_signal.watch(server);
+  const int port = server.bind();
+  std::fprintf(stderr,
+               "a4ps: serving the image %s on http://%s:%d (API: /openapi.json; Ctrl-C stops)\n",
+               opened.image->dir().c_str(), o.host.c_str(), port);
+  server.serve();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, const GlobalOptions& options) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve the HTTP API on the image: POST /invoke {\"task\"} runs the four personas, /v1/runs "
+      "starts, lists, cancels and resumes runs, and streams their events (Server-Sent Events, "
+      "resumable with Last-Event-ID); /openapi.json describes it all. Bound to anything but "
+      "loopback it needs [server] token. SIGTERM or Ctrl-C stops; runs in flight stay "
+      "resumable");
+  cmd->add_option("--host", args->host, "Address to bind (default: [server] host, 127.0.0.1)");
+  cmd->add_option("--port", args->port, "Port (default: [server] port, 8000; 0: any free one)")
+      ->check(CLI::Range(0, 65535));
+  cmd->callback([&options, args] { serve(options, *args); });
+}
+
+}  // namespace a4ps::cli

@@ -1,0 +1,71 @@
+// server/api_internal: what api_server.cpp and api_routes.cpp share. Not a public interface.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+
+#include "core/error.h"
+#include "llm/json_schema.h"
+#include "server/api_server.h"
+
+namespace a4ps::server {
+
+struct Unauthenticated {};
+
+// One request as a handler sees it: the raw request, its validated JSON body, path parameters.
+struct Call {
+  const httplib::Request& request;
+  nlohmann::json body;
+  std::map<std::string, std::string> params;
+};
+
+struct Endpoint {
+  Route route;
+  std::shared_ptr<llm::JsonSchema> validator;  // of the request body; null without one
+  std::function<void(Call&, httplib::Response&)> handler;
+};
+
+// A run this process executes.
+struct RunSlot {
+  std::string run_id;  // known once the run has started
+  std::string thread_id;
+  std::stop_source stop;
+  std::jthread worker;  // background runs
+  bool finished = false;
+};
+
+struct ApiServer::Impl {
+  Impl(ApiDeps deps, ApiOptions options);
+
+  void authorize(const httplib::Request& req) const;
+  void dispatch(const Endpoint& endpoint, const httplib::Request& req, httplib::Response& res);
+  void register_routes();
+  void reap();
+  void notify();
+  bool in_flight(const std::string& run_id);
+
+  ApiDeps deps;
+  ApiOptions options;
+  httplib::Server http;
+  int port = 0;
+  std::vector<Endpoint> endpoints;
+  std::vector<Route> route_list;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;  // guards slots and generation
+  std::condition_variable changed;
+  std::uint64_t generation = 0;  // bumped on every event and every finished run
+  std::vector<std::shared_ptr<RunSlot>> slots;
+};
+
+int http_status(ErrorCode code);
+void send_error(httplib::Response& res, int status, const std::string& message);
+std::vector<Endpoint> api_endpoints(ApiServer::Impl& impl);
+nlohmann::json openapi_document(const std::vector<Endpoint>& endpoints, bool secured);
+
+}  // namespace a4ps::server

@@ -1,0 +1,398 @@
+// The API's routes: each one's schemas and handler, in one table (docs/http-api.md).
+#include <future>
+
+#include "core/clock.h"
+#include "server/api_internal.h"
+
+namespace a4ps::server {
+namespace {
+
+using nlohmann::json;
+
+const json kString = {{"type", "string"}};
+
+json object_schema(json properties, std::vector<std::string> required) {
+  if (properties.is_null()) properties = json::object();  // `{}` arrives as null
+  return {{"type", "object"},
+          {"properties", std::move(properties)},
+          {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+const json& run_schema() {
+  static const json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"run_id", kString},
+        {"thread_id", kString},
+        {"status",
+         {{"enum",
+           {"running", "interrupted", "done", "error", "cancelled", "step_limit", "crashed"}}}},
+        {"steps", {{"type", "integer"}}},
+        {"error", kString},
+        {"error_node", kString},
+        {"created_ms", {{"type", "integer"}}},
+        {"updated_ms", {{"type", "integer"}}},
+        {"answer", kString},
+        {"interrupts", {{"type", "array"}}}}},
+      {"required", {"run_id", "thread_id", "status"}}};
+  return schema;
+}
+
+json run_json(const graph::RunInfo& r) {
+  json out = {{"run_id", r.id},   {"thread_id", r.thread_id},   {"status", r.status},
+              {"steps", r.steps}, {"created_ms", r.created_ms}, {"updated_ms", r.updated_ms}};
+  if (!r.error.empty()) out["error"] = r.error;
+  if (!r.error_node.empty()) out["error_node"] = r.error_node;
+  return out;
+}
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+// The run's row plus, when it is done, the answer in its thread's state.
+json describe_run(ApiServer::Impl& s, const std::string& run_id) {
+  const graph::RunInfo info = s.deps.checkpointer->get_run(run_id);
+  json out = run_json(info);
+  if (info.status == "done" && s.deps.answer) {
+    out["answer"] = s.deps.answer(s.deps.checkpointer->load(info.thread_id).state);
+  }
+  return out;
+}
+
+json result_json(ApiServer::Impl& s, const graph::RunResult& r) {
+  json out = {{"run_id", r.run_id},
+              {"thread_id", r.thread_id},
+              {"status", std::string(graph::run_status_name(r.status))},
+              {"steps", r.steps}};
+  if (r.status == graph::RunStatus::kDone && s.deps.answer) out["answer"] = s.deps.answer(r.state);
+  if (!r.error.empty()) out["error"] = r.error;
+  if (!r.failed_node.empty()) out["error_node"] = r.failed_node;
+  json interrupts = json::array();
+  for (const graph::PendingInterrupt& i : r.interrupts) {
+    interrupts.push_back({{"id", i.id}, {"node", i.node}, {"payload", i.payload}});
+  }
+  if (!interrupts.empty()) out["interrupts"] = interrupts;
+  return out;
+}
+
+using RunBody = std::function<graph::RunResult(const graph::RunOptions&)>;
+
+// Runs `body` on a new thread and returns once the run has started (its id known), or throws
+// what stopped it from starting (a busy thread, an unknown one). Or, when `wait`, runs it here.
+json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, RunBody body) {
+  if (s.stopping) throw Error(ErrorCode::kUnavailable, "the server is stopping");
+  s.reap();
+  auto slot = std::make_shared<RunSlot>();
+  slot->thread_id = thread_id;
+  auto started = std::make_shared<std::promise<std::string>>();
+  auto announced = std::make_shared<std::atomic<bool>>(false);
+  graph::RunOptions options = s.deps.run_options;
+  options.cancel = slot->stop.get_token();
+  options.on_event = [&s, slot, started, announced](const graph::EventRecord& e) {
+    if (!announced->exchange(true)) {
+      {
+        std::lock_guard lock(s.mu);
+        slot->run_id = e.run_id;
+      }
+      started->set_value(e.run_id);
+    }
+    s.notify();
+  };
+  {
+    std::lock_guard lock(s.mu);
+    s.slots.push_back(slot);
+  }
+  const auto finish = [&s, slot] {
+    {
+      std::lock_guard lock(s.mu);
+      slot->finished = true;
+    }
+    s.notify();
+  };
+  if (wait) {
+    try {
+      const graph::RunResult result = body(options);
+      finish();
+      return result_json(s, result);
+    } catch (...) {
+      finish();
+      throw;
+    }
+  }
+  slot->worker = std::jthread([body, options, started, announced, finish] {
+    try {
+      body(options);
+    } catch (...) {
+      if (!announced->exchange(true)) started->set_exception(std::current_exception());
+    }
+    finish();
+  });
+  const std::string run_id = started->get_future().get();  // rethrows a failure to start
+  return {{"run_id", run_id}, {"thread_id", thread_id}, {"status", "running"}};
+}
+
+std::string thread_of_new_run(const json& body) {
+  return body.contains("thread_id") ? body["thread_id"].get<std::string>() : graph::make_id("t");
+}
+
+void create_run(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string task = c.body["task"];
+  const std::string thread = thread_of_new_run(c.body);
+  const bool background = c.body.value("background", false);
+  const json input = s.deps.input(task);
+  const json run = launch(s, thread, !background, [&s, thread, input](const auto& options) {
+    return graph::start_run(s.deps.graph(), *s.deps.checkpointer, thread, input, options);
+  });
+  send_json(res, run, background ? 202 : 200);
+}
+
+void invoke(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string task = c.body["task"];
+  const std::string thread = graph::make_id("t");
+  const json input = s.deps.input(task);
+  const json run = launch(s, thread, true, [&s, thread, input](const auto& options) {
+    return graph::start_run(s.deps.graph(), *s.deps.checkpointer, thread, input, options);
+  });
+  if (run["status"] != "done") {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "run " + run["run_id"].get<std::string>() + " ended " +
+                    run["status"].get<std::string>() +
+                    (run.contains("error") ? ": " + run["error"].get<std::string>() : "") +
+                    " (GET /v1/runs/" + run["run_id"].get<std::string>() + ")");
+  }
+  send_json(
+      res,
+      {{"response", run["answer"]}, {"run_id", run["run_id"]}, {"thread_id", run["thread_id"]}});
+}
+
+void resume(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const graph::RunInfo info = s.deps.checkpointer->get_run(c.params["id"]);
+  graph::ResumeValues values;
+  if (c.body.contains("values")) {
+    for (const auto& [id, value] : c.body["values"].items()) values[id] = value;
+  }
+  if (c.body.contains("value")) values[""] = c.body["value"];
+  const bool background = c.body.value("background", false);
+  const std::string thread = info.thread_id;
+  const json run = launch(s, thread, !background, [&s, thread, values](const auto& options) {
+    return graph::resume_run(s.deps.graph(), *s.deps.checkpointer, thread, values, options);
+  });
+  send_json(res, run, background ? 202 : 200);
+}
+
+void cancel(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string id = c.params["id"];
+  s.deps.checkpointer->get_run(id);  // 404 for an unknown run
+  std::shared_ptr<RunSlot> slot;
+  {
+    std::lock_guard lock(s.mu);
+    for (const auto& candidate : s.slots) {
+      if (candidate->run_id == id && !candidate->finished) slot = candidate;
+    }
+  }
+  if (!slot) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                "run " + id + " is not running in this server; nothing to cancel");
+  }
+  slot->stop.request_stop();
+  send_json(res, {{"run_id", id}, {"cancelling", true}}, 202);
+}
+
+std::string sse_frame(const graph::EventRecord& e) {
+  json data = e.data;
+  data["seq"] = e.seq;
+  data["ts_ms"] = e.ts_ms;
+  return "id: " + std::to_string(e.seq) + "\nevent: " + e.kind + "\ndata: " + data.dump() + "\n\n";
+}
+
+// Server-Sent Events of the run from after `Last-Event-ID` (or ?after=N): the stored events
+// first, then each new one as the run produces it, until the run is no longer running.
+void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string id = c.params["id"];
+  s.deps.checkpointer->get_run(id);  // 404 before the stream starts
+  std::string from = c.request.get_header_value("Last-Event-ID");
+  if (from.empty()) from = c.request.get_param_value("after");
+  std::int64_t after = 0;
+  if (!from.empty()) {
+    try {
+      after = std::stoll(from);
+    } catch (const std::exception&) {
+      throw_invalid_argument("Last-Event-ID \"" + from + "\": expected an event number");
+    }
+  }
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream", [&s, id, after](size_t, httplib::DataSink& sink) mutable {
+        for (;;) {
+          std::uint64_t seen = 0;
+          {
+            std::lock_guard lock(s.mu);
+            seen = s.generation;
+          }
+          const bool live = s.in_flight(id);
+          const auto events = s.deps.checkpointer->events(id, after, 1000);
+          for (const graph::EventRecord& e : events) {
+            const std::string frame = sse_frame(e);
+            if (!sink.write(frame.data(), frame.size())) return false;  // the client left
+            after = e.seq;
+          }
+          if (events.empty() &&
+              (s.stopping || (!live && s.deps.checkpointer->get_run(id).status != "running"))) {
+            sink.done();
+            return true;
+          }
+          if (events.empty()) {
+            std::unique_lock lock(s.mu);
+            s.changed.wait_for(lock, std::chrono::milliseconds(250),
+                               [&] { return s.generation != seen || s.stopping; });
+          }
+        }
+      });
+}
+
+json health(ApiServer::Impl& s) {
+  json out = s.deps.health.is_object() ? s.deps.health : json::object();
+  out["status"] = "ok";
+  std::lock_guard lock(s.mu);
+  std::size_t running = 0;
+  for (const auto& slot : s.slots) running += slot->finished ? 0U : 1U;
+  out["runs_in_flight"] = running;
+  return out;
+}
+
+Endpoint endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler) {
+  std::shared_ptr<llm::JsonSchema> validator;
+  if (!route.request_schema.is_null()) {
+    validator = std::make_shared<llm::JsonSchema>(llm::JsonSchema::create(route.request_schema));
+  }
+  return {std::move(route), std::move(validator), std::move(handler)};
+}
+
+}  // namespace
+
+std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
+  const json task = {{"type", "string"}, {"minLength", 1}, {"maxLength", 100000}};
+  const json run_list =
+      object_schema({{"runs", {{"type", "array"}, {"items", run_schema()}}}}, {"runs"});
+  std::vector<Endpoint> out;
+  out.push_back(endpoint({"GET",
+                          "/health",
+                          "What works and what is degraded",
+                          nullptr,
+                          {{"type", "object"}, {"required", {"status"}}}},
+                         [&s](Call&, httplib::Response& res) { send_json(res, health(s)); }));
+  out.push_back(endpoint(
+      {"GET", "/openapi.json", "This API's OpenAPI 3.1 description", nullptr, {{"type", "object"}}},
+      [&s](Call&, httplib::Response& res) {
+        send_json(res, openapi_document(s.endpoints, !s.options.token.empty()));
+      }));
+  out.push_back(
+      endpoint({"POST", "/invoke",
+                "Runs the task through the four personas and returns the answer (the "
+                "blueprint's contract)",
+                object_schema({{"task", task}}, {"task"}),
+                object_schema({{"response", kString}, {"run_id", kString}, {"thread_id", kString}},
+                              {"response"})},
+               [&s](Call& c, httplib::Response& res) { invoke(s, c, res); }));
+  out.push_back(endpoint(
+      {"POST", "/v1/runs",
+       "Starts a run of the task: waits for it, or with background=true returns 202 at once",
+       object_schema({{"task", task},
+                      {"thread_id", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._-]{1,100}$"}}},
+                      {"background", {{"type", "boolean"}}}},
+                     {"task"}),
+       run_schema()},
+      [&s](Call& c, httplib::Response& res) { create_run(s, c, res); }));
+  out.push_back(endpoint(
+      {"GET", "/v1/runs", "Runs, newest first (?thread_id=, ?status=)", nullptr, run_list},
+      [&s](Call& c, httplib::Response& res) {
+        json runs = json::array();
+        for (const auto& r : s.deps.checkpointer->list_runs(c.request.get_param_value("thread_id"),
+                                                            c.request.get_param_value("status"))) {
+          runs.push_back(run_json(r));
+        }
+        send_json(res, {{"runs", runs}});
+      }));
+  out.push_back(endpoint(
+      {"GET", "/v1/runs/{id}", "One run; its answer once it is done", nullptr, run_schema()},
+      [&s](Call& c, httplib::Response& res) { send_json(res, describe_run(s, c.params["id"])); }));
+  out.push_back(endpoint(
+      {"POST", "/v1/runs/{id}/cancel", "Cancels a run at its next step (it stays resumable)",
+       object_schema({}, {}),
+       object_schema({{"run_id", kString}, {"cancelling", {{"type", "boolean"}}}}, {"run_id"}),
+       202},
+      [&s](Call& c, httplib::Response& res) { cancel(s, c, res); }));
+  out.push_back(endpoint(
+      {"POST", "/v1/runs/{id}/resume",
+       "Continues an interrupted, cancelled or crashed run; values answer its interrupts by id",
+       object_schema({{"values", {{"type", "object"}}},
+                      {"value", json::object()},
+                      {"background", {{"type", "boolean"}}}},
+                     {}),
+       run_schema()},
+      [&s](Call& c, httplib::Response& res) { resume(s, c, res); }));
+  out.push_back(endpoint({"GET",
+                          "/v1/runs/{id}/events",
+                          "The run's events as Server-Sent Events, resumable with Last-Event-ID",
+                          nullptr,
+                          {{"type", "string"}, {"contentMediaType", "text/event-stream"}}},
+                         [&s](Call& c, httplib::Response& res) { stream_events(s, c, res); }));
+  out.push_back(endpoint({"GET", "/v1/threads", "Threads, with their graph and latest checkpoint",
+                          nullptr, object_schema({{"threads", {{"type", "array"}}}}, {"threads"})},
+                         [&s](Call&, httplib::Response& res) {
+                           json threads = json::array();
+                           for (const auto& t : s.deps.checkpointer->list_threads()) {
+                             threads.push_back({{"thread_id", t.id},
+                                                {"graph", t.graph},
+                                                {"parent_thread", t.parent_thread},
+                                                {"last_checkpoint", t.last_checkpoint},
+                                                {"updated_ms", t.updated_ms}});
+                           }
+                           send_json(res, {{"threads", threads}});
+                         }));
+  return out;
+}
+
+json openapi_document(const std::vector<Endpoint>& endpoints, bool secured) {
+  json paths = json::object();
+  for (const Endpoint& e : endpoints) {
+    const Route& r = e.route;
+    json operation = {{"summary", r.summary}};
+    const bool sse = r.path.ends_with("/events");
+    operation["responses"][std::to_string(r.success_status)] = {
+        {"description", "success"},
+        {"content",
+         {{sse ? "text/event-stream" : "application/json", {{"schema", r.response_schema}}}}}};
+    operation["responses"]["default"] = {
+        {"description", "an error: {\"error\": {\"code\", \"message\"}}"}};
+    if (!r.request_schema.is_null()) {
+      operation["requestBody"] = {
+          {"required", true}, {"content", {{"application/json", {{"schema", r.request_schema}}}}}};
+    }
+    json parameters = json::array();
+    const std::regex param(R"(\{([a-z_]+)\})");
+    for (auto it = std::sregex_iterator(r.path.begin(), r.path.end(), param);
+         it != std::sregex_iterator(); ++it) {
+      parameters.push_back(
+          {{"name", (*it)[1].str()}, {"in", "path"}, {"required", true}, {"schema", kString}});
+    }
+    if (!parameters.empty()) operation["parameters"] = parameters;
+    std::string method = r.method;
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    paths[r.path][method] = operation;
+  }
+  json doc = {
+      {"openapi", "3.1.0"}, {"info", {{"title", "A4PS"}, {"version", "1"}}}, {"paths", paths}};
+  if (secured) {
+    doc["components"]["securitySchemes"]["bearer"] = {{"type", "http"}, {"scheme", "bearer"}};
+    doc["security"] = json::array({{{"bearer", json::array()}}});
+  }
+  return doc;
+}
+
+}  // namespace a4ps::server

@@ -1,0 +1,86 @@
+// server/api_server: the HTTP API of `a4ps serve` (docs/http-api.md), on cpp-httplib. One
+// route table is both what the server dispatches from and what /openapi.json describes, so
+// the two cannot drift. Every request body is JSON validated against its route's schema
+// (unknown fields refused); every error is a JSON body {"error": {"code", "message"}} with a
+// status that says what kind of error it is. Bound to anything but loopback the server needs
+// a token, and then every request must carry `Authorization: Bearer TOKEN`.
+//
+// Runs execute on their own threads against the image's checkpointer; their events are read
+// back from it, so a Server-Sent Events client can disconnect and continue from
+// `Last-Event-ID`. stop() cancels runs in flight at their next step boundary: they stay
+// resumable (`a4ps resume`, or POST /v1/runs/{id}/resume after a restart).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "graph/checkpointer.h"
+#include "graph/runner.h"
+#include "graph/state_graph.h"
+
+namespace a4ps::server {
+
+// What the API runs. The graph is the persona workflow in `a4ps serve`, any graph in tests.
+struct ApiDeps {
+  graph::Checkpointer* checkpointer = nullptr;
+  std::function<graph::CompiledGraph()> graph;
+  // The graph's input for a task.
+  std::function<nlohmann::json(const std::string& task)> input;
+  // The answer in a finished run's state.
+  std::function<std::string(const graph::State& state)> answer;
+  graph::RunOptions run_options;  // max_steps and busy policy; cancel and on_event are set here
+  nlohmann::json health;          // facts /health adds (version, models, degraded parts)
+};
+
+struct ApiOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;  // 0: any free port (see port())
+  std::string token;
+  std::size_t max_body_bytes = 1 << 20;
+  std::vector<std::string> cors_origins;  // empty: no CORS headers
+  int threads = 128;                      // concurrent connections (SSE clients hold one each)
+};
+
+struct Route {
+  std::string method;  // GET, POST
+  std::string path;    // OpenAPI form: /v1/runs/{id}
+  std::string summary;
+  nlohmann::json request_schema;   // null: no body
+  nlohmann::json response_schema;  // of the success status
+  int success_status = 200;
+};
+
+class ApiServer {
+ public:
+  // Throws kFailedPrecondition when the host is not loopback and there is no token, and
+  // kInvalidArgument for options out of range.
+  ApiServer(ApiDeps deps, ApiOptions options);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds; returns the port. Throws kUnavailable when the address cannot be bound.
+  int bind();
+  int port() const;
+  // Serves until stop(); call bind() first.
+  void serve();
+  // Stops accepting, cancels runs in flight at their next step (they stay resumable) and waits
+  // for them. Safe from another thread or a signal-watching thread.
+  void stop();
+
+  const std::vector<Route>& routes() const;
+  nlohmann::json openapi() const;
+
+  struct Impl;  // api_internal.h
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback(const std::string& host);
+
+}  // namespace a4ps::server

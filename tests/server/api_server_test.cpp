@@ -1,0 +1,269 @@
+// The HTTP API against a real cpp-httplib client on 127.0.0.1, over a small graph: a task goes
+// through three steps that stream tokens ("slow ..." tasks pause in each step, so that runs can
+// be watched, cancelled and reconnected to), then an answer.
+#include "server/api_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "graph/node_context.h"
+#include "support/errors.h"
+
+namespace a4ps::server {
+namespace {
+
+using graph::NodeContext;
+using graph::Reducer;
+using graph::State;
+using graph::Update;
+using nlohmann::json;
+
+graph::CompiledGraph test_graph() {
+  graph::StateGraph g;
+  g.set_name("server-test")
+      .add_channel("task", Reducer::kReplace, "")
+      .add_channel("notes", Reducer::kAppend)
+      .add_channel("answer", Reducer::kReplace, "");
+  for (const char* step : {"one", "two", "three"}) {
+    g.add_node(step, {"notes"}, [step](NodeContext& ctx) {
+      const std::string task = ctx.state()["task"];
+      for (int i = 0; i < 3; ++i) {
+        if (task.starts_with("slow")) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        ctx.emit_token(std::string(step) + "." + std::to_string(i) + " ");
+      }
+      return Update{{"notes", step}};
+    });
+  }
+  g.add_node("answer", {"answer"}, [](const State& s) {
+    return Update{{"answer", "answer to " + s["task"].get<std::string>()}};
+  });
+  g.add_edge("one", "two").add_edge("two", "three").add_edge("three", "answer");
+  g.add_edge("answer", std::string(graph::kEnd)).set_entry_point("one");
+  return g.compile();
+}
+
+struct Served {
+  std::unique_ptr<graph::Checkpointer> checkpointer = graph::Checkpointer::open_in_memory();
+  std::unique_ptr<ApiServer> server;
+  std::thread thread;
+  int port = 0;
+
+  explicit Served(ApiOptions options = {}) {
+    ApiDeps deps;
+    deps.checkpointer = checkpointer.get();
+    deps.graph = test_graph;
+    deps.input = [](const std::string& task) { return json{{"task", task}}; };
+    deps.answer = [](const State& s) { return s["answer"].get<std::string>(); };
+    deps.health = {{"version", "test"}};
+    options.port = 0;
+    server = std::make_unique<ApiServer>(deps, options);
+    port = server->bind();
+    thread = std::thread([this] { server->serve(); });
+  }
+  ~Served() {
+    server->stop();
+    thread.join();
+  }
+  httplib::Client client(const std::string& token = {}) const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(10, 0);
+    if (!token.empty()) c.set_bearer_token_auth(token);
+    return c;
+  }
+};
+
+json body_of(const httplib::Result& r) {
+  return r ? json::parse(r->body, nullptr, false) : json();
+}
+
+std::string error_message(const httplib::Result& r) {
+  const json b = body_of(r);
+  return b.is_object() && b.contains("error") ? b["error"].value("message", "") : "";
+}
+
+TEST(ApiServer, InvokeKeepsTheBlueprintsContractAndHealthAnswers) {
+  Served s;
+  auto c = s.client();
+  const auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(body_of(health)["status"], "ok");
+  EXPECT_EQ(body_of(health)["version"], "test");
+  const auto r = c.Post("/invoke", R"({"task": "tidy the atlas"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["response"], "answer to tidy the atlas");
+  const std::string run_id = body_of(r)["run_id"];
+  const json run = body_of(c.Get("/v1/runs/" + run_id));
+  EXPECT_EQ(run["status"], "done");
+  EXPECT_EQ(run["answer"], "answer to tidy the atlas");
+  EXPECT_EQ(body_of(c.Get("/v1/runs"))["runs"].size(), 1u);
+  EXPECT_EQ(body_of(c.Get("/v1/threads"))["threads"].size(), 1u);
+}
+
+TEST(ApiServer, BadRequestsGetTheRightStatusAndAJsonError) {
+  ApiOptions options;
+  options.max_body_bytes = 4096;
+  Served s(options);
+  auto c = s.client();
+  const auto malformed = c.Post("/invoke", "{\"task\": ", "application/json");
+  EXPECT_EQ(malformed->status, 400);
+  EXPECT_EQ(error_message(malformed), "the request body is not valid JSON");
+  const auto wrong_type = c.Post("/invoke", R"({"task": 7})", "application/json");
+  EXPECT_EQ(wrong_type->status, 400);
+  EXPECT_NE(error_message(wrong_type).find("POST /invoke"), std::string::npos);
+  const auto unknown_field =
+      c.Post("/v1/runs", R"({"task": "x", "priority": "high"})", "application/json");
+  EXPECT_EQ(unknown_field->status, 400) << unknown_field->body;
+  const auto empty_task = c.Post("/invoke", R"({"task": ""})", "application/json");
+  EXPECT_EQ(empty_task->status, 400);
+  const auto oversized =
+      c.Post("/invoke", json{{"task", std::string(10000, 'a')}}.dump(), "application/json");
+  EXPECT_EQ(oversized->status, 413);
+  EXPECT_EQ(body_of(oversized)["error"]["code"], "too_large");
+  const auto unknown_run = c.Get("/v1/runs/r-nope");
+  EXPECT_EQ(unknown_run->status, 404);
+  EXPECT_EQ(body_of(unknown_run)["error"]["code"], "not_found");
+  EXPECT_EQ(c.Get("/v1/runs/r-nope/events")->status, 404);
+  const auto no_route = c.Get("/v2/everything");
+  EXPECT_EQ(no_route->status, 404);
+  EXPECT_NE(error_message(no_route).find("/openapi.json"), std::string::npos);
+}
+
+TEST(ApiServer, ATokenIsRequiredOffLoopbackAndCheckedOnEveryRequest) {
+  ApiOptions open;
+  open.host = "0.0.0.0";
+  EXPECT_EQ(testing::code_of([&] { ApiServer({}, open); }), ErrorCode::kFailedPrecondition);
+  ApiOptions secured;
+  secured.token = "s3cret";
+  Served s(secured);
+  const auto missing = s.client().Get("/health");
+  EXPECT_EQ(missing->status, 401);
+  EXPECT_EQ(missing->get_header_value("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(s.client("wrong").Get("/health")->status, 401);
+  EXPECT_EQ(s.client("s3cret").Get("/health")->status, 200);
+  EXPECT_TRUE(body_of(s.client("s3cret").Get("/openapi.json")).contains("security"));
+}
+
+// Reads the SSE stream of a run into (id, event) pairs until it ends or `stop_after` frames.
+std::vector<std::pair<std::int64_t, std::string>> read_events(const Served& s,
+                                                              const std::string& run_id,
+                                                              const std::string& last_event_id = {},
+                                                              size_t stop_after = SIZE_MAX) {
+  std::vector<std::pair<std::int64_t, std::string>> frames;
+  std::string buffer;
+  auto c = s.client();
+  httplib::Headers headers;
+  if (!last_event_id.empty()) headers.emplace("Last-Event-ID", last_event_id);
+  c.Get("/v1/runs/" + run_id + "/events", headers, [&](const char* data, size_t n) {
+    buffer.append(data, n);
+    for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
+      const std::string frame = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      const auto id_at = frame.find("id: ");
+      const auto event_at = frame.find("\nevent: ");
+      frames.emplace_back(
+          std::stoll(frame.substr(id_at + 4, event_at - id_at - 4)),
+          frame.substr(event_at + 8, frame.find('\n', event_at + 8) - event_at - 8));
+    }
+    return frames.size() < stop_after;
+  });
+  return frames;
+}
+
+TEST(ApiServer, BackgroundRunsStreamTheirEventsAndResumeFromLastEventId) {
+  Served s;
+  auto c = s.client();
+  const auto created =
+      c.Post("/v1/runs", R"({"task": "slow walk", "background": true})", "application/json");
+  ASSERT_EQ(created->status, 202) << created->body;
+  const std::string run_id = body_of(created)["run_id"];
+  // A client that leaves after three events; the run goes on.
+  const auto first = read_events(s, run_id, {}, 3);
+  ASSERT_EQ(first.size(), 3u);
+  const auto rest = read_events(s, run_id, std::to_string(first.back().first));
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().first, first.back().first + 1);  // nothing lost, nothing repeated
+  EXPECT_EQ(rest.back().second, "run_finished");
+  for (size_t i = 1; i < rest.size(); ++i) EXPECT_EQ(rest[i].first, rest[i - 1].first + 1);
+  EXPECT_EQ(body_of(c.Get("/v1/runs/" + run_id))["answer"], "answer to slow walk");
+}
+
+TEST(ApiServer, ManyConcurrentClientsOfOneRunEachReceiveEveryEventInOrder) {
+  Served s;
+  const auto created = s.client().Post("/v1/runs", R"({"task": "slow crowd", "background": true})",
+                                       "application/json");
+  const std::string run_id = body_of(created)["run_id"];
+  std::vector<std::future<std::vector<std::pair<std::int64_t, std::string>>>> clients;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(std::async(std::launch::async, [&] { return read_events(s, run_id); }));
+  }
+  std::set<size_t> sizes;
+  for (auto& f : clients) {
+    const auto frames = f.get();
+    sizes.insert(frames.size());
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(frames.front().first, 1);
+    EXPECT_EQ(frames.back().second, "run_finished");
+    for (size_t i = 1; i < frames.size(); ++i) ASSERT_EQ(frames[i].first, frames[i - 1].first + 1);
+  }
+  EXPECT_EQ(sizes.size(), 1u) << "every client saw the same number of events";
+}
+
+TEST(ApiServer, ACancelledRunStopsAtAStepAndResumesToTheSameAnswer) {
+  Served s;
+  auto c = s.client();
+  const auto created =
+      c.Post("/v1/runs", R"({"task": "slow stop", "background": true})", "application/json");
+  const std::string run_id = body_of(created)["run_id"];
+  read_events(s, run_id, {}, 2);  // it is under way
+  const auto cancelled = c.Post("/v1/runs/" + run_id + "/cancel", "{}", "application/json");
+  EXPECT_EQ(cancelled->status, 202) << cancelled->body;
+  read_events(s, run_id);  // until it stops
+  EXPECT_EQ(body_of(c.Get("/v1/runs/" + run_id))["status"], "cancelled");
+  EXPECT_EQ(c.Post("/v1/runs/" + run_id + "/cancel", "{}", "application/json")->status, 409);
+  const auto resumed = c.Post("/v1/runs/" + run_id + "/resume", "{}", "application/json");
+  ASSERT_EQ(resumed->status, 200) << resumed->body;
+  EXPECT_EQ(body_of(resumed)["run_id"], run_id);
+  EXPECT_EQ(body_of(resumed)["answer"], "answer to slow stop");
+}
+
+TEST(ApiServer, StoppingTheServerLeavesRunsInFlightResumable) {
+  auto s = std::make_unique<Served>();
+  const auto created = s->client().Post(
+      "/v1/runs", R"({"task": "slow shutdown", "background": true})", "application/json");
+  const std::string run_id = body_of(created)["run_id"];
+  read_events(*s, run_id, {}, 2);
+  s->server->stop();
+  const graph::RunInfo run = s->checkpointer->get_run(run_id);
+  EXPECT_EQ(run.status, "cancelled");
+  const graph::RunResult resumed = graph::resume_run(test_graph(), *s->checkpointer, run.thread_id);
+  EXPECT_EQ(resumed.status, graph::RunStatus::kDone);
+  EXPECT_EQ(resumed.state["answer"], "answer to slow shutdown");
+}
+
+TEST(ApiServer, OpenApiDescribesExactlyTheRoutesServed) {
+  Served s;
+  const json doc = body_of(s.client().Get("/openapi.json"));
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  size_t operations = 0;
+  for (const auto& [path, methods] : doc["paths"].items()) operations += methods.size();
+  EXPECT_EQ(operations, s.server->routes().size());
+  for (const Route& r : s.server->routes()) {
+    std::string method = r.method;
+    for (char& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_TRUE(doc["paths"][r.path].contains(method)) << r.method << " " << r.path;
+  }
+  EXPECT_EQ(doc["paths"]["/invoke"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+               ["required"],
+            json::array({"task"}));
+}
+
+}  // namespace
+}  // namespace a4ps::server
