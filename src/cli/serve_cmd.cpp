@@ -78,6 +78,9 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
   deps.run_options = run_options(opened.config);
   deps.health = {{"version", A4PS_VERSION}, {"image", opened.image->dir().string()}};
+  deps.memory = &runtime.memory();
+  deps.models = &runtime.models();
+  deps.codex = &runtime.codex();
   const ServerConfig& c = opened.config.server;
   server::ApiOptions o;
   o.host = args.host.empty() ? c.host : args.host;

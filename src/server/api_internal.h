@@ -44,7 +44,9 @@ struct ApiServer::Impl {
   Impl(ApiDeps deps, ApiOptions options);
 
   void authorize(const httplib::Request& req) const;
+  // Handles the request and counts it in the metrics.
   void dispatch(const Endpoint& endpoint, const httplib::Request& req, httplib::Response& res);
+  void handle(const Endpoint& endpoint, const httplib::Request& req, httplib::Response& res);
   void register_routes();
   void reap();
   void notify();
@@ -61,11 +63,17 @@ struct ApiServer::Impl {
   std::condition_variable changed;
   std::uint64_t generation = 0;  // bumped on every event and every finished run
   std::vector<std::shared_ptr<RunSlot>> slots;
+  std::mutex metrics_mu;                                            // guards the two maps below
+  std::map<std::pair<std::string, int>, std::uint64_t> requests;    // (route, status) -> count
+  std::map<std::string, std::pair<double, std::uint64_t>> latency;  // route -> (seconds, count)
 };
 
 int http_status(ErrorCode code);
 void send_error(httplib::Response& res, int status, const std::string& message);
 std::vector<Endpoint> api_endpoints(ApiServer::Impl& impl);
+// Memory, models, codex and /metrics (api_resources.cpp).
+void add_resource_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
+Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler);
 nlohmann::json openapi_document(const std::vector<Endpoint>& endpoints, bool secured);
 
 }  // namespace a4ps::server

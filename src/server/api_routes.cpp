@@ -265,14 +265,18 @@ json health(ApiServer::Impl& s) {
 }
 
 Endpoint endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler) {
+  return make_endpoint(std::move(route), std::move(handler));
+}
+
+}  // namespace
+
+Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler) {
   std::shared_ptr<llm::JsonSchema> validator;
   if (!route.request_schema.is_null()) {
     validator = std::make_shared<llm::JsonSchema>(llm::JsonSchema::create(route.request_schema));
   }
   return {std::move(route), std::move(validator), std::move(handler)};
 }
-
-}  // namespace
 
 std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
   const json task = {{"type", "string"}, {"minLength", 1}, {"maxLength", 100000}};
@@ -354,6 +358,7 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                            }
                            send_json(res, {{"threads", threads}});
                          }));
+  add_resource_endpoints(s, out);
   return out;
 }
 

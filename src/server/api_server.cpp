@@ -105,6 +105,20 @@ void ApiServer::Impl::authorize(const httplib::Request& req) const {
 
 void ApiServer::Impl::dispatch(const Endpoint& endpoint, const httplib::Request& req,
                                httplib::Response& res) {
+  const auto started = std::chrono::steady_clock::now();
+  handle(endpoint, req, res);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string route = endpoint.route.method + " " + endpoint.route.path;
+  std::lock_guard lock(metrics_mu);
+  ++requests[{route, res.status}];
+  auto& [total, count] = latency[route];
+  total += seconds;
+  ++count;
+}
+
+void ApiServer::Impl::handle(const Endpoint& endpoint, const httplib::Request& req,
+                             httplib::Response& res) {
   try {
     authorize(req);
     Call call{req, json::object(), {}};

@@ -20,6 +20,9 @@
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
 #include "graph/state_graph.h"
+#include "llm/model_manager.h"
+#include "memory/memory_store.h"
+#include "persona/codex.h"
 
 namespace a4ps::server {
 
@@ -33,6 +36,9 @@ struct ApiDeps {
   std::function<std::string(const graph::State& state)> answer;
   graph::RunOptions run_options;  // max_steps and busy policy; cancel and on_event are set here
   nlohmann::json health;          // facts /health adds (version, models, degraded parts)
+  memory::MemoryStore* memory = nullptr;  // /v1/memory; null: those routes answer 503
+  llm::ModelManager* models = nullptr;    // /v1/models' budget and stats, /metrics
+  const Codex* codex = nullptr;           // /v1/codex
 };
 
 struct ApiOptions {

@@ -13,7 +13,10 @@
 
 #include "core/error.h"
 #include "graph/node_context.h"
+#include "image/state_db.h"
+#include "memory/lexical_embedder.h"
 #include "support/errors.h"
+#include "support/test_models.h"
 
 namespace a4ps::server {
 namespace {
@@ -48,7 +51,20 @@ graph::CompiledGraph test_graph() {
   return g.compile();
 }
 
+std::filesystem::path fresh_db(const std::string& name) {
+  const auto dir = a4ps::testing::scratch_dir() / "server" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  migrate_state_db(dir / "state.db");
+  return dir / "state.db";
+}
+
 struct Served {
+  Config config = Config::defaults();
+  Codex codex = Codex::builtin(config);
+  std::unique_ptr<memory::MemoryStore> memory = memory::MemoryStore::open(
+      fresh_db(::testing::UnitTest::GetInstance()->current_test_info()->name()),
+      memory::lexical_embedder());
   std::unique_ptr<graph::Checkpointer> checkpointer = graph::Checkpointer::open_in_memory();
   std::unique_ptr<ApiServer> server;
   std::thread thread;
@@ -61,6 +77,8 @@ struct Served {
     deps.input = [](const std::string& task) { return json{{"task", task}}; };
     deps.answer = [](const State& s) { return s["answer"].get<std::string>(); };
     deps.health = {{"version", "test"}};
+    deps.memory = memory.get();
+    deps.codex = &codex;
     options.port = 0;
     server = std::make_unique<ApiServer>(deps, options);
     port = server->bind();
@@ -263,6 +281,71 @@ TEST(ApiServer, OpenApiDescribesExactlyTheRoutesServed) {
   EXPECT_EQ(doc["paths"]["/invoke"]["post"]["requestBody"]["content"]["application/json"]["schema"]
                ["required"],
             json::array({"task"}));
+}
+
+TEST(ApiServer, MemoryCanBeAddedSearchedAndForgotten) {
+  Served s;
+  auto c = s.client();
+  const auto added =
+      c.Post("/v1/memory",
+             R"({"text": "The ferry to Kestrel Point leaves at nine.", "namespace": "notes"})",
+             "application/json");
+  ASSERT_EQ(added->status, 201) << added->body;
+  const std::int64_t id = body_of(added)["id"];
+  EXPECT_EQ(c.Post("/v1/memory", R"({"text": "The ferry to Kestrel Point leaves at nine.",
+                                     "namespace": "notes"})",
+                   "application/json")
+                ->status,
+            200);  // already remembered
+  const json hits = body_of(c.Get("/v1/memory/search?q=ferry%20Kestrel&k=3"))["hits"];
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], id);
+  EXPECT_EQ(hits[0]["namespace"], "notes");
+  EXPECT_TRUE(hits[0].contains("keyword_rank"));
+  EXPECT_EQ(c.Get("/v1/memory/search?q=ferry&k=0")->status, 400);
+  EXPECT_EQ(c.Get("/v1/memory/search?q=")->status, 400);
+  EXPECT_EQ(c.Post("/v1/memory", R"({"text": "x", "importance": 3})", "application/json")->status,
+            400);
+  const std::string forget = "/v1/memory/" + std::to_string(id) + "/forget";
+  EXPECT_EQ(c.Post(forget, "{}", "application/json")->status, 200);
+  EXPECT_EQ(c.Post(forget, "{}", "application/json")->status, 404);
+  EXPECT_EQ(body_of(c.Get("/v1/memory/stats"))["live"], 0);
+}
+
+TEST(ApiServer, ModelsListsTheWholeSystemAndEachPersonaAndTheCodexIsReadable) {
+  Served s;
+  auto c = s.client();
+  const json models = body_of(c.Get("/v1/models"));
+  EXPECT_EQ(models["object"], "list");
+  std::set<std::string> ids;
+  for (const json& m : models["data"]) ids.insert(m["id"]);
+  EXPECT_EQ(
+      ids, (std::set<std::string>{"a4ps", "a4ps-alfred", "a4ps-babs", "a4ps-brick", "a4ps-robin"}));
+  const json codex = body_of(c.Get("/v1/codex"));
+  ASSERT_EQ(codex["personas"].size(), 4u);
+  EXPECT_EQ(codex["personas"][0]["name"], "ALFRED");
+}
+
+TEST(ApiServer, MetricsCountRequestsByRouteAndStatusAndRunsByStatus) {
+  Served s;
+  auto c = s.client();
+  c.Post("/invoke", R"({"task": "count me"})", "application/json");
+  c.Get("/v1/runs/r-missing");
+  c.Get("/v1/runs/r-missing");
+  const auto m = c.Get("/metrics");
+  ASSERT_EQ(m->status, 200);
+  EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+  const std::string& text = m->body;
+  EXPECT_NE(text.find("a4ps_http_requests_total{route=\"POST /invoke\",status=\"200\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("a4ps_http_requests_total{route=\"GET /v1/runs/{id}\",status=\"404\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("a4ps_http_request_seconds_count{route=\"POST /invoke\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("a4ps_runs{status=\"done\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("a4ps_runs_in_flight 0"), std::string::npos);
 }
 
 }  // namespace

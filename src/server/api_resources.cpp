@@ -1,0 +1,263 @@
+// The API's resource routes beside runs: memory, models, the codex, and /metrics.
+#include "server/api_internal.h"
+
+namespace a4ps::server {
+namespace {
+
+using nlohmann::json;
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+memory::MemoryStore& memory_of(ApiServer::Impl& s) {
+  if (s.deps.memory == nullptr) {
+    throw Error(ErrorCode::kUnavailable, "this server has no episodic memory");
+  }
+  return *s.deps.memory;
+}
+
+int int_param(const httplib::Request& req, const std::string& name, int fallback, int most) {
+  const std::string text = req.get_param_value(name);
+  if (text.empty()) return fallback;
+  try {
+    const int value = std::stoi(text);
+    if (value >= 1 && value <= most) return value;
+  } catch (const std::exception&) {
+  }
+  throw_invalid_argument(name + "=" + text + ": expected a whole number from 1 to " +
+                         std::to_string(most));
+}
+
+json hit_json(const memory::Hit& h) {
+  json out = {{"id", h.id},
+              {"text", h.text},
+              {"namespace", h.namespace_path},
+              {"source_kind", h.source_kind},
+              {"source", h.source},
+              {"metadata", h.metadata},
+              {"score", h.score}};
+  if (h.keyword_rank) out["keyword_rank"] = *h.keyword_rank;
+  if (h.vector_rank) out["vector_rank"] = *h.vector_rank;
+  if (h.bm25) out["bm25"] = *h.bm25;
+  if (h.similarity) out["similarity"] = *h.similarity;
+  return out;
+}
+
+void search_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string query = c.request.get_param_value("q");
+  memory::SearchOptions options;
+  options.k = int_param(c.request, "k", 5, 100);
+  options.namespace_prefix = c.request.get_param_value("namespace");
+  json hits = json::array();
+  for (const memory::Hit& h : memory_of(s).search(query, options)) hits.push_back(hit_json(h));
+  send_json(res, {{"hits", hits}});
+}
+
+void add_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  memory::NewMemory m;
+  m.text = c.body["text"];
+  m.namespace_path = c.body.value("namespace", "");
+  m.source_kind = c.body.value("source_kind", "note");
+  m.source = c.body.value("source", "");
+  m.importance = c.body.value("importance", 0.5);
+  if (c.body.contains("metadata")) m.metadata = c.body["metadata"];
+  const memory::AddResult r = memory_of(s).add(m);
+  send_json(res, {{"id", r.id}, {"duplicate", r.duplicate}}, r.duplicate ? 200 : 201);
+}
+
+void forget_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  std::int64_t id = 0;
+  try {
+    id = std::stoll(c.params["id"]);
+  } catch (const std::exception&) {
+    throw_invalid_argument("memory id \"" + c.params["id"] + "\": expected a number");
+  }
+  memory_of(s).forget(id);
+  send_json(res, {{"forgotten", id}});
+}
+
+void memory_stats(ApiServer::Impl& s, httplib::Response& res) {
+  const memory::MemoryStats m = memory_of(s).stats();
+  send_json(res, {{"live", m.live},
+                  {"forgotten", m.forgotten},
+                  {"embedded", m.embedded},
+                  {"embedder", m.embedder},
+                  {"dimension", m.dimension},
+                  {"index",
+                   {{"kind", m.index.kind},
+                    {"vectors", m.index.vectors},
+                    {"bytes", m.index.index_bytes},
+                    {"loaded", m.index.loaded}}}});
+}
+
+// OpenAI's model list (a4ps and a4ps-PERSONA), with the budget and each model's figures as
+// extension fields.
+void list_models(ApiServer::Impl& s, httplib::Response& res) {
+  json data = json::array({{{"id", "a4ps"}, {"object", "model"}, {"owned_by", "a4ps"}}});
+  if (s.deps.codex != nullptr) {
+    for (const Persona& p : s.deps.codex->personas()) {
+      data.push_back({{"id", "a4ps-" + p.id}, {"object", "model"}, {"owned_by", "a4ps"}});
+    }
+  }
+  json out = {{"object", "list"}, {"data", data}};
+  if (s.deps.models != nullptr) {
+    const llm::ModelManager& m = *s.deps.models;
+    out["budget"] = {{"bytes", m.options().budget_bytes},
+                     {"resident_bytes", m.resident_bytes()},
+                     {"peak_resident_bytes", m.peak_resident_bytes()}};
+    json models = json::object();
+    for (const auto& [name, st] : m.stats()) {
+      models[name] = {{"resident", st.resident},
+                      {"estimated_bytes", st.estimated_bytes},
+                      {"actual_bytes", st.actual_bytes},
+                      {"loads", st.loads},
+                      {"evictions", st.evictions},
+                      {"requests", st.requests},
+                      {"generated_tokens", st.generated_tokens},
+                      {"decode_tokens_per_second", st.decode_tokens_per_second()}};
+    }
+    out["models"] = models;
+  }
+  send_json(res, out);
+}
+
+void show_codex(ApiServer::Impl& s, httplib::Response& res) {
+  if (s.deps.codex == nullptr) throw Error(ErrorCode::kUnavailable, "this server has no codex");
+  json personas = json::array();
+  for (const Persona& p : s.deps.codex->personas()) {
+    personas.push_back({{"id", p.id},
+                        {"name", p.name},
+                        {"role", p.role},
+                        {"model", p.model},
+                        {"system_prompt", p.system_prompt},
+                        {"core_imperatives", p.core_imperatives},
+                        {"max_tokens", p.max_tokens}});
+  }
+  send_json(res, {{"personas", personas}});
+}
+
+std::string label_value(const std::string& v) {
+  std::string out;
+  for (const char ch : v) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch == '\n' ? ' ' : ch;
+  }
+  return out;
+}
+
+// Prometheus text format, version 0.0.4.
+void metrics(ApiServer::Impl& s, httplib::Response& res) {
+  std::string out =
+      "# HELP a4ps_http_requests_total HTTP requests by route and status.\n"
+      "# TYPE a4ps_http_requests_total counter\n";
+  std::string latency =
+      "# HELP a4ps_http_request_seconds Time to answer, by route (SSE: to the end of the "
+      "stream).\n# TYPE a4ps_http_request_seconds summary\n";
+  {
+    std::lock_guard lock(s.metrics_mu);
+    for (const auto& [key, count] : s.requests) {
+      out += "a4ps_http_requests_total{route=\"" + label_value(key.first) + "\",status=\"" +
+             std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
+    }
+    for (const auto& [route, t] : s.latency) {
+      latency += "a4ps_http_request_seconds_sum{route=\"" + label_value(route) + "\"} " +
+                 std::to_string(t.first) + "\n";
+      latency += "a4ps_http_request_seconds_count{route=\"" + label_value(route) + "\"} " +
+                 std::to_string(t.second) + "\n";
+    }
+  }
+  out += latency;
+  std::map<std::string, int> by_status;
+  for (const graph::RunInfo& r : s.deps.checkpointer->list_runs({}, {}, 1'000'000)) {
+    ++by_status[r.status];
+  }
+  out += "# HELP a4ps_runs Runs in the image by status.\n# TYPE a4ps_runs gauge\n";
+  for (const auto& [status, n] : by_status) {
+    out += "a4ps_runs{status=\"" + status + "\"} " + std::to_string(n) + "\n";
+  }
+  {
+    std::lock_guard lock(s.mu);
+    std::size_t running = 0;
+    for (const auto& slot : s.slots) running += slot->finished ? 0U : 1U;
+    out +=
+        "# HELP a4ps_runs_in_flight Runs this server is executing.\n"
+        "# TYPE a4ps_runs_in_flight gauge\na4ps_runs_in_flight " +
+        std::to_string(running) + "\n";
+  }
+  if (s.deps.models != nullptr) {
+    out += "# HELP a4ps_model_loads_total Model loads.\n# TYPE a4ps_model_loads_total counter\n";
+    std::string evictions =
+        "# HELP a4ps_model_evictions_total Model evictions.\n"
+        "# TYPE a4ps_model_evictions_total counter\n";
+    std::string speed =
+        "# HELP a4ps_model_decode_tokens_per_second Mean decode speed.\n"
+        "# TYPE a4ps_model_decode_tokens_per_second gauge\n";
+    for (const auto& [name, st] : s.deps.models->stats()) {
+      const std::string label = "{model=\"" + label_value(name) + "\"} ";
+      out += "a4ps_model_loads_total" + label + std::to_string(st.loads) + "\n";
+      evictions += "a4ps_model_evictions_total" + label + std::to_string(st.evictions) + "\n";
+      speed += "a4ps_model_decode_tokens_per_second" + label +
+               std::to_string(st.decode_tokens_per_second()) + "\n";
+    }
+    out += evictions + speed;
+    out +=
+        "# HELP a4ps_model_resident_bytes Bytes of resident models.\n"
+        "# TYPE a4ps_model_resident_bytes gauge\na4ps_model_resident_bytes " +
+        std::to_string(s.deps.models->resident_bytes()) + "\n";
+  }
+  res.set_content(out, "text/plain; version=0.0.4");
+}
+
+}  // namespace
+
+void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
+  const json object = {{"type", "object"}};
+  out.push_back(
+      make_endpoint({"GET", "/v1/memory/search",
+                     "Hybrid search of episodic memory (?q=, ?k=, ?namespace=)", nullptr, object},
+                    [&s](Call& c, httplib::Response& res) { search_memory(s, c, res); }));
+  out.push_back(
+      make_endpoint({"POST",
+                     "/v1/memory",
+                     "Remembers a text (201; 200 when it was already remembered)",
+                     {{"type", "object"},
+                      {"properties",
+                       {{"text", {{"type", "string"}, {"minLength", 1}}},
+                        {"namespace", {{"type", "string"}}},
+                        {"source_kind", {{"type", "string"}}},
+                        {"source", {{"type", "string"}}},
+                        {"importance", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+                        {"metadata", {{"type", "object"}}}}},
+                      {"required", {"text"}},
+                      {"additionalProperties", false}},
+                     object,
+                     201},
+                    [&s](Call& c, httplib::Response& res) { add_memory(s, c, res); }));
+  out.push_back(make_endpoint(
+      {"POST",
+       "/v1/memory/{id}/forget",
+       "Forgets a memory (it leaves both indexes)",
+       {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}},
+       object},
+      [&s](Call& c, httplib::Response& res) { forget_memory(s, c, res); }));
+  out.push_back(make_endpoint(
+      {"GET", "/v1/memory/stats", "How much is remembered; the vector index", nullptr, object},
+      [&s](Call&, httplib::Response& res) { memory_stats(s, res); }));
+  out.push_back(make_endpoint(
+      {"GET", "/v1/models",
+       "OpenAI's model list (a4ps, a4ps-PERSONA) with the memory budget and model figures", nullptr,
+       object},
+      [&s](Call&, httplib::Response& res) { list_models(s, res); }));
+  out.push_back(make_endpoint({"GET", "/v1/codex", "The persona codex in force", nullptr, object},
+                              [&s](Call&, httplib::Response& res) { show_codex(s, res); }));
+  out.push_back(make_endpoint({"GET",
+                               "/metrics",
+                               "Prometheus text: requests, latency, runs, models",
+                               nullptr,
+                               {{"type", "string"}}},
+                              [&s](Call&, httplib::Response& res) { metrics(s, res); }));
+}
+
+}  // namespace a4ps::server
