@@ -76,6 +76,8 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
     return persona::workflow_input(valid_utf8(task), {});
   };
   deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
+  deps.answer_node = "alfred_answer";
+  deps.turns = [](const graph::State& s) { return s.value("dialogue", json::array()); };
   deps.run_options = run_options(opened.config);
   deps.health = {{"version", A4PS_VERSION}, {"image", opened.image->dir().string()}};
   deps.memory = &runtime.memory();

@@ -71,6 +71,21 @@ struct ApiServer::Impl {
 int http_status(ErrorCode code);
 void send_error(httplib::Response& res, int status, const std::string& message);
 std::vector<Endpoint> api_endpoints(ApiServer::Impl& impl);
+void send_json_body(httplib::Response& res, const nlohmann::json& body, int status = 200);
+
+using RunBody = std::function<graph::RunResult(const graph::RunOptions&)>;
+// Runs `body` (a start_run or resume_run) on a thread of its own and returns {run_id,
+// thread_id, status: running} once it has started; or, when `wait`, runs it here and returns
+// the finished run. Throws what kept it from starting (a busy or unknown thread).
+nlohmann::json launch_run(ApiServer::Impl& impl, const std::string& thread_id, bool wait,
+                          const RunBody& body);
+// Calls `on_event` for each event of the run after `after`, stored ones first, then new ones as
+// they come, until the run is over (true) or `on_event` returns false (false).
+bool follow_run(ApiServer::Impl& impl, const std::string& run_id,
+                const std::function<bool(const graph::EventRecord&)>& on_event,
+                std::int64_t after = 0);
+// OpenAI's chat completions (api_openai.cpp).
+void add_openai_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 // Memory, models, codex and /metrics (api_resources.cpp).
 void add_resource_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler);

@@ -48,8 +48,7 @@ json run_json(const graph::RunInfo& r) {
 }
 
 void send_json(httplib::Response& res, const json& body, int status = 200) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+  send_json_body(res, body, status);
 }
 
 // The run's row plus, when it is done, the answer in its thread's state.
@@ -78,11 +77,9 @@ json result_json(ApiServer::Impl& s, const graph::RunResult& r) {
   return out;
 }
 
-using RunBody = std::function<graph::RunResult(const graph::RunOptions&)>;
-
 // Runs `body` on a new thread and returns once the run has started (its id known), or throws
 // what stopped it from starting (a busy thread, an unknown one). Or, when `wait`, runs it here.
-json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, RunBody body) {
+json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, const RunBody& body) {
   if (s.stopping) throw Error(ErrorCode::kUnavailable, "the server is stopping");
   s.reap();
   auto slot = std::make_shared<RunSlot>();
@@ -225,33 +222,18 @@ void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      "text/event-stream", [&s, id, after](size_t, httplib::DataSink& sink) mutable {
-        for (;;) {
-          std::uint64_t seen = 0;
-          {
-            std::lock_guard lock(s.mu);
-            seen = s.generation;
-          }
-          const bool live = s.in_flight(id);
-          const auto events = s.deps.checkpointer->events(id, after, 1000);
-          for (const graph::EventRecord& e : events) {
-            const std::string frame = sse_frame(e);
-            if (!sink.write(frame.data(), frame.size())) return false;  // the client left
-            after = e.seq;
-          }
-          if (events.empty() &&
-              (s.stopping || (!live && s.deps.checkpointer->get_run(id).status != "running"))) {
-            sink.done();
-            return true;
-          }
-          if (events.empty()) {
-            std::unique_lock lock(s.mu);
-            s.changed.wait_for(lock, std::chrono::milliseconds(250),
-                               [&] { return s.generation != seen || s.stopping; });
-          }
-        }
-      });
+  res.set_chunked_content_provider("text/event-stream",
+                                   [&s, id, after](size_t, httplib::DataSink& sink) {
+                                     const bool finished = follow_run(
+                                         s, id,
+                                         [&sink](const graph::EventRecord& e) {
+                                           const std::string frame = sse_frame(e);
+                                           return sink.write(frame.data(), frame.size());
+                                         },
+                                         after);
+                                     if (finished) sink.done();
+                                     return finished;
+                                   });
 }
 
 json health(ApiServer::Impl& s) {
@@ -269,6 +251,41 @@ Endpoint endpoint(Route route, std::function<void(Call&, httplib::Response&)> ha
 }
 
 }  // namespace
+
+void send_json_body(httplib::Response& res, const json& body, int status) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+json launch_run(ApiServer::Impl& s, const std::string& thread_id, bool wait, const RunBody& body) {
+  return launch(s, thread_id, wait, body);
+}
+
+bool follow_run(ApiServer::Impl& s, const std::string& run_id,
+                const std::function<bool(const graph::EventRecord&)>& on_event,
+                std::int64_t after) {
+  for (;;) {
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(s.mu);
+      seen = s.generation;
+    }
+    // Read before the events: a run seen finished here has stored all of them.
+    const bool live = s.in_flight(run_id);
+    const auto events = s.deps.checkpointer->events(run_id, after, 1000);
+    for (const graph::EventRecord& e : events) {
+      if (!on_event(e)) return false;
+      after = e.seq;
+    }
+    if (!events.empty()) continue;
+    if (s.stopping || (!live && s.deps.checkpointer->get_run(run_id).status != "running")) {
+      return true;
+    }
+    std::unique_lock lock(s.mu);
+    s.changed.wait_for(lock, std::chrono::milliseconds(250),
+                       [&] { return s.generation != seen || s.stopping; });
+  }
+}
 
 Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler) {
   std::shared_ptr<llm::JsonSchema> validator;
@@ -359,6 +376,7 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                            send_json(res, {{"threads", threads}});
                          }));
   add_resource_endpoints(s, out);
+  add_openai_endpoints(s, out);
   return out;
 }
 

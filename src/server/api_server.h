@@ -32,8 +32,12 @@ struct ApiDeps {
   std::function<graph::CompiledGraph()> graph;
   // The graph's input for a task.
   std::function<nlohmann::json(const std::string& task)> input;
-  // The answer in a finished run's state.
+  // The answer in a finished run's state, and the node whose tokens are the answer (streamed
+  // as the OpenAI message's content).
   std::function<std::string(const graph::State& state)> answer;
+  std::string answer_node;
+  // The persona turns of a finished run (the "a4ps" extension of chat completions); optional.
+  std::function<nlohmann::json(const graph::State& state)> turns;
   graph::RunOptions run_options;  // max_steps and busy policy; cancel and on_event are set here
   nlohmann::json health;          // facts /health adds (version, models, degraded parts)
   memory::MemoryStore* memory = nullptr;  // /v1/memory; null: those routes answer 503

@@ -16,6 +16,7 @@
 #include "image/state_db.h"
 #include "memory/lexical_embedder.h"
 #include "support/errors.h"
+#include "support/scripted_backend.h"
 #include "support/test_models.h"
 
 namespace a4ps::server {
@@ -43,8 +44,11 @@ graph::CompiledGraph test_graph() {
       return Update{{"notes", step}};
     });
   }
-  g.add_node("answer", {"answer"}, [](const State& s) {
-    return Update{{"answer", "answer to " + s["task"].get<std::string>()}};
+  g.add_node("answer", {"answer"}, [](NodeContext& ctx) {
+    const std::string task = ctx.state()["task"];
+    ctx.emit_token("answer to ");
+    ctx.emit_token(task);
+    return Update{{"answer", "answer to " + task}};
   });
   g.add_edge("one", "two").add_edge("two", "three").add_edge("three", "answer");
   g.add_edge("answer", std::string(graph::kEnd)).set_entry_point("one");
@@ -66,6 +70,7 @@ struct Served {
       fresh_db(::testing::UnitTest::GetInstance()->current_test_info()->name()),
       memory::lexical_embedder());
   std::unique_ptr<graph::Checkpointer> checkpointer = graph::Checkpointer::open_in_memory();
+  llm::ModelManager models{llm::ModelManagerOptions{}};
   std::unique_ptr<ApiServer> server;
   std::thread thread;
   int port = 0;
@@ -79,6 +84,15 @@ struct Served {
     deps.health = {{"version", "test"}};
     deps.memory = memory.get();
     deps.codex = &codex;
+    deps.answer_node = "answer";
+    deps.turns = [](const State& s) { return s["notes"]; };
+    deps.models = &models;
+    for (const char* model : {"alfred", "babs", "brick", "robin"}) {
+      models.register_remote(
+          model, std::make_unique<testing::ScriptedBackend>([](const llm::ChatRequest& r) {
+            return testing::persona_of(r) + " hears: " + testing::prompt_of(r);
+          }));
+    }
     options.port = 0;
     server = std::make_unique<ApiServer>(deps, options);
     port = server->bind();
@@ -346,6 +360,83 @@ TEST(ApiServer, MetricsCountRequestsByRouteAndStatusAndRunsByStatus) {
             std::string::npos);
   EXPECT_NE(text.find("a4ps_runs{status=\"done\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("a4ps_runs_in_flight 0"), std::string::npos);
+}
+
+// The data frames of an SSE body ("[DONE]" included), parsed when they are JSON.
+std::vector<json> data_frames(const std::string& body) {
+  std::vector<json> frames;
+  size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const size_t end = body.find("\n\n", at);
+    const std::string data = body.substr(at + 6, end - at - 6);
+    frames.push_back(data == "[DONE]" ? json("[DONE]") : json::parse(data));
+    at = end;
+  }
+  return frames;
+}
+
+TEST(ApiServer, ChatCompletionsRunTheWholeSystemAsModelA4ps) {
+  Served s;
+  auto c = s.client();
+  const json request = {{"model", "a4ps"},
+                        {"messages", {{{"role", "user"}, {"content", "plan the week"}}}}};
+  const auto r = c.Post("/v1/chat/completions", request.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json body = body_of(r);
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "answer to plan the week");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(body["a4ps"]["turns"], json::array({"one", "two", "three"}));
+
+  json streamed = request;
+  streamed["stream"] = true;
+  const auto sse = c.Post("/v1/chat/completions", streamed.dump(), "application/json");
+  ASSERT_EQ(sse->status, 200);
+  const std::vector<json> frames = data_frames(sse->body);
+  ASSERT_GE(frames.size(), 4u);
+  EXPECT_EQ(frames.back(), "[DONE]");
+  EXPECT_EQ(frames[frames.size() - 2]["choices"][0]["finish_reason"], "stop");
+  std::string content;
+  size_t persona_events = 0;
+  for (const json& f : frames) {
+    if (!f.is_object()) continue;
+    EXPECT_EQ(f["object"], "chat.completion.chunk");
+    content += f["choices"][0]["delta"].value("content", "");
+    if (f.contains("a4ps")) ++persona_events;
+  }
+  EXPECT_EQ(content, "answer to plan the week");
+  EXPECT_GT(persona_events, 9u) << "the other nodes' events travel in the extension field";
+}
+
+TEST(ApiServer, ChatCompletionsTalkToOnePersonaAndRefuseUnknownModels) {
+  Served s;
+  auto c = s.client();
+  const json request = {{"model", "a4ps-brick"},
+                        {"messages",
+                         {{{"role", "system"}, {"content", "Be brief."}},
+                          {{"role", "user"}, {"content", "how fast?"}}}},
+                        {"max_tokens", 50}};
+  const auto r = c.Post("/v1/chat/completions", request.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["choices"][0]["message"]["content"], "BRICK hears: how fast?");
+  json streamed = request;
+  streamed["stream"] = true;
+  std::string content;
+  for (const json& f :
+       data_frames(c.Post("/v1/chat/completions", streamed.dump(), "application/json")->body)) {
+    if (f.is_object()) content += f["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(content, "BRICK hears: how fast?");
+  json unknown = request;
+  unknown["model"] = "gpt-4o";
+  const auto refused = c.Post("/v1/chat/completions", unknown.dump(), "application/json");
+  EXPECT_EQ(refused->status, 404);
+  EXPECT_NE(error_message(refused).find("a4ps-PERSONA"), std::string::npos);
+  json no_user = request;
+  no_user["messages"] = {{{"role", "system"}, {"content", "hi"}}};
+  no_user["model"] = "a4ps";
+  EXPECT_EQ(c.Post("/v1/chat/completions", no_user.dump(), "application/json")->status, 400);
 }
 
 }  // namespace
