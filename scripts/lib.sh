@@ -44,3 +44,14 @@ build_targets() {
   say "building: $*"
   cmake --build "$A4PS_BUILD_DIR" --target "$@"
 }
+
+# The JavaScript clients the tests drive (tests/node/: the official openai package), from the
+# npm registry at the versions package-lock.json pins; again only when the lock changed.
+ensure_node_test_deps() {
+  local dir="$A4PS_ROOT/tests/node"
+  if [[ -f "$dir/node_modules/.package-lock.json" && "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]]; then
+    return
+  fi
+  say "installing the tests' npm packages (tests/node)"
+  npm ci --prefix "$dir" --no-audit --no-fund >&2
+}

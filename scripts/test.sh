@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_packages
+ensure_node_test_deps
 build_targets all llama_peers
 say "running the tests"
 cd "$A4PS_BUILD_DIR"

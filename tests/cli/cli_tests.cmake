@@ -126,3 +126,8 @@ add_test(NAME cli.memory_flow
 add_test(NAME cli.serve_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/serve_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-serve-flow")
+
+# The official openai npm client against the fixture API (tests/node/).
+add_test(NAME node.openai_client
+         COMMAND "${PROJECT_SOURCE_DIR}/tests/node/openai_client.sh"
+                 "$<TARGET_FILE:a4ps_test_api_server>")
