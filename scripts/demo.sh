@@ -9,6 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_packages
+ensure_web_deps
 build_targets a4ps
 a4ps="$A4PS_BUILD_DIR/bin/a4ps"
 demo="$A4PS_ROOT/demo"

@@ -45,13 +45,23 @@ build_targets() {
   cmake --build "$A4PS_BUILD_DIR" --target "$@"
 }
 
-# The JavaScript clients the tests drive (tests/node/: the official openai package), from the
-# npm registry at the versions package-lock.json pins; again only when the lock changed.
+# The JavaScript clients the tests drive (tests/node/: the official openai package). Each npm
+# folder is installed from the registry at the versions its package-lock.json pins, and again
+# only when the lock changed.
 ensure_node_test_deps() {
-  local dir="$A4PS_ROOT/tests/node"
+  ensure_npm_folder "$A4PS_ROOT/tests/node"
+}
+
+# What a4ps serve hands to browsers (web/: swagger-ui-dist for /docs).
+ensure_web_deps() {
+  ensure_npm_folder "$A4PS_ROOT/web"
+}
+
+ensure_npm_folder() {
+  local dir=$1
   if [[ -f "$dir/node_modules/.package-lock.json" && "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]]; then
     return
   fi
-  say "installing the tests' npm packages (tests/node)"
+  say "installing the npm packages of ${dir#"$A4PS_ROOT"/}"
   npm ci --prefix "$dir" --no-audit --no-fund >&2
 }

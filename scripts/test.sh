@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_packages
 ensure_node_test_deps
+ensure_web_deps
 build_targets all llama_peers
 say "running the tests"
 cd "$A4PS_BUILD_DIR"

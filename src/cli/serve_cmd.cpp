@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "cli/graphs.h"
@@ -90,6 +91,9 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   o.token = c.token;
   o.max_body_bytes = static_cast<std::size_t>(c.max_body_bytes);
   o.cors_origins = c.cors_origins;
+  // The browser assets: $A4PS_WEB_DIR, else the source tree's web/ this binary was built from.
+  const char* web_dir = std::getenv("A4PS_WEB_DIR");
+  o.web_dir = web_dir != nullptr ? web_dir : A4PS_WEB_DIR;
   server::ApiServer server(deps, o);
   stop_on_signal.watch(server);
   const int port = server.bind();

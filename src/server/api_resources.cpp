@@ -210,6 +210,36 @@ void metrics(ApiServer::Impl& s, httplib::Response& res) {
   res.set_content(out, "text/plain; version=0.0.4");
 }
 
+// Swagger UI over /openapi.json, from the npm package swagger-ui-dist served locally.
+void docs_page(ApiServer::Impl& s, httplib::Response& res) {
+  const auto bundle =
+      s.options.web_dir / "node_modules" / "swagger-ui-dist" / "swagger-ui-bundle.js";
+  if (s.options.web_dir.empty() || !std::filesystem::exists(bundle)) {
+    throw Error(ErrorCode::kUnavailable,
+                "Swagger UI is not installed: run npm ci --prefix web in the source tree (the "
+                "README's commands do), or set A4PS_WEB_DIR to a folder holding "
+                "node_modules/swagger-ui-dist; /openapi.json works without it");
+  }
+  res.set_content(R"html(<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>A4PS API</title>
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="ui"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});
+  </script>
+</body>
+</html>
+)html",
+                  "text/html; charset=utf-8");
+}
+
 }  // namespace
 
 void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
@@ -250,14 +280,24 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
        "OpenAI's model list (a4ps, a4ps-PERSONA) with the memory budget and model figures", nullptr,
        object},
       [&s](Call&, httplib::Response& res) { list_models(s, res); }));
+  Route docs{"GET",
+             "/docs",
+             "Swagger UI for this API (served locally, no CDN)",
+             nullptr,
+             {{"type", "string"}}};
+  docs.open = true;
+  docs.content_type = "text/html";
+  out.push_back(make_endpoint(docs, [&s](Call&, httplib::Response& res) { docs_page(s, res); }));
   out.push_back(make_endpoint({"GET", "/v1/codex", "The persona codex in force", nullptr, object},
                               [&s](Call&, httplib::Response& res) { show_codex(s, res); }));
-  out.push_back(make_endpoint({"GET",
-                               "/metrics",
-                               "Prometheus text: requests, latency, runs, models",
-                               nullptr,
-                               {{"type", "string"}}},
-                              [&s](Call&, httplib::Response& res) { metrics(s, res); }));
+  Route metrics_route{"GET",
+                      "/metrics",
+                      "Prometheus text: requests, latency, runs, models",
+                      nullptr,
+                      {{"type", "string"}}};
+  metrics_route.content_type = "text/plain";
+  out.push_back(
+      make_endpoint(metrics_route, [&s](Call&, httplib::Response& res) { metrics(s, res); }));
 }
 
 }  // namespace a4ps::server

@@ -356,12 +356,12 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                      {}),
        run_schema()},
       [&s](Call& c, httplib::Response& res) { resume(s, c, res); }));
-  out.push_back(endpoint({"GET",
-                          "/v1/runs/{id}/events",
-                          "The run's events as Server-Sent Events, resumable with Last-Event-ID",
-                          nullptr,
-                          {{"type", "string"}, {"contentMediaType", "text/event-stream"}}},
-                         [&s](Call& c, httplib::Response& res) { stream_events(s, c, res); }));
+  Route events{"GET", "/v1/runs/{id}/events",
+               "The run's events as Server-Sent Events, resumable with Last-Event-ID", nullptr,
+               kString};
+  events.content_type = "text/event-stream";
+  out.push_back(
+      endpoint(events, [&s](Call& c, httplib::Response& res) { stream_events(s, c, res); }));
   out.push_back(endpoint({"GET", "/v1/threads", "Threads, with their graph and latest checkpoint",
                           nullptr, object_schema({{"threads", {{"type", "array"}}}}, {"threads"})},
                          [&s](Call&, httplib::Response& res) {
@@ -385,11 +385,10 @@ json openapi_document(const std::vector<Endpoint>& endpoints, bool secured) {
   for (const Endpoint& e : endpoints) {
     const Route& r = e.route;
     json operation = {{"summary", r.summary}};
-    const bool sse = r.path.ends_with("/events");
     operation["responses"][std::to_string(r.success_status)] = {
         {"description", "success"},
-        {"content",
-         {{sse ? "text/event-stream" : "application/json", {{"schema", r.response_schema}}}}}};
+        {"content", {{r.content_type, {{"schema", r.response_schema}}}}}};
+    if (secured && r.open) operation["security"] = json::array();
     operation["responses"]["default"] = {
         {"description", "an error: {\"error\": {\"code\", \"message\"}}"}};
     if (!r.request_schema.is_null()) {

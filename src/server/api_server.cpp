@@ -120,7 +120,7 @@ void ApiServer::Impl::dispatch(const Endpoint& endpoint, const httplib::Request&
 void ApiServer::Impl::handle(const Endpoint& endpoint, const httplib::Request& req,
                              httplib::Response& res) {
   try {
-    authorize(req);
+    if (!endpoint.route.open) authorize(req);
     Call call{req, json::object(), {}};
     const std::vector<std::string> names = path_params(endpoint.route.path);
     for (size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i) {
@@ -247,6 +247,10 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   impl_->endpoints = api_endpoints(*impl_);
   for (const Endpoint& e : impl_->endpoints) impl_->route_list.push_back(e.route);
   impl_->register_routes();
+  const auto swagger = o.web_dir / "node_modules" / "swagger-ui-dist";
+  if (!o.web_dir.empty() && std::filesystem::exists(swagger / "swagger-ui-bundle.js")) {
+    impl_->http.set_mount_point("/docs/assets", swagger.string());
+  }
   impl_->http.set_payload_max_length(o.max_body_bytes);
   impl_->http.set_read_timeout(30, 0);
   impl_->http.set_write_timeout(30, 0);

@@ -11,6 +11,7 @@
 // resumable (`a4ps resume`, or POST /v1/runs/{id}/resume after a restart).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,9 @@ struct ApiOptions {
   std::size_t max_body_bytes = 1 << 20;
   std::vector<std::string> cors_origins;  // empty: no CORS headers
   int threads = 128;                      // concurrent connections (SSE clients hold one each)
+  // The npm-installed browser assets (web/node_modules: swagger-ui-dist for /docs); empty or
+  // missing: /docs answers 503 saying how to install them.
+  std::filesystem::path web_dir;
 };
 
 struct Route {
@@ -61,6 +65,8 @@ struct Route {
   nlohmann::json request_schema;   // null: no body
   nlohmann::json response_schema;  // of the success status
   int success_status = 200;
+  bool open = false;  // served without the token (pages that hold no data: /docs)
+  std::string content_type = "application/json";  // of the success response
 };
 
 class ApiServer {

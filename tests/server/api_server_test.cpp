@@ -363,5 +363,34 @@ TEST(ApiServer, ChatCompletionsTalkToOnePersonaAndRefuseUnknownModels) {
   EXPECT_EQ(c.Post("/v1/chat/completions", no_user.dump(), "application/json")->status, 400);
 }
 
+TEST(ApiServer, DocsServesSwaggerUiLocallyWithoutTheToken) {
+  ApiOptions options;
+  options.token = "s3cret";
+  options.web_dir = A4PS_WEB_DIR;
+  Served s(options);
+  auto c = s.client();
+  const auto page = c.Get("/docs");
+  ASSERT_EQ(page->status, 200) << page->body;
+  EXPECT_NE(page->body.find("/docs/assets/swagger-ui-bundle.js"), std::string::npos);
+  EXPECT_NE(page->body.find("url: \"/openapi.json\""), std::string::npos);
+  const auto bundle = c.Get("/docs/assets/swagger-ui-bundle.js");
+  ASSERT_EQ(bundle->status, 200);
+  EXPECT_GT(bundle->body.size(), 100'000u);
+  EXPECT_EQ(c.Get("/health")->status, 401);  // the API itself still needs the token
+  const json doc = body_of(s.client("s3cret").Get("/openapi.json"));
+  EXPECT_EQ(doc["paths"]["/docs"]["get"]["security"], json::array());
+  EXPECT_TRUE(
+      doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"].contains("text/plain"));
+}
+
+TEST(ApiServer, DocsWithoutTheAssetsSaysHowToInstallThem) {
+  ApiOptions options;
+  options.web_dir = testing::scratch_dir() / "no-web";
+  Served s(options);
+  const auto page = s.client().Get("/docs");
+  EXPECT_EQ(page->status, 503);
+  EXPECT_NE(error_message(page).find("npm ci --prefix web"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace a4ps::server
