@@ -1,7 +1,8 @@
-// A served ApiServer for tests and for the real-client tests in tests/node/: a small graph (a
-// task goes through three steps that stream tokens, "slow ..." tasks pause in each, then an
-// answer that streams too), an in-memory checkpointer, lexical memory, the built-in codex and
-// scripted persona models ("BRICK hears: PROMPT").
+// A served ApiServer for tests, the real-client tests in tests/node/ and the HTTP benchmarks:
+// a small graph (a task goes through three steps that stream tokens, "slow ..." tasks pause in
+// each, "paced ..." tasks stream 500 tokens a step; then an answer that streams too), an in-memory
+// checkpointer, lexical memory, the built-in codex and scripted persona models ("BRICK hears:
+// PROMPT").
 #pragma once
 
 #include <httplib.h>
@@ -38,8 +39,11 @@ inline graph::CompiledGraph test_graph() {
   for (const char* step : {"one", "two", "three"}) {
     g.add_node(step, {"notes"}, [step](NodeContext& ctx) {
       const std::string task = ctx.state()["task"];
-      for (int i = 0; i < 3; ++i) {
+      // "paced" tasks stream 500 tokens a step, one every 2 ms (the SSE fan-out benchmark).
+      const bool paced = task.starts_with("paced");
+      for (int i = 0; i < (paced ? 500 : 3); ++i) {
         if (task.starts_with("slow")) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        if (paced) std::this_thread::sleep_for(std::chrono::milliseconds(2));
         ctx.emit_token(std::string(step) + "." + std::to_string(i) + " ");
       }
       return Update{{"notes", step}};
