@@ -67,7 +67,9 @@ void measure(a4ps::testing::Served& served, int clients) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::sort(lags.begin(), lags.end());
   const auto pct = [&](double p) {
-    return lags.empty() ? 0 : lags[std::min(lags.size() - 1, static_cast<size_t>(p * lags.size()))];
+    return lags.empty() ? 0
+                        : lags[std::min(lags.size() - 1,
+                                        static_cast<size_t>(p * static_cast<double>(lags.size())))];
   };
   std::printf(
       "  %3d clients: %zu events each, %.0f events/s delivered in all, lag p50 %lld ms, "
