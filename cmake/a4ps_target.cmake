@@ -16,6 +16,9 @@ set(A4PS_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all
 function(a4ps_project_target target)
   cmake_parse_arguments(ARG "SANITIZED" "" "" ${ARGN})
   target_compile_options(${target} PRIVATE ${A4PS_WARNINGS})
+  # cpp-httplib listens with a backlog of 5, which drops connections when a hundred SSE clients
+  # arrive at once; every target of ours sees the same value, so its inline code agrees.
+  target_compile_definitions(${target} PRIVATE CPPHTTPLIB_LISTEN_BACKLOG=512)
   if(ARG_SANITIZED)
     # Sanitizer instrumentation makes GCC 12 report libstdc++'s own std::regex and
     # std::function internals as maybe-uninitialized; the plain build keeps the warning.

@@ -108,28 +108,37 @@ TEST(ApiServer, ATokenIsRequiredOffLoopbackAndCheckedOnEveryRequest) {
 }
 
 // Reads the SSE stream of a run into (id, event) pairs until it ends or `stop_after` frames.
+// Like a browser's EventSource, a client whose connection fails reconnects with Last-Event-ID
+// (a loaded machine may drop a connection of a hundred arriving at once).
 std::vector<std::pair<std::int64_t, std::string>> read_events(const Served& s,
                                                               const std::string& run_id,
                                                               const std::string& last_event_id = {},
                                                               size_t stop_after = SIZE_MAX) {
   std::vector<std::pair<std::int64_t, std::string>> frames;
-  std::string buffer;
-  auto c = s.client();
-  httplib::Headers headers;
-  if (!last_event_id.empty()) headers.emplace("Last-Event-ID", last_event_id);
-  c.Get("/v1/runs/" + run_id + "/events", headers, [&](const char* data, size_t n) {
-    buffer.append(data, n);
-    for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
-      const std::string frame = buffer.substr(0, end);
-      buffer.erase(0, end + 2);
-      const auto id_at = frame.find("id: ");
-      const auto event_at = frame.find("\nevent: ");
-      frames.emplace_back(
-          std::stoll(frame.substr(id_at + 4, event_at - id_at - 4)),
-          frame.substr(event_at + 8, frame.find('\n', event_at + 8) - event_at - 8));
-    }
-    return frames.size() < stop_after;
-  });
+  std::string resume_from = last_event_id;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string buffer;
+    auto c = s.client();
+    c.set_read_timeout(30, 0);
+    httplib::Headers headers;
+    if (!resume_from.empty()) headers.emplace("Last-Event-ID", resume_from);
+    const auto result =
+        c.Get("/v1/runs/" + run_id + "/events", headers, [&](const char* data, size_t n) {
+          buffer.append(data, n);
+          for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
+            const std::string frame = buffer.substr(0, end);
+            buffer.erase(0, end + 2);
+            const auto id_at = frame.find("id: ");
+            const auto event_at = frame.find("\nevent: ");
+            frames.emplace_back(
+                std::stoll(frame.substr(id_at + 4, event_at - id_at - 4)),
+                frame.substr(event_at + 8, frame.find('\n', event_at + 8) - event_at - 8));
+          }
+          return frames.size() < stop_after;
+        });
+    if (result || frames.size() >= stop_after) break;  // ended, or we left on purpose
+    if (!frames.empty()) resume_from = std::to_string(frames.back().first);
+  }
   return frames;
 }
 
