@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -63,6 +64,9 @@ struct ApiServer::Impl {
   std::condition_variable changed;
   std::uint64_t generation = 0;  // bumped on every event and every finished run
   std::vector<std::shared_ptr<RunSlot>> slots;
+  std::mutex frames_mu;                                             // guards the two below
+  std::map<std::string, std::vector<std::string>> frame_cache;      // run -> SSE frames by seq
+  std::deque<std::string> frame_order;                              // oldest cached run first
   std::mutex metrics_mu;                                            // guards the two maps below
   std::map<std::pair<std::string, int>, std::uint64_t> requests;    // (route, status) -> count
   std::map<std::string, std::pair<double, std::uint64_t>> latency;  // route -> (seconds, count)

@@ -205,6 +205,35 @@ std::string sse_frame(const graph::EventRecord& e) {
   return "id: " + std::to_string(e.seq) + "\nevent: " + e.kind + "\ndata: " + data.dump() + "\n\n";
 }
 
+// The SSE frames of the run after seq `after`, concatenated, and the last seq they hold. Frames
+// are made once per event and kept for every client of the run (a hundred clients of one run
+// cost one query and one JSON encoding per event, not a hundred); the cache holds the most
+// recently followed runs.
+std::pair<std::string, std::int64_t> frames_after(ApiServer::Impl& s, const std::string& run_id,
+                                                  std::int64_t after) {
+  std::lock_guard lock(s.frames_mu);
+  auto it = s.frame_cache.find(run_id);
+  if (it == s.frame_cache.end()) {
+    if (s.frame_cache.size() >= 64) s.frame_cache.erase(s.frame_order.front());
+    if (s.frame_order.size() >= 64) s.frame_order.pop_front();
+    it = s.frame_cache.emplace(run_id, std::vector<std::string>()).first;
+    s.frame_order.push_back(run_id);
+  }
+  std::vector<std::string>& cached = it->second;  // cached[i] is the frame of seq i + 1
+  const auto have = static_cast<std::int64_t>(cached.size());
+  if (after >= have) {
+    for (const graph::EventRecord& e : s.deps.checkpointer->events(run_id, have, 1000)) {
+      cached.push_back(sse_frame(e));
+    }
+  }
+  std::string batch;
+  const auto end = static_cast<std::int64_t>(cached.size());
+  for (std::int64_t seq = after + 1; seq <= end; ++seq) {
+    batch += cached[static_cast<std::size_t>(seq - 1)];
+  }
+  return {std::move(batch), std::max(after, end)};
+}
+
 // Server-Sent Events of the run from after `Last-Event-ID` (or ?after=N): the stored events
 // first, then each new one as the run produces it, until the run is no longer running.
 void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
@@ -222,18 +251,30 @@ void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider("text/event-stream",
-                                   [&s, id, after](size_t, httplib::DataSink& sink) {
-                                     const bool finished = follow_run(
-                                         s, id,
-                                         [&sink](const graph::EventRecord& e) {
-                                           const std::string frame = sse_frame(e);
-                                           return sink.write(frame.data(), frame.size());
-                                         },
-                                         after);
-                                     if (finished) sink.done();
-                                     return finished;
-                                   });
+  res.set_chunked_content_provider(
+      "text/event-stream", [&s, id, after](size_t, httplib::DataSink& sink) mutable {
+        for (;;) {
+          std::uint64_t seen = 0;
+          {
+            std::lock_guard lock(s.mu);
+            seen = s.generation;
+          }
+          const bool live = s.in_flight(id);  // before the frames: see follow_run
+          const auto [batch, last] = frames_after(s, id, after);
+          if (!batch.empty()) {
+            if (!sink.write(batch.data(), batch.size())) return false;  // the client left
+            after = last;
+            continue;
+          }
+          if (s.stopping || (!live && s.deps.checkpointer->get_run(id).status != "running")) {
+            sink.done();
+            return true;
+          }
+          std::unique_lock lock(s.mu);
+          s.changed.wait_for(lock, std::chrono::milliseconds(250),
+                             [&] { return s.generation != seen || s.stopping; });
+        }
+      });
 }
 
 json health(ApiServer::Impl& s) {

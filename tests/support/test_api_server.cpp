@@ -20,6 +20,8 @@ void wait_for_stdin_to_close() {
 int serve_bare() {
   httplib::Server bare;
   bare.new_task_queue = [] { return new httplib::ThreadPool(128); };
+  bare.set_keep_alive_max_count(10'000);
+  bare.set_tcp_nodelay(true);
   bare.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
