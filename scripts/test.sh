@@ -3,6 +3,7 @@
 # variants, plus llama-server and llama-bench as peers) and runs the whole suite through ctest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+A4PS_APT_PACKAGES+=(chromium)  # the browser UI's end-to-end test drives it
 ensure_packages
 ensure_node_test_deps
 ensure_web_deps

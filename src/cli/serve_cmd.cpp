@@ -73,8 +73,13 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   server::ApiDeps deps;
   deps.checkpointer = opened.checkpointer.get();
   deps.graph = [workflow] { return workflow; };
-  deps.input = [](const std::string& task) {
-    return persona::workflow_input(valid_utf8(task), {});
+  deps.input = [](const std::string& task, const json& documents) {
+    std::vector<persona::Document> docs;
+    for (const json& d : documents) {
+      docs.push_back(
+          {valid_utf8(d["label"].get<std::string>()), valid_utf8(d["text"].get<std::string>())});
+    }
+    return persona::workflow_input(valid_utf8(task), docs);
   };
   deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
   deps.answer_node = "alfred_answer";

@@ -100,7 +100,7 @@ void complete_with_workflow(ApiServer::Impl& s, Call& c, httplib::Response& res,
                             const Completion& completion) {
   const std::string task = task_of(c.body["messages"]);
   const std::string thread = graph::make_id("t");
-  const json input = s.deps.input(task);
+  const json input = s.deps.input(task, json::array());
   const bool stream = c.body.value("stream", false);
   const auto run = [&s, thread, input](const graph::RunOptions& options) {
     return graph::start_run(s.deps.graph(), *s.deps.checkpointer, thread, input, options);

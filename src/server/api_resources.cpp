@@ -1,4 +1,7 @@
 // The API's resource routes beside runs: memory, models, the codex, and /metrics.
+#include <fstream>
+#include <sstream>
+
 #include "server/api_internal.h"
 
 namespace a4ps::server {
@@ -240,6 +243,20 @@ void docs_page(ApiServer::Impl& s, httplib::Response& res) {
                   "text/html; charset=utf-8");
 }
 
+// The browser UI (web/ui: plain HTML, CSS and JavaScript modules; its assets under /ui/).
+void ui_page(ApiServer::Impl& s, httplib::Response& res) {
+  const auto page = s.options.web_dir / "ui" / "index.html";
+  std::ifstream in(page, std::ios::binary);
+  if (s.options.web_dir.empty() || !in) {
+    throw Error(ErrorCode::kUnavailable,
+                "the browser UI is not installed: set A4PS_WEB_DIR to the web/ folder of the "
+                "source tree; the API works without it (GET /docs, /openapi.json)");
+  }
+  std::ostringstream html;
+  html << in.rdbuf();
+  res.set_content(html.str(), "text/html; charset=utf-8");
+}
+
 }  // namespace
 
 void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
@@ -280,6 +297,14 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
        "OpenAI's model list (a4ps, a4ps-PERSONA) with the memory budget and model figures", nullptr,
        object},
       [&s](Call&, httplib::Response& res) { list_models(s, res); }));
+  Route ui{"GET",
+           "/",
+           "The browser UI: a chat with each persona's turns live",
+           nullptr,
+           {{"type", "string"}}};
+  ui.open = true;
+  ui.content_type = "text/html";
+  out.push_back(make_endpoint(ui, [&s](Call&, httplib::Response& res) { ui_page(s, res); }));
   Route docs{"GET",
              "/docs",
              "Swagger UI for this API (served locally, no CDN)",

@@ -40,8 +40,13 @@ const json& run_schema() {
 }
 
 json run_json(const graph::RunInfo& r) {
-  json out = {{"run_id", r.id},   {"thread_id", r.thread_id},   {"status", r.status},
-              {"steps", r.steps}, {"created_ms", r.created_ms}, {"updated_ms", r.updated_ms}};
+  json out = {{"task", r.input.is_object() ? r.input.value("task", json("")) : json("")},
+              {"run_id", r.id},
+              {"thread_id", r.thread_id},
+              {"status", r.status},
+              {"steps", r.steps},
+              {"created_ms", r.created_ms},
+              {"updated_ms", r.updated_ms}};
   if (!r.error.empty()) out["error"] = r.error;
   if (!r.error_node.empty()) out["error_node"] = r.error_node;
   return out;
@@ -139,7 +144,7 @@ void create_run(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   const std::string task = c.body["task"];
   const std::string thread = thread_of_new_run(c.body);
   const bool background = c.body.value("background", false);
-  const json input = s.deps.input(task);
+  const json input = s.deps.input(task, c.body.value("documents", json::array()));
   const json run = launch(s, thread, !background, [&s, thread, input](const auto& options) {
     return graph::start_run(s.deps.graph(), *s.deps.checkpointer, thread, input, options);
   });
@@ -149,7 +154,7 @@ void create_run(ApiServer::Impl& s, Call& c, httplib::Response& res) {
 void invoke(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   const std::string task = c.body["task"];
   const std::string thread = graph::make_id("t");
-  const json input = s.deps.input(task);
+  const json input = s.deps.input(task, json::array());
   const json run = launch(s, thread, true, [&s, thread, input](const auto& options) {
     return graph::start_run(s.deps.graph(), *s.deps.checkpointer, thread, input, options);
   });
@@ -365,7 +370,12 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
        "Starts a run of the task: waits for it, or with background=true returns 202 at once",
        object_schema({{"task", task},
                       {"thread_id", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._-]{1,100}$"}}},
-                      {"background", {{"type", "boolean"}}}},
+                      {"background", {{"type", "boolean"}}},
+                      {"documents",
+                       {{"type", "array"},
+                        {"maxItems", 16},
+                        {"items", object_schema({{"label", kString}, {"text", kString}},
+                                                {"label", "text"})}}}},
                      {"task"}),
        run_schema()},
       [&s](Call& c, httplib::Response& res) { create_run(s, c, res); }));

@@ -98,7 +98,9 @@ ApiServer::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std
 
 void ApiServer::Impl::authorize(const httplib::Request& req) const {
   if (options.token.empty()) return;
-  if (req.get_header_value("Authorization") != "Bearer " + options.token) {
+  // Browsers' EventSource cannot set headers: the UI passes the token as ?access_token=.
+  if (req.get_header_value("Authorization") != "Bearer " + options.token &&
+      req.get_param_value("access_token") != options.token) {
     throw Unauthenticated();
   }
 }
@@ -250,6 +252,9 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   const auto swagger = o.web_dir / "node_modules" / "swagger-ui-dist";
   if (!o.web_dir.empty() && std::filesystem::exists(swagger / "swagger-ui-bundle.js")) {
     impl_->http.set_mount_point("/docs/assets", swagger.string());
+  }
+  if (!o.web_dir.empty() && std::filesystem::exists(o.web_dir / "ui" / "index.html")) {
+    impl_->http.set_mount_point("/ui", (o.web_dir / "ui").string());
   }
   impl_->http.set_payload_max_length(o.max_body_bytes);
   impl_->http.set_keep_alive_max_count(10'000);  // cpp-httplib's 5 makes clients reconnect

@@ -31,8 +31,8 @@ namespace a4ps::server {
 struct ApiDeps {
   graph::Checkpointer* checkpointer = nullptr;
   std::function<graph::CompiledGraph()> graph;
-  // The graph's input for a task.
-  std::function<nlohmann::json(const std::string& task)> input;
+  // The graph's input for a task and its documents ([{label, text}], possibly empty).
+  std::function<nlohmann::json(const std::string& task, const nlohmann::json& documents)> input;
   // The answer in a finished run's state, and the node whose tokens are the answer (streamed
   // as the OpenAI message's content).
   std::function<std::string(const graph::State& state)> answer;
@@ -55,7 +55,7 @@ struct ApiOptions {
   int threads = 128;                      // concurrent connections (SSE clients hold one each)
   // The npm-installed browser assets (web/node_modules: swagger-ui-dist for /docs); empty or
   // missing: /docs answers 503 saying how to install them.
-  std::filesystem::path web_dir;
+  std::filesystem::path web_dir;  // also holds ui/, the browser UI served at /
 };
 
 struct Route {

@@ -113,6 +113,7 @@ add_test(NAME cli.workflow_flow
 # The README's main job, as a user runs it: the seeding task through the four personas.
 add_test(NAME cli.demo_script COMMAND "${PROJECT_SOURCE_DIR}/scripts/demo.sh")
 set_tests_properties(cli.demo_script PROPERTIES
+  FIXTURES_SETUP demo_image
   ENVIRONMENT "A4PS_BUILD_DIR=${CMAKE_BINARY_DIR}"
   PASS_REGULAR_EXPRESSION "══ Answer"
   FAIL_REGULAR_EXPRESSION "a4ps: error")
@@ -131,3 +132,10 @@ add_test(NAME cli.serve_flow
 add_test(NAME node.openai_client
          COMMAND "${PROJECT_SOURCE_DIR}/tests/node/openai_client.sh"
                  "$<TARGET_FILE:a4ps_test_api_server>")
+
+# The browser UI in Debian's chromium (playwright-core) against a4ps serve on a copy of the demo
+# image: generated models through llama.cpp. Leaves build/tests/ui-browser/ui-screenshot.png.
+add_test(NAME node.browser_ui
+         COMMAND "${PROJECT_SOURCE_DIR}/tests/node/browser_ui.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/ui-browser")
+set_tests_properties(node.browser_ui PROPERTIES FIXTURES_REQUIRED demo_image TIMEOUT 900)

@@ -392,6 +392,23 @@ TEST(ApiServer, DocsServesSwaggerUiLocallyWithoutTheToken) {
       doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"].contains("text/plain"));
 }
 
+TEST(ApiServer, TheBrowserUiIsServedAndItsStreamMayCarryTheTokenInTheQuery) {
+  ApiOptions options;
+  options.token = "s3cret";
+  options.web_dir = A4PS_WEB_DIR;
+  Served s(options);
+  auto c = s.client();
+  const auto page = c.Get("/");
+  ASSERT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("/ui/app.js"), std::string::npos);
+  EXPECT_EQ(c.Get("/ui/app.js")->status, 200);
+  EXPECT_EQ(c.Get("/ui/app.css")->status, 200);
+  // EventSource cannot send headers: ?access_token= stands in for the bearer token.
+  EXPECT_EQ(c.Get("/v1/runs")->status, 401);
+  EXPECT_EQ(c.Get("/v1/runs?access_token=s3cret")->status, 200);
+  EXPECT_EQ(c.Get("/v1/runs?access_token=wrong")->status, 401);
+}
+
 TEST(ApiServer, DocsWithoutTheAssetsSaysHowToInstallThem) {
   ApiOptions options;
   options.web_dir = testing::scratch_dir() / "no-web";
@@ -399,6 +416,7 @@ TEST(ApiServer, DocsWithoutTheAssetsSaysHowToInstallThem) {
   const auto page = s.client().Get("/docs");
   EXPECT_EQ(page->status, 503);
   EXPECT_NE(error_message(page).find("npm ci --prefix web"), std::string::npos);
+  EXPECT_EQ(s.client().Get("/")->status, 503);
 }
 
 }  // namespace

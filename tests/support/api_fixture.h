@@ -85,7 +85,9 @@ struct Served {
     server::ApiDeps deps;
     deps.checkpointer = checkpointer.get();
     deps.graph = test_graph;
-    deps.input = [](const std::string& task) { return nlohmann::json{{"task", task}}; };
+    deps.input = [](const std::string& task, const nlohmann::json&) {
+      return nlohmann::json{{"task", task}};
+    };
     deps.answer = [](const State& s) { return s["answer"].get<std::string>(); };
     deps.health = {{"version", "test"}};
     deps.memory = memory.get();

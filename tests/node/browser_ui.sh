@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Serves a copy of the demo image (made by scripts/demo.sh: generated models, real llama.cpp)
+# with a4ps serve and runs the browser test against it in headless chromium.
+# usage: browser_ui.sh A4PS_BIN WORK_DIR
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+a4ps=$1
+work=$2
+for need in "$here/node_modules/playwright-core" "$root/demo/image/config.toml"; do
+  [[ -e "$need" ]] || { echo "missing $need: run scripts/test.sh (it makes both)" >&2; exit 1; }
+done
+command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)" >&2; exit 1; }
+rm -rf "$work" && mkdir -p "$work"
+cp -r "$root/demo/image" "$work/image"
+rm -f "$work/image/lock"
+"$a4ps" --image "$work/image" serve --port 0 2>"$work/serve.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+port=""
+for _ in $(seq 1 600); do
+  port=$(grep -Eo 'http://127.0.0.1:[0-9]+' "$work/serve.log" | grep -Eo '[0-9]+$' || true)
+  [[ -n "$port" ]] && break
+  kill -0 $pid 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$port" ]] || { echo "a4ps serve printed no address" >&2; cat "$work/serve.log" >&2; exit 1; }
+node "$here/browser_ui.mjs" "http://127.0.0.1:$port" "$work/ui-screenshot.png" \
+  "$root/data/demo/seeding-task.md"
