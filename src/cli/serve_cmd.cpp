@@ -1,4 +1,6 @@
 // a4ps serve [--host H] [--port P]: the HTTP API (docs/http-api.md) over the image.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -9,6 +11,7 @@
 #include "cli/graphs.h"
 #include "core/error.h"
 #include "core/text.h"
+#include "llm/llama_backend.h"
 #include "server/api_server.h"
 
 namespace a4ps::cli {
@@ -64,6 +67,38 @@ class StopOnSignal {
   std::jthread watcher_;
 };
 
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  const std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (size_t start = 0; start <= dirs.size();) {
+    const size_t end = std::min(dirs.find(':', start), dirs.size());
+    if (access((dirs.substr(start, end - start) + "/" + program).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// What /health reports beside "ok": the parts that work and those that are degraded.
+json health_facts(const WritableImage& opened) {
+  json degraded = json::array();
+  const bool gpu = llm::llama_gpu_offload_supported();
+  if (!gpu) degraded.push_back("no GPU offload in this build: local models run on the CPU");
+  std::string sandbox;
+  if (on_path("runsc")) {
+    sandbox = "runsc";
+  } else if (on_path("bwrap")) {
+    sandbox = "bwrap";
+    degraded.push_back("gVisor (runsc) is not installed: the forge's sandbox would use bwrap");
+  } else {
+    degraded.push_back("no sandbox runtime (runsc or bwrap): the Tool Forge cannot run tools");
+  }
+  return {{"version", A4PS_VERSION},
+          {"image", opened.image->dir().string()},
+          {"gpu_offload", gpu},
+          {"sandbox", sandbox.empty() ? json(nullptr) : json(sandbox)},
+          {"degraded", degraded}};
+}
+
 void serve(const GlobalOptions& options, const ServeArgs& args) {
   StopOnSignal stop_on_signal;
   WritableImage opened = open_image_for_writing(options);
@@ -85,7 +120,7 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   deps.answer_node = "alfred_answer";
   deps.turns = [](const graph::State& s) { return s.value("dialogue", json::array()); };
   deps.run_options = run_options(opened.config);
-  deps.health = {{"version", A4PS_VERSION}, {"image", opened.image->dir().string()}};
+  deps.health = health_facts(opened);
   deps.memory = &runtime.memory();
   deps.models = &runtime.models();
   deps.codex = &runtime.codex();

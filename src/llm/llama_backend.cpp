@@ -530,4 +530,9 @@ std::string llama_system_info() {
   return llama_print_system_info();
 }
 
+bool llama_gpu_offload_supported() {
+  ensure_llama_initialized();
+  return llama_supports_gpu_offload();
+}
+
 }  // namespace a4ps::llm

@@ -70,5 +70,7 @@ class LlamaBackend final : public Backend {
 
 // llama.cpp's build and system description, e.g. for `a4ps --version`.
 std::string llama_system_info();
+// Whether this build of llama.cpp can offload layers to a GPU.
+bool llama_gpu_offload_supported();
 
 }  // namespace a4ps::llm

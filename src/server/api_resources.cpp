@@ -206,6 +206,10 @@ void metrics(ApiServer::Impl& s, httplib::Response& res) {
     }
     out += evictions + speed;
     out +=
+        "# HELP a4ps_model_queue_depth Requests waiting for local inference.\n"
+        "# TYPE a4ps_model_queue_depth gauge\na4ps_model_queue_depth " +
+        std::to_string(s.deps.models->queue_depth()) + "\n";
+    out +=
         "# HELP a4ps_model_resident_bytes Bytes of resident models.\n"
         "# TYPE a4ps_model_resident_bytes gauge\na4ps_model_resident_bytes " +
         std::to_string(s.deps.models->resident_bytes()) + "\n";

@@ -36,7 +36,8 @@ check() {  # check NAME EXPECTED_STATUS REGEX CURL_ARGS...
     echo "ok: $name"
   fi
 }
-check health 200 '"status":"ok"' "$base/health"
+check health 200 '"status":"ok".*' "$base/health"
+check health_degraded 200 '"degraded":\[' "$base/health"
 check openapi 200 '"openapi":"3.1.0"' "$base/openapi.json"
 check malformed 400 '"code":"invalid_argument"' -H 'Content-Type: application/json' \
   -d '{"task": ' "$base/invoke"
