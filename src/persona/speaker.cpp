@@ -59,6 +59,11 @@ json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string&
       request.on_token = [&ctx](std::string_view piece) { ctx.emit_token(valid_utf8(piece)); };
     }
     const llm::ChatResult result = models_.chat(p.model, std::move(request));
+    // A call cut short by cancellation is not a result: thrown before once() journals it, so
+    // that the resumed step makes the call again instead of replaying half an answer.
+    if (result.stop_reason == llm::StopReason::kCancelled) {
+      throw Error(ErrorCode::kCancelled, p.name + "'s turn was cancelled");
+    }
     return json{{"persona", p.name},
                 {"text", valid_utf8(result.text)},
                 {"stop", llm::stop_reason_name(result.stop_reason)},
@@ -73,9 +78,6 @@ std::string Speaker::speak(graph::NodeContext& ctx, const std::string& persona,
                            const std::string& prompt, const SpeakOptions& options) {
   const Persona& p = codex_.persona(persona);
   const json turn = call(ctx, p, prompt, options, nullptr, /*stream=*/true);
-  if (turn.value("stop", "") == "cancelled") {
-    throw Error(ErrorCode::kCancelled, p.name + "'s turn was cancelled");
-  }
   return turn.value("text", "");
 }
 
@@ -91,9 +93,6 @@ Decision Speaker::decide(graph::NodeContext& ctx, const std::string& persona,
     // A decision is a small object; room for it even when the persona's turns are short.
     if (retry.max_tokens == 0) retry.max_tokens = std::max(p.max_tokens, kDecisionMaxTokens);
     const json turn = call(ctx, p, prompt, retry, &schema, /*stream=*/false);
-    if (turn.value("stop", "") == "cancelled") {
-      throw Error(ErrorCode::kCancelled, p.name + "'s decision was cancelled");
-    }
     json parsed;
     problem = unusable(turn.value("text", ""), validator, parsed);
     if (problem.empty()) return {parsed, false, {}};

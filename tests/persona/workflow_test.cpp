@@ -37,8 +37,9 @@ struct Script {
   std::function<double(const std::string& candidate)> score_of = [](const std::string&) {
     return 0.7;
   };
-  std::string route_reply;  // overrides the route JSON when set (e.g. garbage)
-  int failing_answers = 0;  // ALFRED's final answer throws this many times
+  std::string route_reply;                  // overrides the route JSON when set (e.g. garbage)
+  std::function<void()> on_brick_proposal;  // called as BRICK proposes (e.g. to cancel)
+  int failing_answers = 0;                  // ALFRED's final answer throws this many times
 
   std::string reply(const llm::ChatRequest& r) {
     const std::string who = persona_of(r);
@@ -65,6 +66,7 @@ struct Script {
     }
     if (who == "BABS") return "The atlas serves newcomers [1].";
     if (who == "BRICK" && contains(prompt, "Propose candidate thought")) {
+      if (on_brick_proposal) on_brick_proposal();
       const size_t at = prompt.find("Propose candidate thought ") + 26;
       const std::string k = prompt.substr(at, prompt.find(' ', at) - at);
       const size_t line = prompt.find("Your line of thought so far:\n- ");
@@ -297,6 +299,23 @@ TEST(Workflow, AResumedRunRepeatsNoJournaledModelCall) {
   EXPECT_EQ(h.count("ROBIN"), robin_before);
   EXPECT_EQ(h.count("ALFRED", "Write the final answer"), 2u);  // the failed call, then the retry
   EXPECT_EQ(done.state["episodes"].size(), 1u);
+}
+
+TEST(Workflow, ACallCutShortByCancellationIsNotJournaledSoTheResumedRunFinishes) {
+  Harness h(small(2, 1, 1, 1));
+  std::stop_source stop;
+  // BRICK's first proposal cancels the run: his second call, in the same step, is cut short.
+  h.script.on_brick_proposal = [&stop] { stop.request_stop(); };
+  graph::RunOptions options;
+  options.cancel = stop.get_token();
+  const graph::RunResult cancelled = graph::start_run(
+      workflow_graph(h.deps), *h.checkpointer, "cut", workflow_input("Design it", {}), options);
+  ASSERT_EQ(cancelled.status, graph::RunStatus::kCancelled) << cancelled.error;
+  h.script.on_brick_proposal = nullptr;
+  const graph::RunResult resumed =
+      graph::resume_run(workflow_graph(h.deps), *h.checkpointer, cancelled.thread_id);
+  ASSERT_EQ(resumed.status, graph::RunStatus::kDone) << resumed.error;
+  EXPECT_EQ(resumed.state["answer"], "Welcome people gently, measure what helps [1].");
 }
 
 TEST(Workflow, ASecondRunOnTheThreadCitesTheFirstAsAnEarlierTurn) {

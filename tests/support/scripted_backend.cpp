@@ -10,6 +10,12 @@ llm::ChatResult ScriptedBackend::chat(const llm::ChatRequest& request) {
     return result;
   }
   result.text = script_(request);
+  // Cancelled while "generating" (the script may cancel): cut short, as a real backend is.
+  if (request.cancel.stop_requested()) {
+    result.text = result.text.substr(0, result.text.size() / 2);
+    result.stop_reason = llm::StopReason::kCancelled;
+    return result;
+  }
   if (request.on_token) request.on_token(result.text);
   result.timings.n_generated_tokens = static_cast<int32_t>(result.text.size() / 4 + 1);
   return result;
