@@ -1,7 +1,10 @@
 // The API's resource routes beside runs: memory, models, the codex, and /metrics.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
+#include "memory/ingest.h"
 #include "server/api_internal.h"
 
 namespace a4ps::server {
@@ -68,6 +71,43 @@ void add_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   if (c.body.contains("metadata")) m.metadata = c.body["metadata"];
   const memory::AddResult r = memory_of(s).add(m);
   send_json(res, {{"id", r.id}, {"duplicate", r.duplicate}}, r.duplicate ? 200 : 201);
+}
+
+// A document's text into memory, chunked like `a4ps memory import` (plain text, Markdown or
+// HTML; PDF through the CLI, which reads files).
+void import_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string name = c.body["name"];
+  const std::string format = c.body.value("format", "text");
+  const std::string content = c.body["content"];
+  const std::string text =
+      format == "html" ? valid_utf8(memory::html_to_text(content, name)) : valid_utf8(content);
+  std::string stem = std::filesystem::path(name).stem().string();
+  for (char& ch : stem) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '.' && ch != '_' && ch != '-') {
+      ch = '-';
+    }
+  }
+  const std::vector<memory::Chunk> chunks = memory::chunk_text(text);
+  if (chunks.empty()) throw_invalid_argument(name + ": no text to import");
+  std::vector<memory::NewMemory> memories;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    memory::NewMemory m;
+    m.text = chunks[i].text;
+    m.namespace_path = "docs/" + (stem.empty() ? std::string("document") : stem);
+    m.source_kind = "document";
+    m.source = name;
+    m.metadata = {{"chunk", i + 1}, {"chunks", chunks.size()}, {"offset", chunks[i].offset}};
+    memories.push_back(std::move(m));
+  }
+  const auto results = memory_of(s).add_many(memories);
+  const auto duplicates = static_cast<std::size_t>(std::count_if(
+      results.begin(), results.end(), [](const memory::AddResult& r) { return r.duplicate; }));
+  send_json(res,
+            {{"namespace", memories.front().namespace_path},
+             {"chunks", results.size()},
+             {"new", results.size() - duplicates},
+             {"duplicates", duplicates}},
+            201);
 }
 
 void forget_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
@@ -286,6 +326,20 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
                      object,
                      201},
                     [&s](Call& c, httplib::Response& res) { add_memory(s, c, res); }));
+  out.push_back(
+      make_endpoint({"POST",
+                     "/v1/memory/import",
+                     "Imports a document's text (chunked, de-duplicated) under docs/NAME",
+                     {{"type", "object"},
+                      {"properties",
+                       {{"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}},
+                        {"content", {{"type", "string"}, {"minLength", 1}}},
+                        {"format", {{"enum", {"text", "markdown", "html"}}}}}},
+                      {"required", {"name", "content"}},
+                      {"additionalProperties", false}},
+                     object,
+                     201},
+                    [&s](Call& c, httplib::Response& res) { import_memory(s, c, res); }));
   out.push_back(make_endpoint(
       {"POST",
        "/v1/memory/{id}/forget",

@@ -127,6 +127,9 @@ json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, const R
   slot->worker = std::jthread([body, options, started, announced, finish] {
     try {
       body(options);
+      if (!announced->load()) {  // the runner always announces; never leave a waiter
+        throw Error(ErrorCode::kInternal, "the run ended without a run_started event");
+      }
     } catch (...) {
       if (!announced->exchange(true)) started->set_exception(std::current_exception());
     }
@@ -170,15 +173,15 @@ void invoke(ApiServer::Impl& s, Call& c, httplib::Response& res) {
       {{"response", run["answer"]}, {"run_id", run["run_id"]}, {"thread_id", run["thread_id"]}});
 }
 
-void resume(ApiServer::Impl& s, Call& c, httplib::Response& res) {
-  const graph::RunInfo info = s.deps.checkpointer->get_run(c.params["id"]);
+void resume(ApiServer::Impl& s, Call& c, httplib::Response& res, bool by_thread) {
+  const std::string thread = by_thread ? s.deps.checkpointer->get_thread(c.params["id"]).id
+                                       : s.deps.checkpointer->get_run(c.params["id"]).thread_id;
   graph::ResumeValues values;
   if (c.body.contains("values")) {
     for (const auto& [id, value] : c.body["values"].items()) values[id] = value;
   }
   if (c.body.contains("value")) values[""] = c.body["value"];
   const bool background = c.body.value("background", false);
-  const std::string thread = info.thread_id;
   const json run = launch(s, thread, !background, [&s, thread, values](const auto& options) {
     return graph::resume_run(s.deps.graph(), *s.deps.checkpointer, thread, values, options);
   });
@@ -219,8 +222,10 @@ std::pair<std::string, std::int64_t> frames_after(ApiServer::Impl& s, const std:
   std::lock_guard lock(s.frames_mu);
   auto it = s.frame_cache.find(run_id);
   if (it == s.frame_cache.end()) {
-    if (s.frame_cache.size() >= 64) s.frame_cache.erase(s.frame_order.front());
-    if (s.frame_order.size() >= 64) s.frame_order.pop_front();
+    if (s.frame_order.size() >= 64) {
+      s.frame_cache.erase(s.frame_order.front());
+      s.frame_order.pop_front();
+    }
     it = s.frame_cache.emplace(run_id, std::vector<std::string>()).first;
     s.frame_order.push_back(run_id);
   }
@@ -280,6 +285,40 @@ void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
                              [&] { return s.generation != seen || s.stopping; });
         }
       });
+}
+
+json checkpoint_json(const graph::CheckpointInfo& c) {
+  json out = {{"checkpoint", c.id},   {"run_id", c.run_id},     {"step", c.step},
+              {"pending", c.pending}, {"metadata", c.metadata}, {"created_ms", c.created_ms}};
+  if (c.parent) out["parent"] = *c.parent;
+  return out;
+}
+
+void thread_history(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const std::string id = c.params["id"];
+  s.deps.checkpointer->get_thread(id);  // 404 for an unknown thread
+  json checkpoints = json::array();
+  for (const graph::CheckpointInfo& info : s.deps.checkpointer->history(id)) {
+    checkpoints.push_back(checkpoint_json(info));
+  }
+  send_json(res, {{"thread_id", id}, {"checkpoints", checkpoints}});
+}
+
+// A new thread from one of the thread's checkpoints (the latest by default), its state changed
+// by `update` as if a node had written it; resume it to go on from there.
+void fork_thread(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  std::optional<std::int64_t> at;
+  if (c.body.contains("checkpoint")) at = c.body["checkpoint"].get<std::int64_t>();
+  const std::string new_id =
+      c.body.contains("new_thread_id") ? c.body["new_thread_id"].get<std::string>() : "";
+  const graph::ThreadInfo made =
+      s.deps.checkpointer->fork(c.params["id"], at, c.body.value("update", json::object()), new_id);
+  send_json(
+      res,
+      {{"thread_id", made.id},
+       {"parent_thread", made.parent_thread},
+       {"parent_checkpoint", made.parent_checkpoint ? json(*made.parent_checkpoint) : json()}},
+      201);
 }
 
 json health(ApiServer::Impl& s) {
@@ -406,7 +445,7 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                       {"background", {{"type", "boolean"}}}},
                      {}),
        run_schema()},
-      [&s](Call& c, httplib::Response& res) { resume(s, c, res); }));
+      [&s](Call& c, httplib::Response& res) { resume(s, c, res, false); }));
   Route events{"GET", "/v1/runs/{id}/events",
                "The run's events as Server-Sent Events, resumable with Last-Event-ID", nullptr,
                kString};
@@ -426,6 +465,30 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                            }
                            send_json(res, {{"threads", threads}});
                          }));
+  out.push_back(endpoint(
+      {"GET", "/v1/threads/{id}/history", "The thread's checkpoints, oldest first", nullptr,
+       object_schema({{"thread_id", kString}, {"checkpoints", {{"type", "array"}}}},
+                     {"checkpoints"})},
+      [&s](Call& c, httplib::Response& res) { thread_history(s, c, res); }));
+  out.push_back(endpoint(
+      {"POST", "/v1/threads/{id}/fork",
+       "A new thread from a checkpoint (default: the latest), optionally with a state update",
+       object_schema(
+           {{"checkpoint", {{"type", "integer"}, {"minimum", 0}}},
+            {"update", {{"type", "object"}}},
+            {"new_thread_id", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._-]{1,100}$"}}}},
+           {}),
+       object_schema({{"thread_id", kString}, {"parent_thread", kString}}, {"thread_id"}), 201},
+      [&s](Call& c, httplib::Response& res) { fork_thread(s, c, res); }));
+  out.push_back(endpoint(
+      {"POST", "/v1/threads/{id}/resume",
+       "Continues the thread from its latest checkpoint (a fork, or its last unfinished run)",
+       object_schema({{"values", {{"type", "object"}}},
+                      {"value", json::object()},
+                      {"background", {{"type", "boolean"}}}},
+                     {}),
+       run_schema()},
+      [&s](Call& c, httplib::Response& res) { resume(s, c, res, true); }));
   add_resource_endpoints(s, out);
   add_openai_endpoints(s, out);
   return out;

@@ -259,6 +259,65 @@ TEST(ApiServer, MemoryCanBeAddedSearchedAndForgotten) {
   EXPECT_EQ(body_of(c.Get("/v1/memory/stats"))["live"], 0);
 }
 
+TEST(ApiServer, AnInterruptedRunWaitsForTheHumansValueAndTakesIt) {
+  Served s;
+  auto c = s.client();
+  const auto asked = c.Post("/v1/runs", R"({"task": "ask first"})", "application/json");
+  ASSERT_EQ(asked->status, 200) << asked->body;
+  const json run = body_of(asked);
+  EXPECT_EQ(run["status"], "interrupted");
+  ASSERT_EQ(run["interrupts"].size(), 1u);
+  EXPECT_EQ(run["interrupts"][0]["payload"]["question"], "Answer \"ask first\"?");
+  const std::string id = run["interrupts"][0]["id"];
+  const std::string path = "/v1/runs/" + run["run_id"].get<std::string>() + "/resume";
+  EXPECT_EQ(c.Post(path, R"({"values": {"CP:nowhere.0": true}})", "application/json")->status, 400);
+  const auto approved = c.Post(path, json{{"values", {{id, true}}}}.dump(), "application/json");
+  ASSERT_EQ(approved->status, 200) << approved->body;
+  EXPECT_EQ(body_of(approved)["answer"], "answer to ask first (approved)");
+}
+
+TEST(ApiServer, ThreadHistoryAndForkTakeARunBackToACheckpointAndTryAgain) {
+  Served s;
+  auto c = s.client();
+  const json first = body_of(c.Post("/invoke", R"({"task": "walk"})", "application/json"));
+  const std::string thread = first["thread_id"];
+  const json history = body_of(c.Get("/v1/threads/" + thread + "/history"));
+  ASSERT_EQ(history["checkpoints"].size(), 5u);  // the input, then one per step
+  EXPECT_EQ(history["checkpoints"][1]["pending"], json::array({"two"}));
+  const auto forked = c.Post("/v1/threads/" + thread + "/fork",
+                             R"({"checkpoint": 1, "update": {"task": "run"}})", "application/json");
+  ASSERT_EQ(forked->status, 201) << forked->body;
+  const std::string fork = body_of(forked)["thread_id"];
+  EXPECT_EQ(body_of(forked)["parent_thread"], thread);
+  const auto resumed = c.Post("/v1/threads/" + fork + "/resume", "{}", "application/json");
+  ASSERT_EQ(resumed->status, 200) << resumed->body;
+  EXPECT_EQ(body_of(resumed)["answer"], "answer to run");
+  EXPECT_EQ(c.Get("/v1/threads/t-none/history")->status, 404);
+  EXPECT_EQ(c.Post("/v1/threads/" + thread + "/fork", R"({"checkpoint": 99})", "application/json")
+                ->status,
+            404);
+}
+
+TEST(ApiServer, DocumentsAreImportedInChunksOnceEach) {
+  Served s;
+  auto c = s.client();
+  const json doc = {{"name", "hours.html"},
+                    {"format", "html"},
+                    {"content", "<html><body><p>The clinics open at eight.</p></body></html>"}};
+  const auto imported = c.Post("/v1/memory/import", doc.dump(), "application/json");
+  ASSERT_EQ(imported->status, 201) << imported->body;
+  EXPECT_EQ(body_of(imported)["namespace"], "docs/hours");
+  EXPECT_EQ(body_of(imported)["new"], 1);
+  EXPECT_EQ(body_of(c.Post("/v1/memory/import", doc.dump(), "application/json"))["duplicates"], 1);
+  const json hits = body_of(c.Get("/v1/memory/search?q=clinics%20open&namespace=docs"))["hits"];
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["text"], "The clinics open at eight.");
+  EXPECT_EQ(c.Post("/v1/memory/import", R"({"name": "x.pdf", "content": "x", "format": "pdf"})",
+                   "application/json")
+                ->status,
+            400);
+}
+
 TEST(ApiServer, ModelsListsTheWholeSystemAndEachPersonaAndTheCodexIsReadable) {
   Served s;
   auto c = s.client();

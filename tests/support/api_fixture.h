@@ -51,9 +51,15 @@ inline graph::CompiledGraph test_graph() {
   }
   g.add_node("answer", {"answer"}, [](NodeContext& ctx) {
     const std::string task = ctx.state()["task"];
+    // "ask ..." tasks wait for a human's approval first (an interrupt).
+    std::string verdict;
+    if (task.starts_with("ask")) {
+      verdict = ctx.interrupt({{"question", "Answer \"" + task + "\"?"}}) == true ? " (approved)"
+                                                                                  : " (rejected)";
+    }
     ctx.emit_token("answer to ");
     ctx.emit_token(task);
-    return Update{{"answer", "answer to " + task}};
+    return Update{{"answer", "answer to " + task + verdict}};
   });
   g.add_edge("one", "two").add_edge("two", "three").add_edge("three", "answer");
   g.add_edge("answer", std::string(graph::kEnd)).set_entry_point("one");
