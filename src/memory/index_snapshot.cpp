@@ -9,8 +9,6 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "core/json_text.h"
-#include "core/log.h"
 
 namespace a4ps::memory {
 namespace {
