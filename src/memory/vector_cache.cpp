@@ -324,8 +324,7 @@ void VectorCache::snapshot_if_changed() {
 }
 
 VectorCacheStats VectorCache::stats() const {
-  return {index_ ? index_->kind() : "none",
-          index_ ? static_cast<std::int64_t>(index_->size()) : 0,
+  return {index_ ? index_->kind() : "none", index_ ? static_cast<std::int64_t>(index_->size()) : 0,
           index_ ? index_->memory_bytes() : 0, loaded_};
 }
 

@@ -32,7 +32,7 @@ std::string vector_to_bytes(const std::vector<float>& v);
 std::vector<float> vector_from_bytes(const std::string& bytes);
 
 struct VectorCacheStats {
-  std::string kind;  // the index serving now ("none" before the first vector)
+  std::string kind;          // the index serving now ("none" before the first vector)
   std::int64_t vectors = 0;  // in the index itself
   std::size_t index_bytes = 0;
   std::string loaded;  // how the index came to be: "snapshot", "snapshot + replay", "rebuilt: why"

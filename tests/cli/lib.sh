@@ -49,3 +49,20 @@ finish() {
   fi
   echo "all checks passed"
 }
+
+# serve_in_background LOG [ARGS...]: starts `a4ps serve --port 0 ARGS` with stderr in LOG and
+# sets SERVE_PID and SERVE_PORT once it has printed its address (SERVE_PORT empty if it never
+# did; the log then says why).
+serve_in_background() {
+  local log=$1
+  shift
+  "$a4ps" serve --port 0 "$@" 2>"$log" &
+  SERVE_PID=$!
+  SERVE_PORT=""
+  for _ in $(seq 1 600); do
+    SERVE_PORT=$(grep -Eo 'http://127.0.0.1:[0-9]+' "$log" | grep -Eo '[0-9]+$')
+    [[ -n "$SERVE_PORT" ]] && return
+    kill -0 "$SERVE_PID" 2>/dev/null || return
+    sleep 0.1
+  done
+}

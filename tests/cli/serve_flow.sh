@@ -15,14 +15,9 @@ printf '[memory]\nembedder = "lexical"\n' >"$A4PS_IMAGE/config.toml"
 
 step 7 "refusing to serve on 0.0.0.0 without a token" serve --host 0.0.0.0 --port 0
 
-"$a4ps" serve --port 0 2>"$work/serve.log" &
-pid=$!
-port=""
-for _ in $(seq 1 200); do
-  port=$(grep -Eo 'http://127.0.0.1:[0-9]+' "$work/serve.log" | grep -Eo '[0-9]+$')
-  [[ -n "$port" ]] && break
-  sleep 0.05
-done
+serve_in_background "$work/serve.log"
+pid=$SERVE_PID
+port=$SERVE_PORT
 [[ -n "$port" ]] || fail "serve printed no address: $(cat "$work/serve.log")"
 base="http://127.0.0.1:$port"
 check() {  # check NAME EXPECTED_STATUS REGEX CURL_ARGS...

@@ -11,14 +11,9 @@ source "$(dirname "$0")/lib.sh"
 rm -rf "$work" && mkdir -p "$work"
 cp -r "$root/demo/image" "$work/image" && rm -f "$work/image/lock"
 export A4PS_IMAGE="$work/image"
-"$a4ps" serve --port 0 2>"$work/serve.log" &
-pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port=$(grep -Eo 'http://127.0.0.1:[0-9]+' "$work/serve.log" | grep -Eo '[0-9]+$')
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
+serve_in_background "$work/serve.log"
+pid=$SERVE_PID
+port=$SERVE_PORT
 [[ -n "$port" ]] || { fail "serve printed no address: $(cat "$work/serve.log")"; finish; }
 run=$(curl -s -H 'Content-Type: application/json' \
   -d '{"task": "Plan a welcome day for the Atlas", "background": true}' \
