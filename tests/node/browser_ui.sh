@@ -16,7 +16,14 @@ cp -r "$root/demo/image" "$work/image"
 rm -f "$work/image/lock"
 "$a4ps" --image "$work/image" serve --port 0 2>"$work/serve.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+# Whatever happens, the server goes (its own SIGTERM handling is cli.serve_flow's to test).
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  echo "a4ps serve exited $rc after SIGTERM" >&2
+}
+trap stop_server EXIT
 port=""
 for _ in $(seq 1 600); do
   port=$(grep -Eo 'http://127.0.0.1:[0-9]+' "$work/serve.log" | grep -Eo '[0-9]+$' || true)
@@ -25,5 +32,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [[ -n "$port" ]] || { echo "a4ps serve printed no address" >&2; cat "$work/serve.log" >&2; exit 1; }
+status=0
 node "$here/browser_ui.mjs" "http://127.0.0.1:$port" "$work/ui-screenshot.png" \
-  "$root/data/demo/seeding-task.md"
+  "$root/data/demo/seeding-task.md" || status=$?
+exit $status
