@@ -33,19 +33,6 @@ struct MemoryCommand {
   memory::MemoryStore* store = nullptr;
 };
 
-json hit_json(const memory::Hit& h) {
-  json out = {{"id", h.id},
-              {"score", h.score},
-              {"text", h.text},
-              {"namespace", h.namespace_path},
-              {"source_kind", h.source_kind},
-              {"source", h.source},
-              {"metadata", h.metadata}};
-  if (h.keyword_rank) out["keyword"] = {{"rank", *h.keyword_rank}, {"bm25", *h.bm25}};
-  if (h.vector_rank) out["vector"] = {{"rank", *h.vector_rank}, {"similarity", *h.similarity}};
-  return out;
-}
-
 struct AddArgs {
   std::string text;
   std::string ns;
@@ -83,7 +70,7 @@ void search(const GlobalOptions& options, const SearchArgs& a) {
   const auto hits = m.store->search(valid_utf8(a.query), so);
   if (a.json) {
     json out = json::array();
-    for (const auto& h : hits) out.push_back(hit_json(h));
+    for (const auto& h : hits) out.push_back(memory::hit_json(h));
     std::cout << out.dump(2) << "\n";
     return;
   }
@@ -102,18 +89,7 @@ void stats(const GlobalOptions& options, bool as_json) {
   MemoryCommand m(options);
   const memory::MemoryStats s = m.store->stats();
   if (as_json) {
-    std::cout << json{{"live", s.live},
-                      {"forgotten", s.forgotten},
-                      {"embedded", s.embedded},
-                      {"embedder", s.embedder},
-                      {"dimension", s.dimension},
-                      {"index",
-                       {{"kind", s.index.kind},
-                        {"vectors", s.index.vectors},
-                        {"bytes", s.index.index_bytes},
-                        {"loaded", s.index.loaded}}}}
-                     .dump(2)
-              << "\n";
+    std::cout << memory::stats_json(s).dump(2) << "\n";
     return;
   }
   std::cout << s.live << " memories (" << s.forgotten << " forgotten), " << s.embedded

@@ -371,4 +371,30 @@ void MemoryStore::reindex(const std::function<void(std::int64_t, std::int64_t)>&
   vectors_->reload("every memory was embedded again");
 }
 
+json hit_json(const Hit& h) {
+  json out = {{"id", h.id},
+              {"score", h.score},
+              {"text", h.text},
+              {"namespace", h.namespace_path},
+              {"source_kind", h.source_kind},
+              {"source", h.source},
+              {"metadata", h.metadata}};
+  if (h.keyword_rank) out["keyword"] = {{"rank", *h.keyword_rank}, {"bm25", *h.bm25}};
+  if (h.vector_rank) out["vector"] = {{"rank", *h.vector_rank}, {"similarity", *h.similarity}};
+  return out;
+}
+
+json stats_json(const MemoryStats& s) {
+  return {{"live", s.live},
+          {"forgotten", s.forgotten},
+          {"embedded", s.embedded},
+          {"embedder", s.embedder},
+          {"dimension", s.dimension},
+          {"index",
+           {{"kind", s.index.kind},
+            {"vectors", s.index.vectors},
+            {"bytes", s.index.index_bytes},
+            {"loaded", s.index.loaded}}}};
+}
+
 }  // namespace a4ps::memory

@@ -96,6 +96,10 @@ struct MemoryStoreOptions {
   Progress rebuild_progress;        // called while the index is rebuilt at open or reindex
 };
 
+// The JSON shapes of a hit and of the stats, shared by `a4ps memory --json` and the HTTP API.
+nlohmann::json hit_json(const Hit& h);
+nlohmann::json stats_json(const MemoryStats& s);
+
 class MemoryStore {
  public:
   // Opens state.db (migrated to the current schema by the caller) and loads the vectors of

@@ -36,28 +36,14 @@ int int_param(const httplib::Request& req, const std::string& name, int fallback
                          std::to_string(most));
 }
 
-json hit_json(const memory::Hit& h) {
-  json out = {{"id", h.id},
-              {"text", h.text},
-              {"namespace", h.namespace_path},
-              {"source_kind", h.source_kind},
-              {"source", h.source},
-              {"metadata", h.metadata},
-              {"score", h.score}};
-  if (h.keyword_rank) out["keyword_rank"] = *h.keyword_rank;
-  if (h.vector_rank) out["vector_rank"] = *h.vector_rank;
-  if (h.bm25) out["bm25"] = *h.bm25;
-  if (h.similarity) out["similarity"] = *h.similarity;
-  return out;
-}
-
 void search_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   const std::string query = c.request.get_param_value("q");
   memory::SearchOptions options;
   options.k = int_param(c.request, "k", 5, 100);
   options.namespace_prefix = c.request.get_param_value("namespace");
   json hits = json::array();
-  for (const memory::Hit& h : memory_of(s).search(query, options)) hits.push_back(hit_json(h));
+  for (const memory::Hit& h : memory_of(s).search(query, options))
+    hits.push_back(memory::hit_json(h));
   send_json(res, {{"hits", hits}});
 }
 
@@ -122,17 +108,7 @@ void forget_memory(ApiServer::Impl& s, Call& c, httplib::Response& res) {
 }
 
 void memory_stats(ApiServer::Impl& s, httplib::Response& res) {
-  const memory::MemoryStats m = memory_of(s).stats();
-  send_json(res, {{"live", m.live},
-                  {"forgotten", m.forgotten},
-                  {"embedded", m.embedded},
-                  {"embedder", m.embedder},
-                  {"dimension", m.dimension},
-                  {"index",
-                   {{"kind", m.index.kind},
-                    {"vectors", m.index.vectors},
-                    {"bytes", m.index.index_bytes},
-                    {"loaded", m.index.loaded}}}});
+  send_json(res, memory::stats_json(memory_of(s).stats()));
 }
 
 // OpenAI's model list (a4ps and a4ps-PERSONA), with the budget and each model's figures as

@@ -248,7 +248,7 @@ TEST(ApiServer, MemoryCanBeAddedSearchedAndForgotten) {
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0]["id"], id);
   EXPECT_EQ(hits[0]["namespace"], "notes");
-  EXPECT_TRUE(hits[0].contains("keyword_rank"));
+  EXPECT_EQ(hits[0]["keyword"]["rank"], 1);
   EXPECT_EQ(c.Get("/v1/memory/search?q=ferry&k=0")->status, 400);
   EXPECT_EQ(c.Get("/v1/memory/search?q=")->status, 400);
   EXPECT_EQ(c.Post("/v1/memory", R"({"text": "x", "importance": 3})", "application/json")->status,
