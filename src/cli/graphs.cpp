@@ -170,6 +170,23 @@ memory::MemoryStore& GraphRuntime::memory() {
   return *memory_;
 }
 
+forge::ToolForge& GraphRuntime::forge() {
+  if (forge_) return *forge_;
+  tools_ = forge::ToolRegistry::open(image_dir_);
+  std::string problem;
+  try {
+    sandbox_ = forge::Sandbox::create(config_.sandbox);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnavailable) throw;
+    problem = e.what();
+    log::warn(std::string("tools: no sandbox, so no tool runs: ") + problem);
+  }
+  forge_ = std::make_unique<forge::ToolForge>(*tools_, sandbox_.get(), problem,
+                                              forge::SandboxLimits::from_config(config_.sandbox),
+                                              static_cast<int>(config_.tools.max_attempts), &bus_);
+  return *forge_;
+}
+
 graph::CompiledGraph GraphRuntime::find(const std::string& name) {
   if (name == "engine-check") return engine_check_graph();
   if (name == persona::kWorkflowGraphName) {
@@ -194,6 +211,7 @@ graph::CompiledGraph GraphRuntime::find(const std::string& name) {
         }
         workflow_deps_->web = web_.get();
       }
+      if (config_.tools.forge && forge().available()) workflow_deps_->forge = &forge();
     }
     return persona::workflow_graph(*workflow_deps_);
   }

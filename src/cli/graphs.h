@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/cli_context.h"
+#include "forge/tool_forge.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
 #include "image/image.h"
@@ -50,6 +51,10 @@ class GraphRuntime {
   // (through whichever ModelManager this runtime made first), or the built-in lexical one,
   // which is said on stderr.
   memory::MemoryStore& memory();
+  // The Tool Forge over the image's registry, with the sandbox [sandbox] runtime picks. When no
+  // runtime works here its sandbox is null: it refuses to run code, and why is said once on
+  // stderr (the runs then have no tool step).
+  forge::ToolForge& forge();
 
  private:
   const GlobalOptions& options_;
@@ -63,6 +68,9 @@ class GraphRuntime {
   std::unique_ptr<persona::WorkflowDeps> workflow_deps_;
   std::unique_ptr<memory::MemoryStore> memory_;
   std::unique_ptr<web::WebClient> web_;  // when [tools] configures search or fetching
+  std::unique_ptr<forge::ToolRegistry> tools_;
+  std::unique_ptr<forge::Sandbox> sandbox_;
+  std::unique_ptr<forge::ToolForge> forge_;
 };
 
 // The image the options select: --image, $A4PS_IMAGE, or the default.

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cli::add_memory_commands(app, options);
   cli::add_resume_commands(app, options);
   cli::add_serve_command(app, options);
+  cli::add_tools_commands(app, options);
 
   // --version works alone, without a subcommand.
   if (argc == 2 && std::string_view(argv[1]) == "--version") {

@@ -208,6 +208,8 @@ const std::vector<KeySpec>& key_specs() {
                   "Synthesis/antithesis turns after the tree search."),
       number_key("socratic", "prune_threshold", &C::socratic, &SocraticConfig::prune_threshold, 0.0,
                  1.0, "Candidates ROBIN scores below this are abandoned."),
+      bool_key("tools", "forge", &C::tools, &ToolsConfig::forge,
+               "BRICK may call tools and request new ones in runs (needs a sandbox)."),
       integer_key("tools", "max_attempts", &C::tools, &ToolsConfig::max_attempts, 1, 20,
                   "Attempts the forge makes before it gives up on a tool."),
       string_key("tools", "search_url", &C::tools, &ToolsConfig::search_url, {},

@@ -79,6 +79,7 @@ struct SocraticConfig {
 };
 
 struct ToolsConfig {
+  bool forge = true;  // BRICK's tool step in runs
   int64_t max_attempts = 3;
   std::string search_url;
   std::vector<std::string> fetch_allowed_hosts;

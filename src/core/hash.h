@@ -1,4 +1,5 @@
-// core/hash: small non-cryptographic hashes for cache keys and seeds.
+// core/hash: small non-cryptographic hashes for cache keys and seeds, and SHA-256 (OpenSSL)
+// where a hash must resist tampering (the forge's tool files).
 #pragma once
 
 #include <cstdint>
@@ -17,5 +18,8 @@ inline uint64_t fnv1a(std::string_view bytes, uint64_t hash = kFnv1aOffset) {
 
 // 16 lower-case hex digits.
 std::string hex64(uint64_t value);
+
+// SHA-256 of `bytes` as 64 lower-case hex digits.
+std::string sha256_hex(std::string_view bytes);
 
 }  // namespace a4ps

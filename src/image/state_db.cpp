@@ -142,6 +142,33 @@ CREATE TRIGGER memories_fts_forget AFTER UPDATE OF deleted ON memories
 END;
 )sql";
 
+// docs/formats/state-db.md, version 4.
+constexpr const char* kToolSchemaV4 = R"sql(
+CREATE TABLE tools (
+  name TEXT PRIMARY KEY,
+  active_version INTEGER NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE tool_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  code_sha256 TEXT NOT NULL,
+  tests_sha256 TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  docstring TEXT NOT NULL,
+  examples TEXT NOT NULL,
+  capability TEXT NOT NULL,
+  author TEXT NOT NULL,
+  thread_id TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& state_db_migrations() {
@@ -156,6 +183,7 @@ const std::vector<Migration>& state_db_migrations() {
        kGraphSchemaV2},
       {3, "episodic memory: memories, their embeddings, and an FTS5 index kept by triggers",
        kMemorySchemaV3},
+      {4, "the Tool Forge's registry: tools and their versions", kToolSchemaV4},
   };
   return migrations;
 }

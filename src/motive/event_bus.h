@@ -15,6 +15,9 @@
 namespace a4ps::motive {
 
 inline constexpr const char* kCognitiveDissonance = "COGNITIVE_DISSONANCE";
+// The Tool Forge registered a tool / gave up on a capability (docs/formats/events.md).
+inline constexpr const char* kToolCreated = "TOOL_CREATED";
+inline constexpr const char* kToolFailed = "TOOL_FAILED";
 
 struct BusEvent {
   std::string topic;

@@ -40,19 +40,25 @@ std::string fit_prompt(const std::string& prompt, size_t max_chars) {
          valid_utf8(prompt.substr(prompt.size() - tail));
 }
 
+llm::ChatRequest Speaker::request_for(const Persona& p, const std::string& prompt,
+                                      const SpeakOptions& options, const json* schema) const {
+  llm::ChatRequest request;
+  request.sampling = p.sampling;
+  request.sampling.seed = p.sampling.seed + options.seed_offset;
+  request.max_tokens = options.max_tokens > 0 ? options.max_tokens : p.max_tokens;
+  request.messages = {
+      {llm::Role::kSystem, p.full_system_prompt()},
+      {llm::Role::kUser, fit_prompt(valid_utf8(prompt),
+                                    prompt_budget_chars(p, request.max_tokens, context_tokens_))}};
+  if (p.adapter) request.adapters.push_back(*p.adapter);
+  if (schema != nullptr) request.json_schema = *schema;
+  return request;
+}
+
 json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string& prompt,
                    const SpeakOptions& options, const json* schema, bool stream) {
   return ctx.once("model", [&] {
-    llm::ChatRequest request;
-    request.sampling = p.sampling;
-    request.sampling.seed = p.sampling.seed + options.seed_offset;
-    request.max_tokens = options.max_tokens > 0 ? options.max_tokens : p.max_tokens;
-    request.messages = {
-        {llm::Role::kSystem, p.full_system_prompt()},
-        {llm::Role::kUser, fit_prompt(valid_utf8(prompt), prompt_budget_chars(p, request.max_tokens,
-                                                                              context_tokens_))}};
-    if (p.adapter) request.adapters.push_back(*p.adapter);
-    if (schema != nullptr) request.json_schema = *schema;
+    llm::ChatRequest request = request_for(p, prompt, options, schema);
     request.cancel = ctx.cancel();
     ctx.set_part(options.part);
     if (stream) {
@@ -81,10 +87,10 @@ std::string Speaker::speak(graph::NodeContext& ctx, const std::string& persona,
   return turn.value("text", "");
 }
 
-Decision Speaker::decide(graph::NodeContext& ctx, const std::string& persona,
-                         const std::string& prompt, const json& schema, const json& safe_default,
-                         const SpeakOptions& options) {
-  const Persona& p = codex_.persona(persona);
+Decision Speaker::decide_with(const Persona& p, const json& schema, const json& safe_default,
+                              const SpeakOptions& options,
+                              const std::function<json(const SpeakOptions&)>& call_model,
+                              const std::function<void(const std::string&)>& on_default) {
   const llm::JsonSchema validator = llm::JsonSchema::create(schema);
   std::string problem;
   for (std::uint32_t attempt = 0; attempt < 2; ++attempt) {
@@ -92,15 +98,40 @@ Decision Speaker::decide(graph::NodeContext& ctx, const std::string& persona,
     retry.seed_offset += attempt * 7919;  // the retry samples differently
     // A decision is a small object; room for it even when the persona's turns are short.
     if (retry.max_tokens == 0) retry.max_tokens = std::max(p.max_tokens, kDecisionMaxTokens);
-    const json turn = call(ctx, p, prompt, retry, &schema, /*stream=*/false);
+    const json turn = call_model(retry);
     json parsed;
     problem = unusable(turn.value("text", ""), validator, parsed);
     if (problem.empty()) return {parsed, false, {}};
   }
-  ctx.once("fallback", [&] {
-    return json{{"persona", p.name}, {"problem", problem}, {"default", safe_default}};
-  });
+  on_default(problem);
   return {safe_default, true, problem};
+}
+
+Decision Speaker::decide(graph::NodeContext& ctx, const std::string& persona,
+                         const std::string& prompt, const json& schema, const json& safe_default,
+                         const SpeakOptions& options) {
+  const Persona& p = codex_.persona(persona);
+  return decide_with(
+      p, schema, safe_default, options,
+      [&](const SpeakOptions& o) { return call(ctx, p, prompt, o, &schema, /*stream=*/false); },
+      [&](const std::string& problem) {
+        ctx.once("fallback", [&] {
+          return json{{"persona", p.name}, {"problem", problem}, {"default", safe_default}};
+        });
+      });
+}
+
+Decision Speaker::decide_directly(const std::string& persona, const std::string& prompt,
+                                  const json& schema, const json& safe_default,
+                                  const SpeakOptions& options) {
+  const Persona& p = codex_.persona(persona);
+  return decide_with(
+      p, schema, safe_default, options,
+      [&](const SpeakOptions& o) {
+        const llm::ChatResult result = models_.chat(p.model, request_for(p, prompt, o, &schema));
+        return json{{"text", valid_utf8(result.text)}};
+      },
+      [](const std::string&) {});
 }
 
 }  // namespace a4ps::persona

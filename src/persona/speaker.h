@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -48,9 +49,20 @@ class Speaker {
                   const nlohmann::json& schema, const nlohmann::json& safe_default,
                   const SpeakOptions& options = {});
 
+  // The same decision outside any run (e.g. `a4ps tools forge`): not journaled, not streamed.
+  Decision decide_directly(const std::string& persona, const std::string& prompt,
+                           const nlohmann::json& schema, const nlohmann::json& safe_default,
+                           const SpeakOptions& options = {});
+
   const Codex& codex() const { return codex_; }
 
  private:
+  llm::ChatRequest request_for(const Persona& p, const std::string& prompt,
+                               const SpeakOptions& options, const nlohmann::json* schema) const;
+  Decision decide_with(const Persona& p, const nlohmann::json& schema,
+                       const nlohmann::json& safe_default, const SpeakOptions& options,
+                       const std::function<nlohmann::json(const SpeakOptions&)>& call_model,
+                       const std::function<void(const std::string&)>& on_default);
   nlohmann::json call(graph::NodeContext& ctx, const Persona& p, const std::string& prompt,
                       const SpeakOptions& options, const nlohmann::json* schema, bool stream);
 

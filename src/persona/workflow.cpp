@@ -12,6 +12,7 @@
 #include "persona/dissonance.h"
 #include "persona/prompts.h"
 #include "persona/speaker.h"
+#include "persona/tool_use.h"
 #include "persona/tot.h"
 
 namespace a4ps::persona {
@@ -212,13 +213,36 @@ Update research(Workflow& w, NodeContext& ctx) {
   return Update{{"report", report}};
 }
 
+// BABS's report, followed by what BRICK's tools returned in this run.
+std::string report_with_tools(const State& s) {
+  std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  const std::string tools = s["tools"].is_array() ? tool_results_text(s["tools"]) : "";
+  if (!tools.empty())
+    report += (report.empty() ? "" : "\n\n") + std::string("Tool results:\n") + tools;
+  return report;
+}
+
+Update use_tools_step(Workflow& w, NodeContext& ctx) {
+  const State& s = ctx.state();
+  const std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  const json records = use_tools(w.speaker, *w.deps.forge, ctx, text_of(s, "task"), report);
+  Update update{{"tools", records}};
+  const std::string text = tool_results_text(records);
+  if (!text.empty()) {
+    json turns = s["dialogue"];
+    turns.push_back({{"persona", "TOOL"}, {"id", "tool"}, {"text", text}});
+    update["dialogue"] = turns;
+  }
+  return update;
+}
+
 Update propose(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
   TotState tot = tot_from_json(s["tot"]);
   const int depth = tot.depth + 1;
   std::vector<Thought> parents = tot.beam;
   if (parents.empty()) parents.push_back({});  // the root: the task itself
-  const std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  const std::string report = report_with_tools(s);
   tot.candidates.clear();
   int index = 0;
   for (const Thought& parent : parents) {
@@ -270,7 +294,7 @@ Update turn(Workflow& w, NodeContext& ctx, const std::string& persona) {
 
 Update answer(Workflow& w, NodeContext& ctx) {
   const State& s = ctx.state();
-  const std::string report = s["report"].is_object() ? text_of(s["report"], "text") : "";
+  const std::string report = report_with_tools(s);
   return Update{
       {"answer", w.speaker.speak(ctx, "alfred", answer_prompt(s["task"], report, dialogue_of(s)))}};
 }
@@ -390,15 +414,16 @@ size_t turns_of(const State& s, const char* id) {
 json workflow_input(const std::string& task, const std::vector<Document>& docs) {
   json documents = json::array();
   for (const Document& d : docs) documents.push_back({{"label", d.label}, {"text", d.text}});
-  return {{"task", task},      {"docs", documents},    {"route", nullptr},
-          {"report", nullptr}, {"tot", nullptr},       {"dialogue", json::array()},
-          {"answer", nullptr}, {"judgement", nullptr}, {"dissonance", nullptr}};
+  return {{"task", task},          {"docs", documents},    {"route", nullptr},
+          {"report", nullptr},     {"tot", nullptr},       {"dialogue", json::array()},
+          {"answer", nullptr},     {"judgement", nullptr}, {"dissonance", nullptr},
+          {"tools", json::array()}};
 }
 
 std::string_view persona_of_node(std::string_view node) {
   if (node == "alfred_route" || node == "alfred_answer" || node == "alfred_judge") return "ALFRED";
   if (node == "babs_research") return "BABS";
-  if (node == "brick_propose" || node == "brick_respond") return "BRICK";
+  if (node == "brick_tools" || node == "brick_propose" || node == "brick_respond") return "BRICK";
   if (node == "robin_evaluate" || node == "robin_respond") return "ROBIN";
   return "";
 }
@@ -416,12 +441,19 @@ graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
   graph::StateGraph g;
   g.set_name(std::string(kWorkflowGraphName));
   for (const char* replace : {"task", "docs", "route", "report", "tot", "dialogue", "answer",
-                              "judgement", "dissonance"}) {
+                              "judgement", "dissonance", "tools"}) {
     g.add_channel(replace, Reducer::kReplace);
   }
   g.add_channel("episodes", Reducer::kAppend);
   g.add_node("alfred_route", {"route"}, [w](NodeContext& c) { return route(*w, c); });
   g.add_node("babs_research", {"report"}, [w](NodeContext& c) { return research(*w, c); });
+  // With a forge, BRICK's tool step comes between the research and his first proposals.
+  const std::string first_thought = deps.forge != nullptr ? "brick_tools" : "brick_propose";
+  if (deps.forge != nullptr) {
+    g.add_node("brick_tools", {"tools", "dialogue"},
+               [w](NodeContext& c) { return use_tools_step(*w, c); });
+    g.add_edge("brick_tools", "brick_propose");
+  }
   g.add_node("brick_propose", {"tot"}, [w](NodeContext& c) { return propose(*w, c); });
   g.add_node("robin_evaluate", {"tot"}, [w](NodeContext& c) { return evaluate(*w, c); });
   g.add_node("tot_select", {"tot"}, [w](const State& s) {
@@ -438,12 +470,12 @@ graph::CompiledGraph workflow_graph(const WorkflowDeps& deps) {
   g.set_entry_point("alfred_route");
   g.add_conditional_edges(
       "alfred_route",
-      [](const State& s) {
+      [first_thought](const State& s) {
         const bool research = s["route"].is_object() && s["route"].value("research", false);
-        return std::vector<std::string>{research ? "babs_research" : "brick_propose"};
+        return std::vector<std::string>{research ? "babs_research" : first_thought};
       },
-      {"babs_research", "brick_propose"});
-  g.add_edge("babs_research", "brick_propose");
+      {"babs_research", first_thought});
+  g.add_edge("babs_research", first_thought);
   g.add_edge("brick_propose", "robin_evaluate");
   g.add_edge("robin_evaluate", "tot_select");
   g.add_conditional_edges(

@@ -3,7 +3,8 @@
 // search a Socratic Tree of Thoughts (BRICK proposes, ROBIN scores, the best survive, weak
 // branches are abandoned and the search backtracks); ROBIN and BRICK then argue up to
 // [socratic] max_turns; ALFRED writes the final answer and judges the conflict; the
-// dissonance is measured and, above the threshold, published on the event bus. Every persona
+// dissonance is measured and, above the threshold, published on the event bus. With a Tool
+// Forge, BRICK first calls or requests tools (persona/tool_use.h). Every persona
 // turn is a checkpointed step; every model call is journaled.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "forge/tool_forge.h"
 #include "graph/state_graph.h"
 #include "llm/model_manager.h"
 #include "memory/memory_store.h"
@@ -39,6 +41,9 @@ struct WorkflowDeps {
   std::string embedding_model;
   // BABS's web access ([tools] search_url, fetch_allowed_hosts). Null: she reads no web.
   const web::WebClient* web = nullptr;
+  // The Tool Forge: BRICK sees its catalogue, calls its tools and requests new ones in a
+  // brick_tools step before he proposes. Null: no tool step.
+  forge::ToolForge* forge = nullptr;
 };
 
 struct Document {

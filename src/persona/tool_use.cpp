@@ -1,0 +1,183 @@
+#include "persona/tool_use.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace a4ps::persona {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int32_t kForgeMaxTokens = 1536;  // a function and its tests, as JSON
+constexpr size_t kResultChars = 2000;           // of a tool's result, in prompts
+
+json decision(const json& value) {
+  return value.is_object() ? value : json{{"action", "none"}};
+}
+
+std::string string_of(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+// Runs `name` through the journal: a resumed step returns the journaled result.
+json call_record(forge::ToolForge& forge, graph::NodeContext& ctx, const std::string& name,
+                 const json& arguments) {
+  return ctx.once("tool", [&] {
+    json record = {{"kind", "call"}, {"tool", name}, {"arguments", arguments}, {"by", "BRICK"}};
+    try {
+      const forge::ToolVersion v = forge.registry().get(name);
+      record["version"] = v.version;
+      const forge::HarnessReport report = forge.call(name, arguments);
+      record["ok"] = report.ok;
+      if (report.ok) {
+        record["result"] = report.result;
+      } else {
+        record["problem"] = report.problem.substr(0, kResultChars);
+      }
+      record["sandbox"] = report.to_json()["sandbox"];
+    } catch (const Error& e) {
+      record["ok"] = false;
+      record["problem"] = e.what();
+    }
+    return record;
+  });
+}
+
+json forge_record(const forge::ForgeOutcome& outcome) {
+  json record = {{"kind", "forge"},
+                 {"capability", outcome.capability},
+                 {"created", outcome.created},
+                 {"name", outcome.name},
+                 {"attempts", outcome.attempts}};
+  if (outcome.tool) record["version"] = outcome.tool->version;
+  if (!outcome.created) record["reason"] = outcome.reason;
+  return record;
+}
+
+// After a forge: BRICK's arguments for the new tool.
+json arguments_for(Speaker& speaker, graph::NodeContext& ctx, const std::string& task,
+                   const forge::ToolVersion& tool) {
+  const std::string prompt =
+      "Task: " + task + "\n\nThe tool you asked for exists now:\n" + tool.spec.signature + "\n" +
+      tool.spec.docstring +
+      "\n\nCall it for the task. Reply with JSON: {\"arguments\": the keyword arguments as a "
+      "JSON object}.";
+  const json schema = {{"type", "object"},
+                       {"properties", {{"arguments", {{"type", "object"}}}}},
+                       {"required", {"arguments"}}};
+  const Decision d = speaker.decide(ctx, "brick", prompt, schema, {{"arguments", json::object()}},
+                                    {"tool arguments", 0, 0});
+  return d.value.value("arguments", json::object());
+}
+
+}  // namespace
+
+json tool_decision_schema() {
+  return {{"type", "object"},
+          {"properties",
+           {{"action", {{"type", "string"}, {"enum", {"none", "call", "request"}}}},
+            {"tool", {{"type", "string"}, {"maxLength", 40}}},
+            {"arguments", {{"type", "object"}}},
+            {"capability", {{"type", "string"}, {"maxLength", 300}}}}},
+          {"required", {"action", "tool", "arguments", "capability"}}};
+}
+
+std::string tool_decision_prompt(const std::string& task, const std::string& report,
+                                 const std::string& catalogue) {
+  std::string p = "Task: " + task + "\n\n";
+  if (!report.empty()) p += "BABS's research report:\n" + report + "\n\n";
+  p += "Tools you can call (each runs in a sandbox):\n" +
+       (catalogue.empty() ? std::string("(none yet)\n") : catalogue) +
+       "\nDecide whether a tool would help with the task. Reply with JSON: {\"action\": \"call\" "
+       "to call a listed tool, \"request\" when you need a computation no listed tool does (it "
+       "will be written, tested and given to you), or \"none\"; \"tool\": the tool's name for a "
+       "call, or a name for the new tool; \"arguments\": the call's keyword arguments as a JSON "
+       "object; \"capability\": for a request, what the tool must do, its inputs and output}.";
+  return p;
+}
+
+std::string SpeakerAuthor::persona() const {
+  return speaker_.codex().persona("brick").name;
+}
+
+json SpeakerAuthor::write(const std::string& prompt, const json& schema, int attempt,
+                          std::string* problem) {
+  const Decision d = speaker_.decide(ctx_, "brick", prompt, schema, json(),
+                                     {"forge attempt " + std::to_string(attempt),
+                                      static_cast<std::uint32_t>(attempt) * 101, kForgeMaxTokens});
+  if (d.used_default) {
+    *problem = d.problem;
+    return json();
+  }
+  return d.value;
+}
+
+std::string DirectAuthor::persona() const {
+  return speaker_.codex().persona("brick").name;
+}
+
+json DirectAuthor::write(const std::string& prompt, const json& schema, int attempt,
+                         std::string* problem) {
+  const Decision d =
+      speaker_.decide_directly("brick", prompt, schema, json(),
+                               {"forge attempt " + std::to_string(attempt),
+                                static_cast<std::uint32_t>(attempt) * 101, kForgeMaxTokens});
+  if (d.used_default) {
+    *problem = d.problem;
+    return json();
+  }
+  return d.value;
+}
+
+json use_tools(Speaker& speaker, forge::ToolForge& forge, graph::NodeContext& ctx,
+               const std::string& task, const std::string& report) {
+  json records = json::array();
+  if (!forge.available()) return records;
+  const json d = decision(
+      speaker
+          .decide(ctx, "brick", tool_decision_prompt(task, report, forge.registry().catalogue()),
+                  tool_decision_schema(), {{"action", "none"}}, {"tool decision", 0, 0})
+          .value);
+  const std::string action = string_of(d, "action");
+  const json arguments =
+      d.contains("arguments") && d["arguments"].is_object() ? d["arguments"] : json::object();
+  if (action == "call") {
+    records.push_back(call_record(forge, ctx, string_of(d, "tool"), arguments));
+  } else if (action == "request" && !string_of(d, "capability").empty()) {
+    SpeakerAuthor author(speaker, ctx);
+    const forge::ForgeOutcome outcome = forge.forge(
+        {string_of(d, "capability"), string_of(d, "tool"), ctx.thread_id(), ctx.run_id()}, author,
+        [&ctx](const std::string& kind, const std::function<json()>& produce) {
+          return ctx.once(kind, produce);
+        });
+    records.push_back(forge_record(outcome));
+    if (outcome.created) {
+      records.push_back(
+          call_record(forge, ctx, outcome.name, arguments_for(speaker, ctx, task, *outcome.tool)));
+    }
+  }
+  return records;
+}
+
+std::string tool_results_text(const json& records) {
+  std::string text;
+  for (const json& r : records) {
+    if (string_of(r, "kind") == "forge") {
+      text += r.value("created", false)
+                  ? "The forge wrote and tested a new tool, " + string_of(r, "name") +
+                        ", for: " + string_of(r, "capability") + "\n"
+                  : "The forge could not make a tool for: " + string_of(r, "capability") + " (" +
+                        string_of(r, "reason").substr(0, 300) + ")\n";
+    } else {
+      const std::string call =
+          string_of(r, "tool") + "(" + r.value("arguments", json()).dump() + ")";
+      text +=
+          r.value("ok", false)
+              ? "Tool " + call + " returned: " + r["result"].dump().substr(0, kResultChars) + "\n"
+              : "Tool " + call + " failed: " + string_of(r, "problem").substr(0, 500) + "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace a4ps::persona
