@@ -145,3 +145,10 @@ add_test(NAME cli.serve_resume
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/serve_resume.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-serve-resume")
 set_tests_properties(cli.serve_resume PROPERTIES FIXTURES_REQUIRED demo_image TIMEOUT 900)
+
+# The tools commands in the real sandbox: a recorded forge, the registry, rollback, tampering.
+add_test(NAME cli.tools_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/tools_flow.sh" ${A4PS_BIN}
+                 "$<TARGET_FILE:a4ps_test_forge_recording>" "${A4PS_FIXTURES}/tiny.gguf"
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-tools-flow")
+set_tests_properties(cli.tools_flow PROPERTIES FIXTURES_REQUIRED cli_fixtures)

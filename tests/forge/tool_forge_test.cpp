@@ -21,6 +21,7 @@
 #include "persona/speaker.h"
 #include "persona/tool_use.h"
 #include "persona/workflow.h"
+#include "support/forge_script.h"
 #include "support/scripted_backend.h"
 
 namespace a4ps::forge {
@@ -35,23 +36,9 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// One attempt's answer for a word counter; `body` is the function's body.
-json word_count_answer(const std::string& body, const std::string& tests = "") {
-  return {{"name", "word_count"},
-          {"signature", "def word_count(text: str) -> int"},
-          {"docstring", "How many whitespace-separated words `text` has."},
-          {"examples", json::array({{{"arguments", {{"text", "a b"}}}, {"result", 2}}})},
-          {"code", "def word_count(text):\n" + body + "\n"},
-          {"tests", tests.empty() ? "from tool import word_count\n\n"
-                                    "def test_counts_words():\n"
-                                    "    assert word_count('the quick brown fox') == 4\n\n"
-                                    "def test_empty():\n"
-                                    "    assert word_count('') == 0\n"
-                                  : tests}};
-}
-
-const char* const kBuggy = "    return len(text.split(' ')) + 1";
-const char* const kFixed = "    return len(text.split())";
+using testing::word_count_answer;
+const char* const kBuggy = testing::kBuggyWordCount;
+const char* const kFixed = testing::kFixedWordCount;
 
 // An image directory with a migrated state.db, removed afterwards.
 struct TempImage {
