@@ -67,35 +67,25 @@ class StopOnSignal {
   std::jthread watcher_;
 };
 
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  const std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  for (size_t start = 0; start <= dirs.size();) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    if (access((dirs.substr(start, end - start) + "/" + program).c_str(), X_OK) == 0) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
 // What /health reports beside "ok": the parts that work and those that are degraded.
-json health_facts(const WritableImage& opened) {
+json health_facts(const WritableImage& opened, const forge::ToolForge& forge) {
   json degraded = json::array();
   const bool gpu = llm::llama_gpu_offload_supported();
   if (!gpu) degraded.push_back("no GPU offload in this build: local models run on the CPU");
-  std::string sandbox;
-  if (on_path("runsc")) {
-    sandbox = "runsc";
-  } else if (on_path("bwrap")) {
-    sandbox = "bwrap";
-    degraded.push_back("gVisor (runsc) is not installed: the forge's sandbox would use bwrap");
+  json sandbox = nullptr;
+  if (!forge.available()) {
+    degraded.push_back("no sandbox (" + forge.sandbox_problem() +
+                       "): the Tool Forge cannot run tools");
   } else {
-    degraded.push_back("no sandbox runtime (runsc or bwrap): the Tool Forge cannot run tools");
+    sandbox = std::string(forge::runtime_name(forge.sandbox().runtime()));
+    if (forge.sandbox().runtime() != forge::SandboxRuntime::kRunsc) {
+      degraded.push_back("gVisor (runsc) does not work here: tools run under bubblewrap");
+    }
   }
   return {{"version", A4PS_VERSION},
           {"image", opened.image->dir().string()},
           {"gpu_offload", gpu},
-          {"sandbox", sandbox.empty() ? json(nullptr) : json(sandbox)},
+          {"sandbox", sandbox},
           {"degraded", degraded}};
 }
 
@@ -120,7 +110,8 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   deps.answer_node = "alfred_answer";
   deps.turns = [](const graph::State& s) { return s.value("dialogue", json::array()); };
   deps.run_options = run_options(opened.config);
-  deps.health = health_facts(opened);
+  deps.health = health_facts(opened, runtime.forge());
+  deps.tools = &runtime.forge().registry();
   deps.memory = &runtime.memory();
   deps.models = &runtime.models();
   deps.codex = &runtime.codex();

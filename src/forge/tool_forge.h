@@ -81,6 +81,8 @@ class ToolForge {
   const Sandbox& sandbox() const;  // throws kUnavailable when there is none
   const SandboxLimits& limits() const { return limits_; }
   bool available() const { return sandbox_ != nullptr; }
+  // Why there is no sandbox ("" when there is one).
+  const std::string& sandbox_problem() const { return sandbox_problem_; }
 
  private:
   nlohmann::json attempt(const ToolSpec& spec, const OnceFn& once, int n) const;

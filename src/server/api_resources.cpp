@@ -157,6 +157,33 @@ void show_codex(ApiServer::Impl& s, httplib::Response& res) {
   send_json(res, {{"personas", personas}});
 }
 
+const forge::ToolRegistry& tools_of(const ApiServer::Impl& s) {
+  if (s.deps.tools == nullptr) {
+    throw Error(ErrorCode::kUnavailable, "this server has no tool registry");
+  }
+  return *s.deps.tools;
+}
+
+void list_tools(ApiServer::Impl& s, httplib::Response& res) {
+  json tools = json::array();
+  for (const forge::ToolVersion& v : tools_of(s).list()) tools.push_back(v.to_json());
+  send_json(res, {{"tools", tools}});
+}
+
+void show_tool(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  const forge::ToolRegistry& registry = tools_of(s);
+  forge::ToolVersion v = registry.get(c.params["name"]);
+  const forge::ToolFiles files = registry.files(v);
+  v.spec.code = files.code;
+  v.spec.tests = files.tests;
+  json out = v.to_json(/*with_code=*/true);
+  out["versions"] = json::array();
+  for (const forge::ToolVersion& each : registry.versions(v.spec.name)) {
+    out["versions"].push_back(each.version);
+  }
+  send_json(res, out);
+}
+
 std::string label_value(const std::string& v) {
   std::string out;
   for (const char ch : v) {
@@ -347,6 +374,13 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
   docs.open = true;
   docs.content_type = "text/html";
   out.push_back(make_endpoint(docs, [&s](Call&, httplib::Response& res) { docs_page(s, res); }));
+  out.push_back(make_endpoint(
+      {"GET", "/v1/tools", "The Tool Forge's tools (active versions, with signatures)", nullptr,
+       object},
+      [&s](Call&, httplib::Response& res) { list_tools(s, res); }));
+  out.push_back(make_endpoint(
+      {"GET", "/v1/tools/{name}", "One tool: manifest, versions, code and tests", nullptr, object},
+      [&s](Call& c, httplib::Response& res) { show_tool(s, c, res); }));
   out.push_back(make_endpoint({"GET", "/v1/codex", "The persona codex in force", nullptr, object},
                               [&s](Call&, httplib::Response& res) { show_codex(s, res); }));
   Route metrics_route{"GET",

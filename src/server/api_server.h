@@ -23,6 +23,7 @@
 #include "graph/state_graph.h"
 #include "llm/model_manager.h"
 #include "memory/memory_store.h"
+#include "forge/tool_registry.h"
 #include "persona/codex.h"
 
 namespace a4ps::server {
@@ -44,6 +45,7 @@ struct ApiDeps {
   memory::MemoryStore* memory = nullptr;  // /v1/memory; null: those routes answer 503
   llm::ModelManager* models = nullptr;    // /v1/models' budget and stats, /metrics
   const Codex* codex = nullptr;           // /v1/codex
+  const forge::ToolRegistry* tools = nullptr;  // /v1/tools; null: those routes answer 503
 };
 
 struct ApiOptions {

@@ -46,8 +46,7 @@ step 0 "^2$" tools run word_count --args '{"text": "a b"}'
 
 # A random model cannot write a working tool: the forge gives up and says why, registering
 # nothing.
-"$a4ps" models mktest "$work/tiny.gguf" --seed 3 >/dev/null 2>&1 || cp "$tiny" "$work/tiny.gguf"
-printf '[models]\nbrick = "%s"\n[tools]\nmax_attempts = 2\n' "$work/tiny.gguf" >"$A4PS_IMAGE/config.toml"
+printf '[models]\nbrick = "%s"\n[tools]\nmax_attempts = 2\n' "$tiny" >"$A4PS_IMAGE/config.toml"
 step 7 "the forge gave up on \"reverse a string\": no attempt passed its tests in 2 attempt" \
   tools forge "reverse a string"
 step 0 "word_count" tools list
