@@ -19,6 +19,7 @@ std::string what_node_does(const std::string& node) {
   static const std::map<std::string, std::string> says = {
       {"alfred_route", "ALFRED routes the task"},
       {"babs_research", "BABS researches"},
+      {"brick_tools", "BRICK considers his tools"},
       {"brick_propose", "BRICK proposes candidate thoughts"},
       {"robin_evaluate", "ROBIN scores the candidates"},
       {"tot_select", "the search keeps the best thoughts"},
@@ -73,6 +74,9 @@ class WorkflowPrinter {
           "  research: %s; plan: %s%s\n", r.value("research", false) ? "yes" : "no",
           r.value("plan", "").c_str(),
           r.value("default_used", false) ? " (safe default: the decision was unusable)" : "");
+    } else if (node == "brick_tools" && update.contains("tools")) {
+      if (update["tools"].empty()) std::printf("  no tool needed\n");
+      for (const json& t : update["tools"]) print_tool_record(t);
     } else if (node == "robin_evaluate" && update.contains("tot")) {
       for (const json& c : update["tot"]["candidates"]) {
         std::printf("  %-6s score %s  %s\n", c.value("id", "").c_str(),
@@ -94,6 +98,28 @@ class WorkflowPrinter {
                   x.value("published", false)
                       ? ": over the threshold, COGNITIVE_DISSONANCE published"
                       : "");
+    }
+  }
+
+  static void print_tool_record(const json& t) {
+    if (t.value("kind", "") == "forge") {
+      if (t.value("created", false)) {
+        std::printf("  forged tool %s (version %d) in %d attempt(s) for: %s\n",
+                    t.value("name", "").c_str(), t.value("version", 0), t.value("attempts", 0),
+                    t.value("capability", "").c_str());
+      } else {
+        std::printf("  the forge gave up on \"%s\" after %d attempt(s): %s\n",
+                    t.value("capability", "").c_str(), t.value("attempts", 0),
+                    t.value("reason", "").substr(0, 300).c_str());
+      }
+      return;
+    }
+    const std::string call = t.value("tool", "") + "(" + t.value("arguments", json()).dump() + ")";
+    if (t.value("ok", false)) {
+      std::printf("  %s -> %s\n", call.c_str(), t["result"].dump().substr(0, 500).c_str());
+    } else {
+      std::printf("  %s failed: %s\n", call.c_str(),
+                  t.value("problem", "").substr(0, 300).c_str());
     }
   }
 
