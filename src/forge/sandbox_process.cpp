@@ -78,9 +78,8 @@ void write_all_raw(int fd, const char* text) {
 }
 
 // The child between fork and exec: only async-signal-safe calls.
-[[noreturn]] void exec_child(const ExecImage& image, int in_fd, int out_fd, int err_fd, int sync_fd,
-                             int sync_write_fd) {
-  ::close(sync_write_fd);  // else our own copy keeps the pipe open and the read below blocks
+[[noreturn]] void exec_child(const ExecImage& image, int in_fd, int out_fd, int err_fd,
+                             int sync_fd) {
   ::setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -89,10 +88,15 @@ void write_all_raw(int fd, const char* text) {
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+  if (sync_fd != 3 && ::dup2(sync_fd, 3) < 0) ::_exit(127);
+  // Before waiting, drop every other descriptor: a concurrent run's child holding our sync
+  // pipe (or we theirs) would deadlock both, and held output pipes would delay EOF.
+  ::syscall(SYS_close_range, 4U, ~0U, 0U);
   // Wait until the parent has put us in the cgroup: what we exec must start inside it.
   char go = 0;
-  while (::read(sync_fd, &go, 1) < 0 && errno == EINTR) {
+  while (::read(3, &go, 1) < 0 && errno == EINTR) {
   }
+  ::close(3);
   for (const auto& [resource, value] : image.rlimits) {
     const rlimit limit{value, value};
     if (::setrlimit(static_cast<__rlimit_resource>(resource), &limit) != 0) {
@@ -100,7 +104,6 @@ void write_all_raw(int fd, const char* text) {
       ::_exit(127);
     }
   }
-  ::syscall(SYS_close_range, 3U, ~0U, 0U);
   ::execve(image.argv[0], image.argv.data(), image.envp.data());
   write_all_raw(2, "a4ps sandbox: cannot execute the runtime: ");
   write_all_raw(2, image.argv[0]);
@@ -258,8 +261,7 @@ pid_t start_child(const SpawnSpec& spec, Cgroup* cgroup, Streams& s, std::string
     return -1;
   }
   if (pid == 0)
-    exec_child(image, in.read_end.fd, out.write_end.fd, err.write_end.fd, sync.read_end.fd,
-               sync.write_end.fd);
+    exec_child(image, in.read_end.fd, out.write_end.fd, err.write_end.fd, sync.read_end.fd);
   ::setpgid(pid, pid);  // also here: no window where a kill(-pid) misses it
   in.read_end.reset();
   out.write_end.reset();

@@ -153,7 +153,7 @@ TEST_P(SandboxAdversarial, a_thread_bomb_is_contained) {
       "        threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1\n"
       "except (RuntimeError, MemoryError) as e:\n"
       "    pass\n"
-      "print('threads', n)\nos._exit(0)\n");
+      "print('threads', n)\nsys.stdout.flush()\nos._exit(0)\n");
   EXPECT_EXITED_0(r);
   const size_t at = r.stdout_text.find("threads ");
   ASSERT_NE(at, std::string::npos) << describe(r);
@@ -286,7 +286,10 @@ TEST_P(SandboxAdversarial, links_and_fifos_in_out_are_reported_not_followed) {
   }
   EXPECT_EQ(by_path["passwd_link"].kind, "symlink");
   EXPECT_EQ(by_path["root_link"].kind, "symlink");
-  EXPECT_EQ(by_path["fifo"].kind, "fifo");
+  // gVisor keeps a FIFO made in a bind mount in its own kernel: none reaches the host.
+  if (GetParam() == SandboxRuntime::kBwrap || by_path.count("fifo") != 0) {
+    EXPECT_EQ(by_path["fifo"].kind, "fifo");
+  }
   EXPECT_EQ(by_path["sub/result.json"].kind, "file");
   EXPECT_EQ(by_path["sub/result.json"].content, "{\"ok\": true}");
   if (by_path.count("hard") != 0) {
@@ -433,19 +436,26 @@ TEST_P(SandboxAdversarial, privileged_operations_fail) {
   const SandboxResult r = run_py(
       "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
       "print('mount', libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))\n"
-      "print('unshare_user', libc.unshare(0x10000000))\n"
-      "print('unshare_net', libc.unshare(0x40000000))\n"
       "try: os.setuid(0); print('setuid ALLOWED')\n"
       "except OSError: print('setuid refused')\n"
-      "try: os.mknod('/tmp/sda', 0o600 | 0o060000, os.makedev(8, 0)); print('mknod ALLOWED')\n"
+      "try: os.mknod('/tmp/sda', 0o600 | 0o060000, os.makedev(8, 0))\n"
       "except OSError: print('mknod refused')\n"
+      "try: open('/tmp/sda', 'rb').read(1); print('device read ALLOWED')\n"
+      "except OSError: print('device refused')\n"
       "try: os.chroot('/tmp'); print('chroot ALLOWED')\n"
-      "except OSError: print('chroot refused')\n");
+      "except OSError: print('chroot refused')\n"
+      "print('unshare_user', libc.unshare(0x10000000))\n"
+      "print('unshare_net', libc.unshare(0x40000000))\n");
   EXPECT_EXITED_0(r);
   EXPECT_NE(r.stdout_text.find("mount -1"), std::string::npos) << r.stdout_text;
-  EXPECT_NE(r.stdout_text.find("unshare_user -1"), std::string::npos) << r.stdout_text;
-  EXPECT_NE(r.stdout_text.find("unshare_net -1"), std::string::npos) << r.stdout_text;
   EXPECT_EQ(r.stdout_text.find("ALLOWED"), std::string::npos) << r.stdout_text;
+  // gVisor lets nobody make a device node in its tmpfs, but it names no host device: opening it
+  // fails. It implements user namespaces inside its own kernel: a new one there gives powers over
+  // gVisor's objects only. bwrap runs with --disable-userns: no new namespaces at all.
+  if (GetParam() == SandboxRuntime::kBwrap) {
+    EXPECT_NE(r.stdout_text.find("unshare_user -1"), std::string::npos) << r.stdout_text;
+    EXPECT_NE(r.stdout_text.find("unshare_net -1"), std::string::npos) << r.stdout_text;
+  }
 }
 
 TEST_P(SandboxAdversarial, zombies_and_orphans_do_not_survive) {
