@@ -145,3 +145,8 @@ add_test(NAME cli.serve_resume
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/serve_resume.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-serve-resume")
 set_tests_properties(cli.serve_resume PROPERTIES FIXTURES_REQUIRED demo_image TIMEOUT 900)
+
+# `a4ps sandbox check` and `run` with both runtimes: limits, exit statuses, bad options.
+add_test(NAME cli.sandbox_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/sandbox_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-sandbox-flow")
