@@ -49,6 +49,7 @@ void add_run_command(CLI::App& app, const GlobalOptions& options);
 void add_serve_command(CLI::App& app, const GlobalOptions& options);
 void add_memory_commands(CLI::App& app, const GlobalOptions& options);
 void add_tools_commands(CLI::App& app, const GlobalOptions& options);
+void add_sandbox_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
 

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cli::add_thread_commands(app, options);
   cli::add_run_command(app, options);
   cli::add_memory_commands(app, options);
+  cli::add_sandbox_commands(app, options);
   cli::add_resume_commands(app, options);
   cli::add_serve_command(app, options);
   cli::add_tools_commands(app, options);
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    // A command that reports its outcome as an exit status (a4ps sandbox run).
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     // Usage errors exit 2, like InvalidArgument; --help exits 0.
     return app.exit(e) == 0 ? 0 : exit_code_for(ErrorCode::kInvalidArgument);

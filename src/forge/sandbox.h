@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -63,13 +64,13 @@ struct SandboxRequest {
 };
 
 enum class StopReason {
-  kExited,        // the process ended by itself (see exit_code)
-  kSignaled,      // it died from a signal it did not get from the watchdog (see signal)
-  kWallTimeout,   // the watchdog killed it at limits.wall_ms
-  kCpuLimit,      // it used limits.cpu_ms of CPU time
-  kMemoryLimit,   // it reached limits.memory_mb
-  kOutputLimit,   // it wrote more than limits.max_output_bytes to stdout or stderr
-  kStartFailed,   // the runtime could not start it (see detail)
+  kExited,       // the process ended by itself (see exit_code)
+  kSignaled,     // it died from a signal it did not get from the watchdog (see signal)
+  kWallTimeout,  // the watchdog killed it at limits.wall_ms
+  kCpuLimit,     // it used limits.cpu_ms of CPU time
+  kMemoryLimit,  // it reached limits.memory_mb
+  kOutputLimit,  // it wrote more than limits.max_output_bytes to stdout or stderr
+  kStartFailed,  // the runtime could not start it (see detail)
 };
 
 // "exited", "signaled", "wall_timeout", "cpu_limit", "memory_limit", "output_limit",
@@ -79,24 +80,29 @@ std::string_view stop_reason_name(StopReason reason);
 struct SandboxOutputFile {
   std::string path;     // relative to /out
   std::string content;  // empty unless kind == "file"
-  std::string kind;     // "file", or what was refused: "symlink", "hardlink", "fifo", "too_large"…
+  std::string kind;  // "file", or what was refused: "symlink", "hardlink", "fifo", "too_large"…
 };
 
 struct SandboxResult {
   StopReason stop = StopReason::kStartFailed;
-  int exit_code = -1;  // when stop == kExited
-  int signal = 0;      // when stop == kSignaled
+  int exit_code = -1;       // when stop == kExited
+  int signal = 0;           // when stop == kSignaled
   std::string stdout_text;  // sanitised, at most limits.max_output_bytes (+ a truncation mark)
   std::string stderr_text;
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   int64_t duration_ms = 0;
-  std::string detail;  // one sentence on how it ended, for users and logs
+  std::string detail;   // one sentence on how it ended, for users and logs
   std::string runtime;  // "runsc" or "bwrap"
   std::vector<SandboxOutputFile> outputs;
 
   bool succeeded() const { return stop == StopReason::kExited && exit_code == 0; }
 };
+
+// The result as JSON, one shape for the CLI and the forge: stop (stop_reason_name), exit_code,
+// signal, stdout, stderr, *_truncated, duration_ms, detail, runtime, outputs [{path, kind,
+// content}] (content made valid UTF-8).
+nlohmann::json result_json(const SandboxResult& result);
 
 // Whether a runtime works on this host, and if not, why (for `a4ps sandbox check`).
 struct RuntimeProbe {

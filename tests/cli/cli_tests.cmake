@@ -152,3 +152,8 @@ add_test(NAME cli.tools_flow
                  "$<TARGET_FILE:a4ps_test_forge_recording>" "${A4PS_FIXTURES}/tiny.gguf"
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-tools-flow")
 set_tests_properties(cli.tools_flow PROPERTIES FIXTURES_REQUIRED cli_fixtures)
+
+# `a4ps sandbox check` and `run` with both runtimes: limits, exit statuses, bad options.
+add_test(NAME cli.sandbox_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/sandbox_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-sandbox-flow")
