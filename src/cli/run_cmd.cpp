@@ -118,8 +118,7 @@ class WorkflowPrinter {
     if (t.value("ok", false)) {
       std::printf("  %s -> %s\n", call.c_str(), t["result"].dump().substr(0, 500).c_str());
     } else {
-      std::printf("  %s failed: %s\n", call.c_str(),
-                  t.value("problem", "").substr(0, 300).c_str());
+      std::printf("  %s failed: %s\n", call.c_str(), t.value("problem", "").substr(0, 300).c_str());
     }
   }
 

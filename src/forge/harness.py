@@ -93,17 +93,27 @@ def plan_tests(tool):
     return [f.name for f in functions]
 
 
+def user_traceback(e):
+    """The exception's traceback without the harness's own frames: what the author must fix."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename != os.path.abspath(__file__)]
+    last = "".join(traceback.format_exception_only(type(e), e))
+    if not frames:
+        return cut(last)
+    return cut("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[-4:])) + last)
+
+
 def child_test(tool, report):
     """In the child: runs each test, one JSON line per test on `report`, then an end line."""
     import importlib
-    import traceback
 
     sys.path.insert(0, WORK)
     try:
         importlib.import_module("tool")
         tests = importlib.import_module("test_tool")
     except BaseException as e:  # SystemExit at import is a failure too
-        report.write(json.dumps({"import_error": cut("".join(traceback.format_exception_only(type(e), e)))}) + "\n")
+        report.write(json.dumps({"import_error": user_traceback(e)}) + "\n")
         report.flush()
         return
     for name in sys.argv[3:]:
@@ -111,9 +121,9 @@ def child_test(tool, report):
         try:
             getattr(tests, name)()
         except AssertionError as e:
-            entry = {"test": name, "outcome": "failed", "message": cut(traceback.format_exc(limit=-2)), "assertion": cut(e)}
+            entry = {"test": name, "outcome": "failed", "message": user_traceback(e), "assertion": cut(e)}
         except BaseException as e:
-            entry = {"test": name, "outcome": "error", "message": cut(traceback.format_exc(limit=-2))}
+            entry = {"test": name, "outcome": "error", "message": user_traceback(e)}
         report.write(json.dumps(entry) + "\n")
         report.flush()
     report.write(json.dumps({"end": True}) + "\n")
@@ -122,7 +132,6 @@ def child_test(tool, report):
 
 def child_call(tool, report):
     import importlib
-    import traceback
 
     sys.path.insert(0, WORK)
     arguments = json.loads(sys.stdin.read())
@@ -131,7 +140,7 @@ def child_call(tool, report):
         result = fn(**arguments)
         text = json.dumps({"result": result})
     except BaseException as e:
-        text = json.dumps({"error": cut("".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-2)))})
+        text = json.dumps({"error": user_traceback(e)})
     report.write(text + "\n")
     report.flush()
 

@@ -86,8 +86,8 @@ std::string invalid_tool_name(std::string_view name) {
 std::string choose_tool_name(std::string_view wanted, std::string_view capability,
                              const std::function<bool(const std::string&)>& taken) {
   std::string base = snake_case(wanted);
-  if (!invalid_tool_name(base).empty()) base = snake_case(capability);
-  if (!invalid_tool_name(base).empty()) base = "tool_" + base;
+  if (base.empty()) base = snake_case(capability);
+  if (!invalid_tool_name(base).empty()) base = "tool_" + base;  // "print" -> "tool_print"
   if (!invalid_tool_name(base).empty()) base = "forged_tool";
   std::string name = base;
   for (int n = 2; taken(name); ++n) name = base + "_" + std::to_string(n);

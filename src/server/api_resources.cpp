@@ -374,10 +374,10 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
   docs.open = true;
   docs.content_type = "text/html";
   out.push_back(make_endpoint(docs, [&s](Call&, httplib::Response& res) { docs_page(s, res); }));
-  out.push_back(make_endpoint(
-      {"GET", "/v1/tools", "The Tool Forge's tools (active versions, with signatures)", nullptr,
-       object},
-      [&s](Call&, httplib::Response& res) { list_tools(s, res); }));
+  out.push_back(
+      make_endpoint({"GET", "/v1/tools",
+                     "The Tool Forge's tools (active versions, with signatures)", nullptr, object},
+                    [&s](Call&, httplib::Response& res) { list_tools(s, res); }));
   out.push_back(make_endpoint(
       {"GET", "/v1/tools/{name}", "One tool: manifest, versions, code and tests", nullptr, object},
       [&s](Call& c, httplib::Response& res) { show_tool(s, c, res); }));

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "forge/tool_registry.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
 #include "graph/state_graph.h"
 #include "llm/model_manager.h"
 #include "memory/memory_store.h"
-#include "forge/tool_registry.h"
 #include "persona/codex.h"
 
 namespace a4ps::server {
@@ -42,9 +42,9 @@ struct ApiDeps {
   std::function<nlohmann::json(const graph::State& state)> turns;
   graph::RunOptions run_options;  // max_steps and busy policy; cancel and on_event are set here
   nlohmann::json health;          // facts /health adds (version, models, degraded parts)
-  memory::MemoryStore* memory = nullptr;  // /v1/memory; null: those routes answer 503
-  llm::ModelManager* models = nullptr;    // /v1/models' budget and stats, /metrics
-  const Codex* codex = nullptr;           // /v1/codex
+  memory::MemoryStore* memory = nullptr;       // /v1/memory; null: those routes answer 503
+  llm::ModelManager* models = nullptr;         // /v1/models' budget and stats, /metrics
+  const Codex* codex = nullptr;                // /v1/codex
   const forge::ToolRegistry* tools = nullptr;  // /v1/tools; null: those routes answer 503
 };
 

@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 "$recorder" "$work/forge.jsonl" || fail "could not record the scripted forge"
 
 step 0 "no tools yet" tools list
-step 0 "attempt 1: failed: 1 of 2 tests failed" tools forge "count the words in a text" \
+step 0 "attempt 1: failed: 2 of 2 tests failed" tools forge "count the words in a text" \
   --replay "$work/forge.jsonl"
 grep -q "attempt 2: its tests pass" <<<"$LAST_OUTPUT" || fail "attempt 2 not reported"
 grep -q "created tool word_count (version 1) in 2 attempt" <<<"$LAST_OUTPUT" ||
@@ -29,7 +29,7 @@ step 0 "^4$" tools run word_count --args '{"text": "a b  c d"}'
 step 0 '"result": 2' tools run word_count --args '{"text": "x y"}' --json
 step 0 "test_counts_words: passed" tools test word_count
 step 2 "--args \[1\]: expected a JSON object" tools run word_count --args '[1]'
-step 7 "the tool raised: TypeError" tools run word_count --args '{"words": 3}'
+step 7 "the tool raised: TypeError: word_count\(\) got an unexpected keyword argument 'words'" tools run word_count --args '{"words": 3}'
 step 3 "tool \"nope\": no such tool; known tools: word_count" tools run nope
 # The files are checked before every run.
 cp "$A4PS_IMAGE/tools/word_count/versions/1/tool.py" "$work/tool.py.orig"

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "core/error.h"
 #include "core/files.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
@@ -80,7 +81,7 @@ struct ForgeFixture {
   std::vector<std::string> answers;
   std::vector<std::string> prompts;  // BRICK's forge prompts, guarded by mu
 
-  explicit ForgeFixture(std::vector<json> attempt_answers) {
+  explicit ForgeFixture(std::initializer_list<json> attempt_answers = {}) {
     for (const json& a : attempt_answers)
       answers.push_back(a.is_string() ? a.get<std::string>() : a.dump());
     bus.subscribe("*", [this](const motive::BusEvent& e) {
@@ -158,7 +159,7 @@ TEST(ToolSpec, AFailedAttemptIsFedBackIntoTheNextPrompt) {
 }
 
 TEST(ToolForge, ABuggyFirstAttemptIsFixedByTheSecondAndTheToolIsCallable) {
-  ForgeFixture f({word_count_answer(kBuggy), word_count_answer(kFixed)});
+  ForgeFixture f{word_count_answer(kBuggy), word_count_answer(kFixed)};
   const ForgeOutcome out = f.run_scripted();
   ASSERT_TRUE(out.created) << out.to_json().dump(2);
   EXPECT_EQ(out.attempts, 2);
@@ -184,7 +185,7 @@ TEST(ToolForge, ABuggyFirstAttemptIsFixedByTheSecondAndTheToolIsCallable) {
 }
 
 TEST(ToolForge, WhenEveryAttemptFailsNothingIsRegisteredAndTheFailureSaysWhy) {
-  ForgeFixture f({word_count_answer(kBuggy)});
+  ForgeFixture f{word_count_answer(kBuggy)};
   const ForgeOutcome out = f.run_scripted(2);
   EXPECT_FALSE(out.created);
   EXPECT_EQ(out.attempts, 2);
@@ -204,12 +205,12 @@ TEST(ToolForge, VacuousTestsAreRejectedBeforeAnythingRuns) {
       "from tool import word_count\n\ndef test_runs():\n    word_count('a b')\n";
   const std::string constant_assert =
       "from tool import word_count\n\ndef test_runs():\n    word_count('a b')\n    assert True\n";
-  ForgeFixture f({word_count_answer(kFixed, no_assert), word_count_answer(kFixed, constant_assert),
-                  word_count_answer(kFixed)});
+  ForgeFixture f{word_count_answer(kFixed, no_assert), word_count_answer(kFixed, constant_assert),
+                 word_count_answer(kFixed)};
   const ForgeOutcome out = f.run_scripted();
   ASSERT_TRUE(out.created) << out.to_json().dump(2);
   EXPECT_EQ(out.attempts, 3);
-  for (int i : {0, 1}) {
+  for (size_t i : {0U, 1U}) {
     EXPECT_TRUE(out.attempt_log[i]["rejected_statically"].get<bool>());
     EXPECT_TRUE(contains(out.attempt_log[i]["problem"], "vacuous tests rejected"));
   }
@@ -231,7 +232,7 @@ TEST(ToolForge, CodeCannotSpoofAPassingResult) {
       {"tests", word_count_answer(kFixed)["tests"]}};
   json hard_exit = exits_at_import;
   hard_exit["code"] = "import os\nos._exit(0)\ndef word_count(text):\n    return -1\n";
-  ForgeFixture f({word_count_answer(spoofs[0]), exits_at_import, hard_exit});
+  ForgeFixture f{word_count_answer(spoofs[0]), exits_at_import, hard_exit};
   const ForgeOutcome out = f.run_scripted(3);
   EXPECT_FALSE(out.created) << out.to_json().dump(2);
   ASSERT_EQ(out.attempt_log.size(), 3u);
@@ -241,7 +242,7 @@ TEST(ToolForge, CodeCannotSpoofAPassingResult) {
 }
 
 TEST(ToolForge, TheRegistryOutlivesTheProcessAndChecksTheCodeBeforeEveryRun) {
-  ForgeFixture f({word_count_answer(kFixed)});
+  ForgeFixture f{word_count_answer(kFixed)};
   ASSERT_TRUE(f.run_scripted().created);
   f.registry.reset();  // a restart: a new connection, nothing cached
   f.registry = ToolRegistry::open(f.image.dir);
@@ -263,7 +264,7 @@ TEST(ToolForge, TheRegistryOutlivesTheProcessAndChecksTheCodeBeforeEveryRun) {
 }
 
 TEST(ToolForge, RollbackRestoresTheEarlierVersionAndRemoveHidesTheTool) {
-  ForgeFixture f({word_count_answer(kFixed)});
+  ForgeFixture f{word_count_answer(kFixed)};
   ASSERT_TRUE(f.run_scripted().created);
   ToolSpec v2 = spec_from_json(word_count_answer("    return 42"));
   v2.name = "word_count";
@@ -293,11 +294,11 @@ TEST(ToolForge, ARecordedForgeReplaysToTheSameTool) {
   fs::remove(recording);
   std::string recorded_hash;
   {
-    ForgeFixture f({word_count_answer(kBuggy), word_count_answer(kFixed)});
+    ForgeFixture f{word_count_answer(kBuggy), word_count_answer(kFixed)};
     ASSERT_TRUE(f.run_scripted(3, recording).created);
     recorded_hash = f.registry->get("word_count").code_sha256;
   }
-  ForgeFixture replayed({});
+  ForgeFixture replayed;
   const ForgeOutcome out =
       replayed.run_forge(std::make_unique<llm::ReplayBackend>("brick", recording));
   fs::remove(recording);
@@ -323,7 +324,7 @@ TEST(ToolForge, WithoutASandboxTheForgeRefusesAndSaysWhy) {
 // BRICK requests a word counter mid-run; the forge makes it; the same run calls it and the
 // result reaches BRICK's proposals, ALFRED's answer and the dialogue.
 TEST(ToolForge, AToolRequestedInARunIsForgedAndUsedByThatRun) {
-  ForgeFixture f({word_count_answer(kFixed)});
+  ForgeFixture f{word_count_answer(kFixed)};
   llm::ModelManager models{llm::ModelManagerOptions{}};
   std::mutex mu;
   std::vector<std::string> seen;  // every prompt, guarded by mu
