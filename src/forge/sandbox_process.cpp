@@ -320,7 +320,8 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   }
   // Whatever the launcher left running (daemons, a runsc sandbox) goes now; then the pipes
   // reach EOF (bounded: a stray holder of the write end cannot keep us here).
-  kill_everything(pid, cgroup, kill_tree);
+  // runsc's own kill is only needed when we stopped it: a container that exited is gone.
+  kill_everything(pid, cgroup, raw.watchdog != WatchdogStop::kNone ? kill_tree : nullptr);
   const Clock::time_point drain_start = Clock::now();
   while ((s.out.fd >= 0 || s.err.fd >= 0) && ms_since(drain_start) < 500) {
     s.in.reset();
