@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +158,21 @@ TreeUsage tree_usage(pid_t root) {
   return usage;
 }
 
+// True when `dir` holds more than `max_bytes` (allocated) or kMaxOutEntries entries. Bounded
+// by the entry count, so a flood of files cannot make the check itself slow.
+bool dir_over(const std::filesystem::path& dir, int64_t max_bytes) {
+  std::error_code ec;
+  int64_t bytes = 0, entries = 0;
+  std::filesystem::recursive_directory_iterator it(dir, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (++entries > kMaxOutEntries) return true;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0) bytes += static_cast<int64_t>(st.st_blocks) * 512;
+    if (bytes > max_bytes) return true;
+  }
+  return false;
+}
+
 // The watchdog's view of one run while it goes on.
 struct Watch {
   const SandboxLimits& limits;
@@ -164,11 +180,17 @@ struct Watch {
   pid_t pid;
   Clock::time_point start;
   int64_t cpu_ms = 0;
+  const std::filesystem::path& out_dir;
   int64_t last_scan_ms = -1000;
+  int64_t last_out_check_ms = 0;
 
   WatchdogStop check() {
     const int64_t now_ms = ms_since(start);
     if (now_ms >= limits.wall_ms) return WatchdogStop::kWall;
+    if (!out_dir.empty() && now_ms - last_out_check_ms >= 100) {
+      last_out_check_ms = now_ms;
+      if (dir_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
+    }
     if (cgroup != nullptr) {
       cpu_ms = cgroup->cpu_ns() / 1000000;
     } else if (now_ms - last_scan_ms >= 50) {
@@ -288,7 +310,7 @@ pid_t start_child(const SpawnSpec& spec, Cgroup* cgroup, Streams& s, std::string
 
 RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
                    const std::string& stdin_data, Cgroup* cgroup,
-                   const std::function<void()>& kill_tree) {
+                   const std::function<void()>& kill_tree, const std::filesystem::path& out_dir) {
   RawRun raw;
   Streams s;
   s.stdin_data = &stdin_data;
@@ -297,7 +319,7 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   if (pid < 0) return raw;
   raw.started = true;
   const size_t max = static_cast<size_t>(limits.max_output_bytes);
-  Watch watch{limits, cgroup, pid, start};
+  Watch watch{limits, cgroup, pid, start, 0, out_dir};
   bool exited = false;
   while (!exited) {
     pump(s, raw, max, 10);

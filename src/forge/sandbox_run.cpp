@@ -193,6 +193,11 @@ void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& li
       r.detail = "killed for writing more than " + std::to_string(limits.max_output_bytes) +
                  " bytes to " + (raw.stdout_over ? "stdout" : "stderr");
       return;
+    case WatchdogStop::kOutDir:
+      r.stop = StopReason::kOutputLimit;
+      r.detail = "killed for writing more than " + std::to_string(limits.tmp_size_mb) + " MiB or " +
+                 std::to_string(kMaxOutEntries) + " files to /out";
+      return;
     case WatchdogStop::kNone:
       break;
   }
@@ -256,10 +261,14 @@ class SandboxImpl : public Sandbox {
     if (host_cgroup_version(nullptr) != CgroupVersion::kNone)
       cgroup = Cgroup::create(dir->id(), cg, &why_no_cgroup);
     const SpawnSpec spec = runtime_->prepare(request, *dir, cgroup != nullptr);
+    // With a cgroup, killing its members kills the whole tree; without, the runtime must.
+    std::function<void()> kill_tree;
+    if (cgroup == nullptr) kill_tree = [&] { runtime_->kill_tree(*dir); };
     const RawRun raw =
-        run_process(spec, l, request.stdin_data, cgroup.get(), [&] { runtime_->kill_tree(*dir); });
-    cgroup.reset();  // kills what is left, removes the cgroup
-    runtime_->cleanup(*dir, raw.started && raw.watchdog == WatchdogStop::kNone);
+        run_process(spec, l, request.stdin_data, cgroup.get(), kill_tree, dir->out());
+    const bool all_dead = cgroup != nullptr && cgroup->kill_all();
+    cgroup.reset();  // removes the cgroup
+    runtime_->cleanup(*dir, all_dead);
     r.duration_ms = raw.duration_ms;
     if (!raw.started) {
       r.detail = r.runtime + " could not be started: " + raw.start_error;

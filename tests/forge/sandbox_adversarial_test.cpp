@@ -178,6 +178,15 @@ TEST_P(SandboxAdversarial, filling_tmp_fails_inside) {
       << describe(r);
 }
 
+TEST_P(SandboxAdversarial, filling_out_on_the_host_disk_is_stopped) {
+  const SandboxResult r = run_py(
+      "i = 0\n"
+      "while True:\n"
+      "    with open('/out/f%d' % i, 'wb') as f: f.write(b'x' * 1024 * 1024)\n"
+      "    i += 1\n");
+  EXPECT_EQ(r.stop, StopReason::kOutputLimit) << describe(r);
+}
+
 TEST_P(SandboxAdversarial, file_descriptors_run_out_inside) {
   const SandboxResult r = run_py(
       "fds = []\n"
