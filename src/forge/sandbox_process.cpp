@@ -2,6 +2,7 @@
 // stdout and stderr through pipes, the wall clock, CPU time, memory and output size.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -226,6 +227,24 @@ bool drain(Fd& fd, std::string& into, size_t max, bool* over) {
   return true;
 }
 
+// write(2) to a pipe whose reader is gone raises SIGPIPE, which would kill A4PS: block it in
+// this thread for the call and consume one it raised.
+ssize_t write_no_sigpipe(int fd, const char* data, size_t size) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  const ssize_t w = ::write(fd, data, size);
+  const int saved = errno;
+  if (w < 0 && errno == EPIPE) {
+    const timespec zero{};
+    ::sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return w;
+}
+
 // One round of poll over the pipes; returns after at most `tick_ms`.
 void pump(Streams& s, RawRun& raw, size_t max, int tick_ms) {
   pollfd fds[3];
@@ -246,8 +265,8 @@ void pump(Streams& s, RawRun& raw, size_t max, int tick_ms) {
       drain(s.err, raw.stderr_bytes, max, &raw.stderr_over);
     } else if ((fds[i].revents & POLLOUT) != 0) {
       const std::string& data = *s.stdin_data;
-      const ssize_t w = ::write(s.in.fd, data.data() + s.stdin_sent,
-                                std::min<size_t>(data.size() - s.stdin_sent, 65536));
+      const ssize_t w = write_no_sigpipe(s.in.fd, data.data() + s.stdin_sent,
+                                         std::min<size_t>(data.size() - s.stdin_sent, 65536));
       if (w > 0) s.stdin_sent += static_cast<size_t>(w);
       if (w < 0 && errno != EAGAIN && errno != EINTR) s.in.reset();
       if (s.stdin_sent >= data.size()) s.in.reset();

@@ -211,6 +211,16 @@ TEST_P(SandboxAdversarial, a_flood_on_stderr_stops_at_the_output_limit) {
   EXPECT_TRUE(r.stderr_truncated);
 }
 
+TEST_P(SandboxAdversarial, a_tool_that_never_reads_its_large_stdin_ends_normally) {
+  SandboxRequest r;
+  r.argv = {"/usr/bin/python3", "-c", "import os; os.close(0); print('closed')"};
+  r.stdin_data.assign(8 << 20, 'i');  // more than a pipe holds: our write meets a closed pipe
+  r.limits = small_limits();
+  const SandboxResult result = sandbox_->run(r);
+  EXPECT_EXITED_0(result);  // and SIGPIPE did not kill this process
+  EXPECT_EQ(result.stdout_text, "closed\n");
+}
+
 TEST_P(SandboxAdversarial, binary_and_terminal_escapes_are_sanitised) {
   const SandboxResult r = run_py(
       "sys.stdout.buffer.write(bytes(range(256)) + b'\\x1b]0;pwned\\x07\\x1b[2J\\r\\x9b1m')\n"
