@@ -170,10 +170,8 @@ bool runtime_failed_to_start(SandboxRuntime runtime, int code, const std::string
                        err.find("running container:") != std::string::npos);
 }
 
-// How the run ended, from the watchdog's verdict, the launcher's status and the cgroup. Both
-// launchers report a killed child as exit 128 + signal.
-void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& limits,
-              SandboxResult& r) {
+// The stop reason when the watchdog ended the run.
+void classify_watchdog(const RawRun& raw, const SandboxLimits& limits, SandboxResult& r) {
   switch (raw.watchdog) {
     case WatchdogStop::kWall:
       r.stop = StopReason::kWallTimeout;
@@ -201,6 +199,13 @@ void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& li
     case WatchdogStop::kNone:
       break;
   }
+}
+
+// How the run ended, from the watchdog's verdict, the launcher's status and the cgroup. Both
+// launchers report a killed child as exit 128 + signal.
+void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& limits,
+              SandboxResult& r) {
+  if (raw.watchdog != WatchdogStop::kNone) return classify_watchdog(raw, limits, r);
   int sig = WIFSIGNALED(raw.wait_status) ? WTERMSIG(raw.wait_status) : 0;
   const int code = WIFEXITED(raw.wait_status) ? WEXITSTATUS(raw.wait_status) : -1;
   if (sig == 0 && runtime_failed_to_start(runtime, code, raw.stderr_bytes)) {
