@@ -325,6 +325,12 @@ pid_t start_child(const SpawnSpec& spec, Cgroup* cgroup, Streams& s, std::string
   return pid;
 }
 
+bool exited_unreaped(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
 }  // namespace
 
 RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
@@ -339,19 +345,17 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   raw.started = true;
   const size_t max = static_cast<size_t>(limits.max_output_bytes);
   Watch watch{limits, cgroup, pid, start, 0, out_dir};
-  bool exited = false;
-  while (!exited) {
+  // The launcher is reaped only after the last kill: until then its pid (and process group id)
+  // cannot be reused, so kill(-pid) never reaches an unrelated process.
+  while (!exited_unreaped(pid)) {
     pump(s, raw, max, 10);
-    exited = ::waitpid(pid, &raw.wait_status, WNOHANG) == pid;
-    if (exited) break;
     WatchdogStop stop = watch.check();
     if (stop == WatchdogStop::kNone && (raw.stdout_over || raw.stderr_over))
       stop = WatchdogStop::kOutput;
     if (stop != WatchdogStop::kNone) {
       raw.watchdog = stop;
       kill_everything(pid, cgroup, kill_tree);
-      ::waitpid(pid, &raw.wait_status, 0);
-      exited = true;
+      break;
     }
   }
   raw.cpu_ms = watch.cpu_ms;
@@ -363,6 +367,8 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   // reach EOF (bounded: a stray holder of the write end cannot keep us here).
   // runsc's own kill is only needed when we stopped it: a container that exited is gone.
   kill_everything(pid, cgroup, raw.watchdog != WatchdogStop::kNone ? kill_tree : nullptr);
+  while (::waitpid(pid, &raw.wait_status, 0) < 0 && errno == EINTR) {
+  }
   const Clock::time_point drain_start = Clock::now();
   while ((s.out.fd >= 0 || s.err.fd >= 0) && ms_since(drain_start) < 500) {
     s.in.reset();
