@@ -123,7 +123,12 @@ RunDir::~RunDir() {
 void RunDir::populate(const SandboxRequest& request) const {
   for (const SandboxFile& file : request.files) {
     const fs::path path = work() / file.path;
-    fs::create_directories(path.parent_path());
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec || fs::is_directory(path))
+      throw_invalid_argument("sandbox: file \"" + file.path +
+                             "\": clashes with another file of the request (a file is also "
+                             "named as a directory)");
     write_text(path, file.content);
   }
   std::error_code ec;
