@@ -157,9 +157,11 @@ RuntimeProbe probe_uncached(SandboxRuntime kind) {
     return probe;
   }
   probe.works = true;
-  probe.reason = "limits enforced by " + std::string(cgroup_version_name(cg)) +
-                 (cg == CgroupVersion::kNone ? " (" + why_no_cgroup + ")" : "") +
-                 ", rlimits and the watchdog";
+  probe.reason =
+      cg == CgroupVersion::kNone
+          ? "limits enforced by rlimits and a watchdog polling /proc (" + why_no_cgroup + ")"
+          : "limits enforced by " + std::string(cgroup_version_name(cg)) +
+                ", rlimits and a watchdog";
   return probe;
 }
 

@@ -37,7 +37,7 @@ struct SandboxLimits {
   int64_t memory_mb = 512;
   int64_t max_processes = 32;
   int64_t max_output_bytes = 65536;  // per stream (stdout, stderr)
-  int64_t tmp_size_mb = 64;          // /tmp and /out together
+  int64_t tmp_size_mb = 64;          // /tmp, and /out (on the host's disk) separately
   int64_t max_open_files = 64;
   int64_t max_file_mb = 16;  // largest single file a process may write
 
@@ -69,7 +69,8 @@ enum class StopReason {
   kWallTimeout,  // the watchdog killed it at limits.wall_ms
   kCpuLimit,     // it used limits.cpu_ms of CPU time
   kMemoryLimit,  // it reached limits.memory_mb
-  kOutputLimit,  // it wrote more than limits.max_output_bytes to stdout or stderr
+  kOutputLimit,  // it wrote more than limits.max_output_bytes to stdout or stderr, or
+                 // more than limits.tmp_size_mb (or 10,000 files) to /out
   kStartFailed,  // the runtime could not start it (see detail)
 };
 

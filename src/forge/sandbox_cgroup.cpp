@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -152,21 +153,22 @@ bool Cgroup::memory_limit_hit() const {
   return !failcnt.empty() && failcnt[0] != '0';
 }
 
-void Cgroup::kill_all() const {
-  if (dirs_.empty()) return;
-  if (version_ == CgroupVersion::kV2 && write_file(dirs_[0] / "cgroup.kill", "1")) return;
+bool Cgroup::kill_all() const {
+  if (dirs_.empty()) return true;
+  if (version_ == CgroupVersion::kV2) write_file(dirs_[0] / "cgroup.kill", "1");
   // v1 has no cgroup.kill: SIGKILL every member until none is left (a fork racing the loop is
   // caught on the next round; the pids limit bounds how many there can be).
-  for (int round = 0; round < 100; ++round) {
+  for (int round = 0; round < 200; ++round) {
     std::ifstream procs(dirs_[0] / "cgroup.procs");
     bool any = false;
     for (pid_t pid; procs >> pid;) {
       ::kill(pid, SIGKILL);
       any = true;
     }
-    if (!any) return;
+    if (!any) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  return false;
 }
 
 CgroupVersion host_cgroup_version(std::string* why) {
@@ -174,6 +176,12 @@ CgroupVersion host_cgroup_version(std::string* why) {
   static CgroupVersion version = CgroupVersion::kNone;
   static std::string reason;
   std::call_once(once, [] {
+    // For testing the fallback on a host that has cgroups; said by `a4ps sandbox check`.
+    const char* setting = std::getenv("A4PS_SANDBOX_CGROUPS");
+    if (setting != nullptr && std::string_view(setting) == "off") {
+      reason = "cgroups turned off by A4PS_SANDBOX_CGROUPS=off";
+      return;
+    }
     Cgroup::Limits limits{64 << 20, 64};
     auto group = Cgroup::create("a4ps-probe-" + std::to_string(::getpid()), limits, &reason);
     if (group) version = group->version();

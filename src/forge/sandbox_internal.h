@@ -82,7 +82,8 @@ class Cgroup {
   // True when the kernel killed or refused memory to something in it for its memory limit.
   bool memory_limit_hit() const;
   // SIGKILLs everything in it until it is empty (bounded; a stuck task is left to the dtor).
-  void kill_all() const;
+  // True when it is empty.
+  bool kill_all() const;
 
  private:
   explicit Cgroup(CgroupVersion version) : version_(version) {}
@@ -103,7 +104,7 @@ struct SpawnSpec {
 };
 
 // Why the watchdog stopped a run (kNone: it ended by itself).
-enum class WatchdogStop { kNone, kWall, kCpu, kMemory, kOutput };
+enum class WatchdogStop { kNone, kWall, kCpu, kMemory, kOutput, kOutDir };
 
 struct RawRun {
   bool started = false;
@@ -121,12 +122,17 @@ struct RawRun {
 
 // Spawns `spec` (fork + exec, only async-signal-safe calls between them), feeds it stdin,
 // collects its output and enforces limits from outside: wall clock, CPU time and memory (from
-// the cgroup when there is one, else from polling the process tree in /proc), output size.
+// the cgroup when there is one, else from polling the process tree in /proc), output size, and
+// the bytes and entries in `out_dir` (none when empty), which is on the host's disk.
 // `kill_tree` is called (besides the cgroup-wide and process-group kills) when the watchdog
 // stops the run or the launcher has exited. Never throws for what the child does.
 RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
                    const std::string& stdin_data, Cgroup* cgroup,
-                   const std::function<void()>& kill_tree);
+                   const std::function<void()>& kill_tree,
+                   const std::filesystem::path& out_dir = {});
+
+// Entries /out may hold; more is treated like too many bytes (an inode flood).
+inline constexpr int64_t kMaxOutEntries = 10000;
 
 // Runs a short helper command (runsc kill/delete, version queries) to completion with output
 // captured; returns its exit status (-1 when it could not start) and output.
@@ -147,10 +153,11 @@ class Runtime {
   // The launcher's command line for `request` in `dir` (writes the bundle for runsc).
   virtual SpawnSpec prepare(const SandboxRequest& request, const RunDir& dir,
                             bool have_pids_cgroup) const = 0;
-  // Kills what the launcher left behind (runsc's sandbox); called after kill_all.
+  // Kills what the launcher left behind (runsc's sandbox) when no cgroup holds the tree.
   virtual void kill_tree(const RunDir& dir) const = 0;
-  // Removes the runtime's state after the run (runsc delete --force).
-  virtual void cleanup(const RunDir& dir, bool ended_normally) const = 0;
+  // Removes the runtime's state after the run (runsc delete --force) unless `all_dead`: the
+  // cgroup is empty, and the state is the run directory's, removed with it.
+  virtual void cleanup(const RunDir& dir, bool all_dead) const = 0;
   // "runsc version …" / "bubblewrap 0.8.0", or why there is none.
   virtual bool installed(std::string* version_or_why) const = 0;
 };

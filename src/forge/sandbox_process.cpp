@@ -2,8 +2,10 @@
 // stdout and stderr through pipes, the wall clock, CPU time, memory and output size.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +159,21 @@ TreeUsage tree_usage(pid_t root) {
   return usage;
 }
 
+// True when `dir` holds more than `max_bytes` (allocated) or kMaxOutEntries entries. Bounded
+// by the entry count, so a flood of files cannot make the check itself slow.
+bool dir_over(const std::filesystem::path& dir, int64_t max_bytes) {
+  std::error_code ec;
+  int64_t bytes = 0, entries = 0;
+  std::filesystem::recursive_directory_iterator it(dir, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (++entries > kMaxOutEntries) return true;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0) bytes += static_cast<int64_t>(st.st_blocks) * 512;
+    if (bytes > max_bytes) return true;
+  }
+  return false;
+}
+
 // The watchdog's view of one run while it goes on.
 struct Watch {
   const SandboxLimits& limits;
@@ -164,11 +181,17 @@ struct Watch {
   pid_t pid;
   Clock::time_point start;
   int64_t cpu_ms = 0;
+  const std::filesystem::path& out_dir;
   int64_t last_scan_ms = -1000;
+  int64_t last_out_check_ms = 0;
 
   WatchdogStop check() {
     const int64_t now_ms = ms_since(start);
     if (now_ms >= limits.wall_ms) return WatchdogStop::kWall;
+    if (!out_dir.empty() && now_ms - last_out_check_ms >= 100) {
+      last_out_check_ms = now_ms;
+      if (dir_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
+    }
     if (cgroup != nullptr) {
       cpu_ms = cgroup->cpu_ns() / 1000000;
     } else if (now_ms - last_scan_ms >= 50) {
@@ -204,6 +227,24 @@ bool drain(Fd& fd, std::string& into, size_t max, bool* over) {
   return true;
 }
 
+// write(2) to a pipe whose reader is gone raises SIGPIPE, which would kill A4PS: block it in
+// this thread for the call and consume one it raised.
+ssize_t write_no_sigpipe(int fd, const char* data, size_t size) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  const ssize_t w = ::write(fd, data, size);
+  const int saved = errno;
+  if (w < 0 && errno == EPIPE) {
+    const timespec zero{};
+    ::sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return w;
+}
+
 // One round of poll over the pipes; returns after at most `tick_ms`.
 void pump(Streams& s, RawRun& raw, size_t max, int tick_ms) {
   pollfd fds[3];
@@ -224,8 +265,8 @@ void pump(Streams& s, RawRun& raw, size_t max, int tick_ms) {
       drain(s.err, raw.stderr_bytes, max, &raw.stderr_over);
     } else if ((fds[i].revents & POLLOUT) != 0) {
       const std::string& data = *s.stdin_data;
-      const ssize_t w = ::write(s.in.fd, data.data() + s.stdin_sent,
-                                std::min<size_t>(data.size() - s.stdin_sent, 65536));
+      const ssize_t w = write_no_sigpipe(s.in.fd, data.data() + s.stdin_sent,
+                                         std::min<size_t>(data.size() - s.stdin_sent, 65536));
       if (w > 0) s.stdin_sent += static_cast<size_t>(w);
       if (w < 0 && errno != EAGAIN && errno != EINTR) s.in.reset();
       if (s.stdin_sent >= data.size()) s.in.reset();
@@ -284,11 +325,17 @@ pid_t start_child(const SpawnSpec& spec, Cgroup* cgroup, Streams& s, std::string
   return pid;
 }
 
+bool exited_unreaped(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
 }  // namespace
 
 RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
                    const std::string& stdin_data, Cgroup* cgroup,
-                   const std::function<void()>& kill_tree) {
+                   const std::function<void()>& kill_tree, const std::filesystem::path& out_dir) {
   RawRun raw;
   Streams s;
   s.stdin_data = &stdin_data;
@@ -297,20 +344,18 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   if (pid < 0) return raw;
   raw.started = true;
   const size_t max = static_cast<size_t>(limits.max_output_bytes);
-  Watch watch{limits, cgroup, pid, start};
-  bool exited = false;
-  while (!exited) {
+  Watch watch{limits, cgroup, pid, start, 0, out_dir};
+  // The launcher is reaped only after the last kill: until then its pid (and process group id)
+  // cannot be reused, so kill(-pid) never reaches an unrelated process.
+  while (!exited_unreaped(pid)) {
     pump(s, raw, max, 10);
-    exited = ::waitpid(pid, &raw.wait_status, WNOHANG) == pid;
-    if (exited) break;
     WatchdogStop stop = watch.check();
     if (stop == WatchdogStop::kNone && (raw.stdout_over || raw.stderr_over))
       stop = WatchdogStop::kOutput;
     if (stop != WatchdogStop::kNone) {
       raw.watchdog = stop;
       kill_everything(pid, cgroup, kill_tree);
-      ::waitpid(pid, &raw.wait_status, 0);
-      exited = true;
+      break;
     }
   }
   raw.cpu_ms = watch.cpu_ms;
@@ -320,7 +365,10 @@ RawRun run_process(const SpawnSpec& spec, const SandboxLimits& limits,
   }
   // Whatever the launcher left running (daemons, a runsc sandbox) goes now; then the pipes
   // reach EOF (bounded: a stray holder of the write end cannot keep us here).
-  kill_everything(pid, cgroup, kill_tree);
+  // runsc's own kill is only needed when we stopped it: a container that exited is gone.
+  kill_everything(pid, cgroup, raw.watchdog != WatchdogStop::kNone ? kill_tree : nullptr);
+  while (::waitpid(pid, &raw.wait_status, 0) < 0 && errno == EINTR) {
+  }
   const Clock::time_point drain_start = Clock::now();
   while ((s.out.fd >= 0 || s.err.fd >= 0) && ms_since(drain_start) < 500) {
     s.in.reset();

@@ -123,7 +123,12 @@ RunDir::~RunDir() {
 void RunDir::populate(const SandboxRequest& request) const {
   for (const SandboxFile& file : request.files) {
     const fs::path path = work() / file.path;
-    fs::create_directories(path.parent_path());
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec || fs::is_directory(path))
+      throw_invalid_argument("sandbox: file \"" + file.path +
+                             "\": clashes with another file of the request (a file is also "
+                             "named as a directory)");
     write_text(path, file.content);
   }
   std::error_code ec;
@@ -170,10 +175,8 @@ bool runtime_failed_to_start(SandboxRuntime runtime, int code, const std::string
                        err.find("running container:") != std::string::npos);
 }
 
-// How the run ended, from the watchdog's verdict, the launcher's status and the cgroup. Both
-// launchers report a killed child as exit 128 + signal.
-void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& limits,
-              SandboxResult& r) {
+// The stop reason when the watchdog ended the run.
+void classify_watchdog(const RawRun& raw, const SandboxLimits& limits, SandboxResult& r) {
   switch (raw.watchdog) {
     case WatchdogStop::kWall:
       r.stop = StopReason::kWallTimeout;
@@ -193,9 +196,21 @@ void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& li
       r.detail = "killed for writing more than " + std::to_string(limits.max_output_bytes) +
                  " bytes to " + (raw.stdout_over ? "stdout" : "stderr");
       return;
+    case WatchdogStop::kOutDir:
+      r.stop = StopReason::kOutputLimit;
+      r.detail = "killed for writing more than " + std::to_string(limits.tmp_size_mb) + " MiB or " +
+                 std::to_string(kMaxOutEntries) + " files to /out";
+      return;
     case WatchdogStop::kNone:
       break;
   }
+}
+
+// How the run ended, from the watchdog's verdict, the launcher's status and the cgroup. Both
+// launchers report a killed child as exit 128 + signal.
+void classify(const RawRun& raw, SandboxRuntime runtime, const SandboxLimits& limits,
+              SandboxResult& r) {
+  if (raw.watchdog != WatchdogStop::kNone) return classify_watchdog(raw, limits, r);
   int sig = WIFSIGNALED(raw.wait_status) ? WTERMSIG(raw.wait_status) : 0;
   const int code = WIFEXITED(raw.wait_status) ? WEXITSTATUS(raw.wait_status) : -1;
   if (sig == 0 && runtime_failed_to_start(runtime, code, raw.stderr_bytes)) {
@@ -256,10 +271,14 @@ class SandboxImpl : public Sandbox {
     if (host_cgroup_version(nullptr) != CgroupVersion::kNone)
       cgroup = Cgroup::create(dir->id(), cg, &why_no_cgroup);
     const SpawnSpec spec = runtime_->prepare(request, *dir, cgroup != nullptr);
+    // With a cgroup, killing its members kills the whole tree; without, the runtime must.
+    std::function<void()> kill_tree;
+    if (cgroup == nullptr) kill_tree = [&] { runtime_->kill_tree(*dir); };
     const RawRun raw =
-        run_process(spec, l, request.stdin_data, cgroup.get(), [&] { runtime_->kill_tree(*dir); });
-    cgroup.reset();  // kills what is left, removes the cgroup
-    runtime_->cleanup(*dir, raw.started && raw.watchdog == WatchdogStop::kNone);
+        run_process(spec, l, request.stdin_data, cgroup.get(), kill_tree, dir->out());
+    const bool all_dead = cgroup != nullptr && cgroup->kill_all();
+    cgroup.reset();  // removes the cgroup
+    runtime_->cleanup(*dir, all_dead);
     r.duration_ms = raw.duration_ms;
     if (!raw.started) {
       r.detail = r.runtime + " could not be started: " + raw.start_error;

@@ -118,10 +118,11 @@ class RunscRuntime : public Runtime {
   }
 
   // `runsc run` deletes its container when the container exits by itself; a killed run leaves
-  // state behind, which `delete --force` removes (and any sandbox process still up).
-  void cleanup(const RunDir& dir, bool ended_normally) const override {
+  // state behind. When the cgroup shows every process dead, that state is only files in our
+  // run directory; otherwise `delete --force` (slow: it waits for the sandbox) removes it.
+  void cleanup(const RunDir& dir, bool all_dead) const override {
     std::error_code ec;
-    if (ended_normally && fs::is_empty(state_dir(dir), ec)) return;
+    if (all_dead || fs::is_empty(state_dir(dir), ec)) return;
     run_helper({kRunsc, "--root", state_dir(dir).string(), "delete", "--force", dir.id()}, nullptr,
                5000);
   }

@@ -178,6 +178,15 @@ TEST_P(SandboxAdversarial, filling_tmp_fails_inside) {
       << describe(r);
 }
 
+TEST_P(SandboxAdversarial, filling_out_on_the_host_disk_is_stopped) {
+  const SandboxResult r = run_py(
+      "i = 0\n"
+      "while True:\n"
+      "    with open('/out/f%d' % i, 'wb') as f: f.write(b'x' * 1024 * 1024)\n"
+      "    i += 1\n");
+  EXPECT_EQ(r.stop, StopReason::kOutputLimit) << describe(r);
+}
+
 TEST_P(SandboxAdversarial, file_descriptors_run_out_inside) {
   const SandboxResult r = run_py(
       "fds = []\n"
@@ -200,6 +209,16 @@ TEST_P(SandboxAdversarial, a_flood_on_stderr_stops_at_the_output_limit) {
   const SandboxResult r = run_py("while True: sys.stderr.write('e' * 65536)\n");
   EXPECT_EQ(r.stop, StopReason::kOutputLimit) << describe(r);
   EXPECT_TRUE(r.stderr_truncated);
+}
+
+TEST_P(SandboxAdversarial, a_tool_that_never_reads_its_large_stdin_ends_normally) {
+  SandboxRequest r;
+  r.argv = {"/usr/bin/python3", "-c", "import os; os.close(0); print('closed')"};
+  r.stdin_data.assign(8 << 20, 'i');  // more than a pipe holds: our write meets a closed pipe
+  r.limits = small_limits();
+  const SandboxResult result = sandbox_->run(r);
+  EXPECT_EXITED_0(result);  // and SIGPIPE did not kill this process
+  EXPECT_EQ(result.stdout_text, "closed\n");
 }
 
 TEST_P(SandboxAdversarial, binary_and_terminal_escapes_are_sanitised) {

@@ -134,6 +134,11 @@ TEST_F(SandboxRequests, malformed_ones_are_rejected_with_invalid_argument) {
     EXPECT_EQ(code_for(r), ErrorCode::kInvalidArgument) << name;
   }
   r = valid();
+  r.files = {{"a", "x"}, {"a/b.py", "y"}};
+  EXPECT_EQ(code_for(r), ErrorCode::kInvalidArgument);
+  r.files = {{"a/b.py", "y"}, {"a", "x"}};
+  EXPECT_EQ(code_for(r), ErrorCode::kInvalidArgument);
+  r = valid();
   r.limits.memory_mb = 0;
   std::string message;
   EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
