@@ -1,6 +1,8 @@
 // The sandbox's start cost: a trivial Python tool (print(json.dumps(...))) started and run to
 // completion N times plainly (/usr/bin/python3 spawned here, the reference), under bubblewrap
 // and under gVisor; p50 and p95 of each and their ratios to plain python3, in one invocation.
+// The "+harness" rows are a registered tool's real call path (forge/harness.h): the harness's
+// parent and the child that imports the tool, with the nonce-checked report.
 // usage: a4ps_bench_sandbox [N]   (default 30)
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "forge/harness.h"
 #include "forge/sandbox.h"
 
 extern char** environ;
@@ -56,6 +59,18 @@ double sandboxed_once(const forge::Sandbox& sandbox) {
   return ms;
 }
 
+double harness_call_once(const forge::Sandbox& sandbox) {
+  const forge::ToolFiles files{"double_it", "def double_it(x):\n    return 2 * x\n", ""};
+  const auto t0 = Clock::now();
+  const forge::HarnessReport r = forge::call_tool(sandbox, files, {{"x", 21}}, {});
+  const double ms = ms_since(t0);
+  if (!r.ok || r.result != 42) {
+    std::fprintf(stderr, "harness call failed: %s\n", r.problem.c_str());
+    std::exit(1);
+  }
+  return ms;
+}
+
 struct Figures {
   double p50, p95;
 };
@@ -77,15 +92,18 @@ Figures measure(int n, F once) {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 30;
   const Figures plain = measure(n, plain_python_once);
-  std::printf("%-8s %9s %9s %12s %12s\n", "how", "p50 ms", "p95 ms", "p50 ratio", "p95 ratio");
-  std::printf("%-8s %9.1f %9.1f %12s %12s\n", "python3", plain.p50, plain.p95, "1.0", "1.0");
+  std::printf("%-15s %9s %9s %12s %12s\n", "how", "p50 ms", "p95 ms", "p50 ratio", "p95 ratio");
+  std::printf("%-15s %9.1f %9.1f %12s %12s\n", "python3", plain.p50, plain.p95, "1.0", "1.0");
   for (const char* runtime : {"bwrap", "runsc"}) {
     SandboxConfig config;
     config.runtime = runtime;
     const auto sandbox = forge::Sandbox::create(config);
     const Figures f = measure(n, [&] { return sandboxed_once(*sandbox); });
-    std::printf("%-8s %9.1f %9.1f %12.1f %12.1f\n", runtime, f.p50, f.p95, f.p50 / plain.p50,
+    std::printf("%-15s %9.1f %9.1f %12.1f %12.1f\n", runtime, f.p50, f.p95, f.p50 / plain.p50,
                 f.p95 / plain.p95);
+    const Figures h = measure(n, [&] { return harness_call_once(*sandbox); });
+    std::printf("%-15s %9.1f %9.1f %12.1f %12.1f\n", (std::string(runtime) + "+harness").c_str(),
+                h.p50, h.p95, h.p50 / plain.p50, h.p95 / plain.p95);
   }
   std::printf("(%d runs each after one warm-up; a trivial json tool, start to exit)\n", n);
   return 0;

@@ -1,18 +1,16 @@
 # The Tool Forge's harness: the only code of ours that runs inside the sandbox, beside a
 # generated tool. A4PS owns the result channel: this parent process reads a nonce from stdin,
 # makes itself non-dumpable (so no other process of the same user can read its memory or file
-# descriptors through /proc), runs the generated code in a child process and writes the one
-# report A4PS trusts, with the nonce, to its own stdout. The generated code never sees the
-# nonce or that stdout: whatever it prints, however it exits, it cannot write a passing report.
+# descriptors through /proc), runs the generated code in a forked child that keeps no
+# descriptor but its own output file and a report pipe, and writes the one report A4PS trusts,
+# with the nonce, to its own stdout. The generated code has no way to that stdout: whatever it
+# prints, however it exits, it cannot write a passing report.
 #
-#   python3 -I harness.py test TOOL   runs test_tool.py against tool.py (both in /work)
-#   python3 -I harness.py call TOOL   calls TOOL(**arguments) from tool.py
+#   python3 -I -B -S harness.py test TOOL   runs test_tool.py against tool.py (both in /work)
+#   python3 -I -B -S harness.py call TOOL   calls TOOL(**arguments) from tool.py
 # stdin: {"nonce": "...", "arguments": {...}, "timeout_s": N}
-import ast
-import ctypes
 import json
 import os
-import subprocess
 import sys
 
 WORK = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +23,8 @@ def cut(text):
 
 
 def calls_tool(node, tool, derived):
+    import ast
+
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == tool:
             return True
@@ -36,6 +36,8 @@ def calls_tool(node, tool, derived):
 
 
 def constant_test(test):
+    import ast
+
     return isinstance(test, ast.Constant) or (
         isinstance(test, ast.Compare)
         and isinstance(test.left, ast.Constant)
@@ -45,6 +47,8 @@ def constant_test(test):
 
 def vacuity(fn, tool):
     """Why test function `fn` is vacuous, or None: it must assert on what the tool returned."""
+    import ast
+
     derived = set()
     for node in ast.walk(fn):  # names bound to (something computed from) a call of the tool
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
@@ -72,6 +76,8 @@ def vacuity(fn, tool):
 
 def plan_tests(tool):
     """The test functions, in file order, after the static checks; raises ValueError."""
+    import ast
+
     try:
         source = open(os.path.join(WORK, "tool.py"), encoding="utf-8").read()
         module = ast.parse(source, "tool.py")
@@ -147,33 +153,76 @@ def child_call(tool, report):
 
 def make_undumpable():
     try:
+        import ctypes
+
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except Exception:
         pass  # the sandbox is still the boundary; this only protects the report
 
 
 def run_child(mode, tool, extra, stdin_text, timeout_s):
-    """Runs the generated code in a child; its output goes to a file in /tmp, so a flood of it
-    is bounded by the sandbox's file-size and /tmp limits, not by this process's memory."""
+    """Runs the generated code in a forked child (a second interpreter would double the start-up
+    cost, which gVisor makes large). Its output goes to a file in /tmp, so a flood of it is
+    bounded by the sandbox's file-size and /tmp limits, not by this process's memory."""
     read_fd, write_fd = os.pipe()
-    argv = [sys.executable, "-I", "-B", os.path.abspath(__file__), "child-" + mode, tool] + extra
     with open("/tmp/.a4ps-child-output", "w+b") as output, open("/tmp/.a4ps-child-input", "w+b") as given:
         given.write(stdin_text.encode())
+        given.flush()
         given.seek(0)
-        try:
-            proc = subprocess.Popen(
-                argv + [str(write_fd)], stdin=given, stdout=output, stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,), cwd=WORK, start_new_session=True)
-        finally:
-            os.close(write_fd)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            become_child(mode, tool, extra, given.fileno(), output.fileno(), read_fd, write_fd)
+        os.close(write_fd)
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as channel:
-            lines, status = read_channel(channel, proc, timeout_s)
+            lines, status = read_channel(channel, pid, timeout_s)
         output.seek(0)
         text = output.read(MAX_TEXT * 4).decode("utf-8", "replace")
     return lines, text, status
 
 
-def read_channel(channel, proc, timeout_s):
+def become_child(mode, tool, extra, stdin_fd, output_fd, read_fd, write_fd):
+    """In the forked child: its own process group, stdin from the input file, stdout and stderr
+    to the output file, the report pipe as fd 3 and no other descriptor (so no way to the
+    parent's stdout, where the trusted report goes); then the tool's code. Never returns."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        os.dup2(stdin_fd, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        if write_fd != 3:
+            os.dup2(write_fd, 3)
+        for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
+            if fd > 3:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # the listing's own descriptor, already gone
+        sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
+        sys.argv = [os.path.abspath(__file__), "child-" + mode, tool] + list(extra)
+        os.chdir(WORK)
+        report = os.fdopen(3, "w", encoding="utf-8")
+        (child_test if mode == "test" else child_call)(tool, report)
+        code = 0
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def kill_child(pid):
+    try:
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def read_channel(channel, pid, timeout_s):
     """The child's report lines and exit status, or (None, why) when it ran out of time."""
     import selectors
     import time
@@ -184,23 +233,30 @@ def read_channel(channel, proc, timeout_s):
     while True:
         left = deadline - time.monotonic()
         if left <= 0 or not sel.select(left):
-            os.killpg(proc.pid, 9)
-            proc.wait()
+            kill_child(pid)
             return None, "the tool did not finish within %s s" % timeout_s
         chunk = os.read(channel.fileno(), 65536)
         if not chunk:
             break
         data.append(chunk)
         if sum(len(c) for c in data) > 1 << 20:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+            kill_child(pid)
             return None, "the tool flooded the report channel"
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            kill_child(pid)
+            return None, "the tool did not exit within %s s" % timeout_s
+        time.sleep(0.005)
+    # Whatever the child left in its process group (daemons, stragglers) ends with it.
     try:
-        status = proc.wait(max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        return None, "the tool did not exit within %s s" % timeout_s
-    return b"".join(data).decode("utf-8", "replace").splitlines(), status
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+    code = os.waitstatus_to_exitcode(status)
+    return b"".join(data).decode("utf-8", "replace").splitlines(), code
 
 
 def parse_lines(lines):
@@ -267,13 +323,7 @@ def parent(mode, tool):
 
 
 def main():
-    mode, tool = sys.argv[1], sys.argv[2]
-    if mode.startswith("child-"):
-        report = os.fdopen(int(sys.argv[-1]), "w", encoding="utf-8")
-        del sys.argv[-1]
-        (child_test if mode == "child-test" else child_call)(tool, report)
-        return
-    parent(mode, tool)
+    parent(sys.argv[1], sys.argv[2])
 
 
 if __name__ == "__main__":
