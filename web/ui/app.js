@@ -79,6 +79,17 @@ function addTot(text, score) {
   $('#tot ol').append(li);
 }
 
+// One line per record of BRICK's tool step (docs/formats/workflow.md, channel `tools`).
+function toolLine(t) {
+  if (t.kind === 'forge') {
+    return t.created
+      ? `forged tool ${t.name} (version ${t.version}) in ${t.attempts} attempt(s): ${t.capability}`
+      : `the forge gave up on "${t.capability}" after ${t.attempts} attempt(s): ${t.reason || ''}`;
+  }
+  const call = `${t.tool}(${JSON.stringify(t.arguments || {})})`;
+  return t.ok ? `${call} → ${JSON.stringify(t.result)}` : `${call} failed: ${t.problem || ''}`;
+}
+
 let step = 0;
 const handlers = {
   node_started(d) {
@@ -107,6 +118,9 @@ const handlers = {
       // ROBIN's evaluations are decisions, not streamed prose: her lane shows them.
       turnFor(d.node, 'scores', step).textContent = candidates
         .map((c) => `${c.id} ${Number(c.score || 0).toFixed(2)} — ${c.critique || ''}`).join('\n');
+    } else if (d.node === 'brick_tools' && Array.isArray(u.tools)) {
+      turnFor(d.node, 'tools', step).textContent =
+        u.tools.length ? u.tools.map(toolLine).join('\n') : 'no tool needed';
     } else if (d.node === 'alfred_judge' && u.judgement) {
       turnFor(d.node, 'judgement', step).textContent =
         `conflict ${(Number(u.judgement.score || 0) / 100).toFixed(2)}: ${u.judgement.reason || ''}`;
