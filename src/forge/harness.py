@@ -1,10 +1,11 @@
 # The Tool Forge's harness: the only code of ours that runs inside the sandbox, beside a
 # generated tool. A4PS owns the result channel: this parent process reads a nonce from stdin,
 # makes itself non-dumpable (so no other process of the same user can read its memory or file
-# descriptors through /proc), runs the generated code in a forked child that keeps no
-# descriptor but its own output file and a report pipe, and writes the one report A4PS trusts,
-# with the nonce, to its own stdout. The generated code has no way to that stdout: whatever it
-# prints, however it exits, it cannot write a passing report.
+# descriptors through /proc or ptrace), and writes the one report A4PS trusts, with the nonce,
+# to its own stdout. The generated code runs in forked children that keep no descriptor to that
+# stdout. For tests, the tool runs in its own process and the tests in another, calling it
+# through a JSON proxy: the tool's code shares nothing with the process that runs and reports
+# the tests, so whatever it prints, however it exits, it cannot make a test pass.
 #
 #   python3 -I -B -S harness.py test TOOL   runs test_tool.py against tool.py (both in /work)
 #   python3 -I -B -S harness.py call TOOL   calls TOOL(**arguments) from tool.py
@@ -110,48 +111,9 @@ def user_traceback(e):
     return cut("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[-4:])) + last)
 
 
-def child_test(tool, report):
-    """In the child: runs each test, one JSON line per test on `report`, then an end line."""
-    import importlib
-
-    sys.path.insert(0, WORK)
-    try:
-        importlib.import_module("tool")
-        tests = importlib.import_module("test_tool")
-    except BaseException as e:  # SystemExit at import is a failure too
-        report.write(json.dumps({"import_error": user_traceback(e)}) + "\n")
-        report.flush()
-        return
-    for name in sys.argv[3:]:
-        entry = {"test": name, "outcome": "passed"}
-        try:
-            getattr(tests, name)()
-        except AssertionError as e:
-            entry = {"test": name, "outcome": "failed", "message": user_traceback(e), "assertion": cut(e)}
-        except BaseException as e:
-            entry = {"test": name, "outcome": "error", "message": user_traceback(e)}
-        report.write(json.dumps(entry) + "\n")
-        report.flush()
-    report.write(json.dumps({"end": True}) + "\n")
-    report.flush()
-
-
-def child_call(tool, report):
-    import importlib
-
-    sys.path.insert(0, WORK)
-    arguments = json.loads(sys.stdin.read())
-    try:
-        fn = getattr(importlib.import_module("tool"), tool)
-        result = fn(**arguments)
-        text = json.dumps({"result": result})
-    except BaseException as e:
-        text = json.dumps({"error": user_traceback(e)})
-    report.write(text + "\n")
-    report.flush()
-
-
 def make_undumpable():
+    """No other process of this user may then read this one's memory or descriptors through
+    /proc or ptrace; forked children inherit it (until an exec, which the harness never does)."""
     try:
         import ctypes
 
@@ -160,51 +122,37 @@ def make_undumpable():
         pass  # the sandbox is still the boundary; this only protects the report
 
 
-def run_child(mode, tool, extra, stdin_text, timeout_s):
-    """Runs the generated code in a forked child (a second interpreter would double the start-up
-    cost, which gVisor makes large). Its output goes to a file in /tmp, so a flood of it is
-    bounded by the sandbox's file-size and /tmp limits, not by this process's memory."""
-    read_fd, write_fd = os.pipe()
-    with open("/tmp/.a4ps-child-output", "w+b") as output, open("/tmp/.a4ps-child-input", "w+b") as given:
-        given.write(stdin_text.encode())
-        given.flush()
-        given.seek(0)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            become_child(mode, tool, extra, given.fileno(), output.fileno(), read_fd, write_fd)
-        os.close(write_fd)
-        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as channel:
-            lines, status = read_channel(channel, pid, timeout_s)
-        output.seek(0)
-        text = output.read(MAX_TEXT * 4).decode("utf-8", "replace")
-    return lines, text, status
+def spawn(body, fds, stdin_fd, output_fd):
+    """Forks a child in its own process group with stdin from `stdin_fd`, stdout and stderr to
+    `output_fd`, descriptor `target` for each {target: source} in `fds`, and no other; it runs
+    body() and exits. Returns its pid."""
+    import fcntl
 
-
-def become_child(mode, tool, extra, stdin_fd, output_fd, read_fd, write_fd):
-    """In the forked child: its own process group, stdin from the input file, stdout and stderr
-    to the output file, the report pipe as fd 3 and no other descriptor (so no way to the
-    parent's stdout, where the trusted report goes); then the tool's code. Never returns."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
     code = 1
     try:
         os.setpgid(0, 0)
+        # Copies above every target first, so that no dup2 below overwrites a source still needed.
+        high = {target: fcntl.fcntl(source, fcntl.F_DUPFD, 6) for target, source in fds.items()}
         os.dup2(stdin_fd, 0)
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
-        if write_fd != 3:
-            os.dup2(write_fd, 3)
+        for target, fd in high.items():
+            os.dup2(fd, target)
         for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
-            if fd > 3:
+            if fd > max(fds, default=2):
                 try:
                     os.close(fd)
                 except OSError:
                     pass  # the listing's own descriptor, already gone
         sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
-        sys.argv = [os.path.abspath(__file__), "child-" + mode, tool] + list(extra)
         os.chdir(WORK)
-        report = os.fdopen(3, "w", encoding="utf-8")
-        (child_test if mode == "test" else child_call)(tool, report)
+        sys.path.insert(0, WORK)
+        body()
         code = 0
     finally:
         try:
@@ -214,16 +162,165 @@ def become_child(mode, tool, extra, stdin_fd, output_fd, read_fd, write_fd):
             os._exit(code)
 
 
-def kill_child(pid):
+def write_line(stream, value):
+    stream.write(json.dumps(value) + "\n")
+    stream.flush()
+
+
+def serve_tool(tool):
+    """The tool's process: imports tool.py and answers calls, one JSON line each way (fd 3 in,
+    fd 4 out). It shares no memory or descriptor with the tests' process, so it cannot touch
+    how they run or what they report."""
+    import importlib
+
+    calls, results = os.fdopen(3, "r", encoding="utf-8"), os.fdopen(4, "w", encoding="utf-8")
     try:
-        os.killpg(pid, 9)
-    except OSError:
-        pass
-    os.waitpid(pid, 0)
+        fn = getattr(importlib.import_module("tool"), tool)
+    except BaseException as e:  # SystemExit at import is a failure too
+        write_line(results, {"import_error": user_traceback(e)})
+        return
+    write_line(results, {"ready": True})
+    for line in calls:
+        call = json.loads(line)
+        try:
+            value = fn(*call["args"], **call["kwargs"])
+        except BaseException as e:
+            sys.stdout.flush()  # the parent kills this process once the tests end
+            write_line(results, {"error": type(e).__name__, "message": cut(e), "traceback": user_traceback(e)})
+            continue
+        sys.stdout.flush()
+        try:
+            text = json.dumps({"result": value}, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            write_line(results, {"error": "TypeError", "message": "the tool returned a value that is not JSON: %s" % e})
+            continue
+        results.write(text + "\n")
+        results.flush()
 
 
-def read_channel(channel, pid, timeout_s):
-    """The child's report lines and exit status, or (None, why) when it ran out of time."""
+def tool_proxy(tool, calls, results):
+    """What the tests import as tool.TOOL: sends the call to the tool's process as JSON and
+    returns its JSON result, or raises its exception (a builtin type by name, else RuntimeError)."""
+    import builtins
+
+    def proxy(*args, **kwargs):
+        try:
+            text = json.dumps({"args": list(args), "kwargs": kwargs}, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise TypeError("%s() takes JSON values only: %s" % (tool, e)) from None
+        calls.write(text + "\n")
+        calls.flush()
+        line = results.readline()
+        if not line:
+            raise RuntimeError("the tool's process ended during a call of %s()" % tool)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict) or not ("result" in reply or "error" in reply):
+            raise RuntimeError("the tool's process answered a call of %s() with something that is not a result" % tool)
+        if "error" not in reply:
+            return reply["result"]
+        cls = getattr(builtins, reply["error"], None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
+        raise cls("%s\n(raised in the tool: %s)" % (reply.get("message", ""), reply.get("traceback", "")))
+
+    proxy.__name__ = tool
+    return proxy
+
+
+def run_tests(tool, names):
+    """The tests' process: `tool` is a proxy module, the report goes to fd 3, one line per
+    test, then an end line; fd 4 carries calls to the tool's process and fd 5 its answers."""
+    import importlib
+    import types
+
+    report = os.fdopen(3, "w", encoding="utf-8")
+    calls, results = os.fdopen(4, "w", encoding="utf-8"), os.fdopen(5, "r", encoding="utf-8")
+    ready = json.loads(results.readline() or '{"import_error": "the tool\'s process ended while importing tool.py"}')
+    if "import_error" in ready:
+        write_line(report, {"import_error": ready["import_error"]})
+        return
+    module = types.ModuleType("tool")
+    setattr(module, tool, tool_proxy(tool, calls, results))
+    sys.modules["tool"] = module
+    try:
+        tests = importlib.import_module("test_tool")
+    except BaseException as e:
+        write_line(report, {"import_error": user_traceback(e)})
+        return
+    for name in names:
+        entry = {"test": name, "outcome": "passed"}
+        try:
+            getattr(tests, name)()
+        except AssertionError as e:
+            entry = {"test": name, "outcome": "failed", "message": user_traceback(e), "assertion": cut(e)}
+        except BaseException as e:
+            entry = {"test": name, "outcome": "error", "message": user_traceback(e)}
+        write_line(report, entry)
+    write_line(report, {"end": True})
+
+
+def call_once(tool):
+    """The tool's process for one call: arguments on stdin, the JSON result on fd 3."""
+    import importlib
+
+    report = os.fdopen(3, "w", encoding="utf-8")
+    arguments = json.loads(sys.stdin.read())
+    try:
+        result = getattr(importlib.import_module("tool"), tool)(**arguments)
+        text = json.dumps({"result": result}, allow_nan=False)
+    except BaseException as e:
+        text = json.dumps({"error": user_traceback(e)})
+    report.write(text + "\n")
+    report.flush()
+
+
+def run_children(mode, tool, names, stdin_text, timeout_s):
+    """Runs the generated code: for tests, the tool's process and the tests' process; for a
+    call, the tool's process alone. Their output goes to a file in /tmp, so a flood of it is
+    bounded by the sandbox's file-size and /tmp limits, not by this process's memory.
+    Returns (report lines or None, output, status or why)."""
+    with open("/tmp/.a4ps-child-output", "w+b") as output, open("/tmp/.a4ps-child-input", "w+b") as given:
+        given.write(stdin_text.encode())
+        given.flush()
+        given.seek(0)
+        report_r, report_w = os.pipe()
+        pids = []
+        if mode == "test":
+            calls_r, calls_w = os.pipe()
+            results_r, results_w = os.pipe()
+            pids.append(spawn(lambda: serve_tool(tool), {3: calls_r, 4: results_w}, given.fileno(), output.fileno()))
+            pids.append(spawn(lambda: run_tests(tool, names), {3: report_w, 4: calls_w, 5: results_r}, given.fileno(), output.fileno()))
+            for fd in (calls_r, calls_w, results_r, results_w):
+                os.close(fd)
+        else:
+            pids.append(spawn(lambda: call_once(tool), {3: report_w}, given.fileno(), output.fileno()))
+        os.close(report_w)
+        with os.fdopen(report_r, "r", encoding="utf-8", errors="replace") as channel:
+            lines, status = read_channel(channel, pids, timeout_s)
+        output.seek(0)
+        text = output.read(MAX_TEXT * 4).decode("utf-8", "replace")
+    return lines, text, status
+
+
+def kill_all(pids):
+    for pid in pids:
+        try:
+            os.killpg(pid, 9)  # the child's whole group: daemons and stragglers too
+        except OSError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def read_channel(channel, pids, timeout_s):
+    """The report lines and the reporting child's exit status (the last pid), or (None, why)
+    when the children ran out of time or flooded the channel. Every child is gone after."""
     import selectors
     import time
 
@@ -233,30 +330,30 @@ def read_channel(channel, pid, timeout_s):
     while True:
         left = deadline - time.monotonic()
         if left <= 0 or not sel.select(left):
-            kill_child(pid)
+            kill_all(pids)
             return None, "the tool did not finish within %s s" % timeout_s
         chunk = os.read(channel.fileno(), 65536)
         if not chunk:
             break
         data.append(chunk)
         if sum(len(c) for c in data) > 1 << 20:
-            kill_child(pid)
+            kill_all(pids)
             return None, "the tool flooded the report channel"
+    reporter = pids[-1]
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(reporter, os.WNOHANG)
         if done:
             break
         if time.monotonic() > deadline:
-            kill_child(pid)
+            kill_all(pids)
             return None, "the tool did not exit within %s s" % timeout_s
         time.sleep(0.005)
-    # Whatever the child left in its process group (daemons, stragglers) ends with it.
+    kill_all(pids[:-1])
     try:
-        os.killpg(pid, 9)
+        os.killpg(reporter, 9)
     except OSError:
         pass
-    code = os.waitstatus_to_exitcode(status)
-    return b"".join(data).decode("utf-8", "replace").splitlines(), code
+    return b"".join(data).decode("utf-8", "replace").splitlines(), os.waitstatus_to_exitcode(status)
 
 
 def parse_lines(lines):
@@ -299,7 +396,7 @@ def parent(mode, tool):
         except ValueError as e:
             report.update(ok=False, problem=str(e), static=True, tests=[])
         else:
-            lines, output, status = run_child("test", tool, names, "", timeout_s)
+            lines, output, status = run_children("test", tool, names, "", timeout_s)
             if lines is None:
                 report.update(ok=False, problem=status, tests=[])
             else:
@@ -307,7 +404,7 @@ def parent(mode, tool):
                 report.update(ok=ok, problem=problem, tests=results)
             report["output"] = cut(output)
     else:
-        lines, output, status = run_child("call", tool, [], json.dumps(request.get("arguments", {})), timeout_s)
+        lines, output, status = run_children("call", tool, [], json.dumps(request.get("arguments", {})), timeout_s)
         entries = parse_lines(lines or [])
         if lines is None:
             report.update(ok=False, problem=status)

@@ -218,27 +218,45 @@ TEST(ToolForge, VacuousTestsAreRejectedBeforeAnythingRuns) {
   EXPECT_TRUE(contains(out.attempt_log[1]["problem"], "none of its asserts checks"));
 }
 
+// A tool whose code is wrong must not pass by printing, exiting early, writing fake results on
+// whatever descriptor it can find, or returning an object that equals anything.
 TEST(ToolForge, CodeCannotSpoofAPassingResult) {
-  const std::vector<std::string> spoofs = {
-      // prints what a naive forge would take for success, and fails its tests
-      "    print('TEST PASSED')\n    print('{\"ok\": true}')\n    return -1",
+  const auto with_code = [](const std::string& code) {
+    json answer = word_count_answer(kFixed);
+    answer["code"] = code;
+    return answer;
   };
-  const json exits_at_import = {
-      {"name", "word_count"},
-      {"signature", "def word_count(text)"},
-      {"docstring", "d"},
-      {"examples", json::array()},
-      {"code", "import sys\nsys.exit(0)\ndef word_count(text):\n    return -1\n"},
-      {"tests", word_count_answer(kFixed)["tests"]}};
-  json hard_exit = exits_at_import;
-  hard_exit["code"] = "import os\nos._exit(0)\ndef word_count(text):\n    return -1\n";
-  ForgeFixture f{word_count_answer(spoofs[0]), exits_at_import, hard_exit};
-  const ForgeOutcome out = f.run_scripted(3);
+  const json prints_a_pass =
+      word_count_answer("    print('TEST PASSED')\n    print('{\"ok\": true}')\n    return -1");
+  const json exits_at_import =
+      with_code("import sys\nsys.exit(0)\ndef word_count(text):\n    return -1\n");
+  const json hard_exit = with_code("import os\nos._exit(0)\ndef word_count(text):\n    return -1\n");
+  const json forges_reports = with_code(
+      "import os\n"
+      "FAKE = b'{\"test\": \"test_counts_words\", \"outcome\": \"passed\"}\\n'"
+      " b'{\"test\": \"test_empty\", \"outcome\": \"passed\"}\\n{\"end\": true}\\n'\n"
+      "def forge():\n"
+      "    for fd in range(0, 64):\n"
+      "        try:\n"
+      "            os.write(fd, FAKE)\n"
+      "        except OSError:\n"
+      "            pass\n"
+      "forge()\n"
+      "class Anything:\n"
+      "    def __eq__(self, other):\n"
+      "        return True\n"
+      "def word_count(text):\n"
+      "    forge()\n"
+      "    return Anything()\n");
+  ForgeFixture f{prints_a_pass, exits_at_import, hard_exit, forges_reports};
+  const ForgeOutcome out = f.run_scripted(4);
   EXPECT_FALSE(out.created) << out.to_json().dump(2);
-  ASSERT_EQ(out.attempt_log.size(), 3u);
+  ASSERT_EQ(out.attempt_log.size(), 4u);
   EXPECT_TRUE(contains(out.attempt_log[0]["problem"], "tests failed"));
   EXPECT_TRUE(contains(out.attempt_log[1]["problem"], "SystemExit"));
-  EXPECT_TRUE(contains(out.attempt_log[2]["problem"], "before reporting every test"));
+  EXPECT_TRUE(contains(out.attempt_log[2]["problem"], "ended while importing tool.py"));
+  EXPECT_FALSE(out.attempt_log[3]["ok"].get<bool>());
+  EXPECT_TRUE(f.registry->list().empty());
 }
 
 TEST(ToolForge, TheRegistryOutlivesTheProcessAndChecksTheCodeBeforeEveryRun) {
