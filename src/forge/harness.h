@@ -1,7 +1,8 @@
 // forge/harness: runs a tool's tests, or one call of a tool, inside the sandbox through the
 // harness (src/forge/harness.py), which owns the result channel: A4PS trusts only the report
 // that carries this run's nonce, written by the harness's parent process, which never loads the
-// generated code. What the tool prints, and how it exits, cannot make a test pass.
+// generated code. The tool runs in its own process and the tests call it through a JSON proxy,
+// so nothing the tool's code does can make a test pass (docs/formats/tools.md).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -126,7 +126,8 @@ std::string forge_prompt(std::string_view capability, std::string_view name,
        "library only, no network, no files outside /tmp, JSON-serialisable arguments and result); "
        "tests (test_tool.py: `from tool import NAME`, then functions named test_... that call the "
        "tool and check what it returns with plain assert statements; tests without such asserts "
-       "are rejected).\n";
+       "are rejected. The tests call the tool through a JSON proxy: arguments and results are "
+       "JSON values, so a tuple comes back as a list).\n";
   for (const AttemptFailure& f : previous) {
     p += "\nAttempt " + std::to_string(f.attempt) + " failed.\ntool.py was:\n" + f.code +
          "\ntest_tool.py was:\n" + f.tests + "\nWhat went wrong:\n" +
