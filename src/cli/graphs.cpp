@@ -170,9 +170,13 @@ memory::MemoryStore& GraphRuntime::memory() {
   return *memory_;
 }
 
+forge::ToolRegistry& GraphRuntime::tools() {
+  if (!tools_) tools_ = forge::ToolRegistry::open(image_dir_);
+  return *tools_;
+}
+
 forge::ToolForge& GraphRuntime::forge() {
   if (forge_) return *forge_;
-  tools_ = forge::ToolRegistry::open(image_dir_);
   std::string problem;
   try {
     sandbox_ = forge::Sandbox::create(config_.sandbox);
@@ -181,7 +185,7 @@ forge::ToolForge& GraphRuntime::forge() {
     problem = e.what();
     log::warn(std::string("tools: no sandbox, so no tool runs: ") + problem);
   }
-  forge_ = std::make_unique<forge::ToolForge>(*tools_, sandbox_.get(), problem,
+  forge_ = std::make_unique<forge::ToolForge>(tools(), sandbox_.get(), problem,
                                               forge::SandboxLimits::from_config(config_.sandbox),
                                               static_cast<int>(config_.tools.max_attempts), &bus_);
   return *forge_;

@@ -55,6 +55,8 @@ class GraphRuntime {
   // runtime works here its sandbox is null: it refuses to run code, and why is said once on
   // stderr (the runs then have no tool step).
   forge::ToolForge& forge();
+  // The image's tool registry alone (no sandbox is probed).
+  forge::ToolRegistry& tools();
 
  private:
   const GlobalOptions& options_;

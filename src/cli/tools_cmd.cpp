@@ -21,14 +21,16 @@ using nlohmann::json;
 struct ToolsCommand {
   explicit ToolsCommand(const GlobalOptions& options)
       : opened(open_image_for_writing(options)),
-        runtime(options, opened.config, opened.image->dir()),
-        forge(runtime.forge()) {}
+        runtime(options, opened.config, opened.image->dir()) {}
   ToolsCommand(const ToolsCommand&) = delete;
   ToolsCommand& operator=(const ToolsCommand&) = delete;
 
+  // The registry alone: commands that run no code probe no sandbox.
+  forge::ToolRegistry& registry() { return runtime.tools(); }
+  forge::ToolForge& forge() { return runtime.forge(); }
+
   WritableImage opened;
   GraphRuntime runtime;
-  forge::ToolForge& forge;
 };
 
 struct ForgeArgs {
@@ -54,7 +56,7 @@ void print_attempt(const json& a) {
 
 void forge_tool(const GlobalOptions& options, const ForgeArgs& a) {
   ToolsCommand t(options);
-  t.forge.sandbox();  // no sandbox: refuse before any model loads
+  t.forge().sandbox();  // no sandbox: refuse before any model loads
   const Codex& codex = t.runtime.codex();
   const std::string brick_model = codex.persona("brick").model;
   std::unique_ptr<llm::ModelManager> replay;
@@ -70,12 +72,12 @@ void forge_tool(const GlobalOptions& options, const ForgeArgs& a) {
   }
   persona::Speaker speaker(*models, codex,
                            static_cast<int>(t.opened.config.inference.context_size));
-  persona::DirectAuthor author(speaker);
+  persona::BrickAuthor author(speaker, nullptr);
   forge::ForgeRequest request;
   request.capability = valid_utf8(a.capability);
   request.wanted_name = a.name;
   if (!a.json) request.on_attempt = print_attempt;
-  const forge::ForgeOutcome outcome = t.forge.forge(request, author);
+  const forge::ForgeOutcome outcome = t.forge().forge(request, author);
   if (a.json) {
     std::cout << outcome.to_json().dump(2) << "\n";
   } else if (outcome.created) {
@@ -91,7 +93,7 @@ void forge_tool(const GlobalOptions& options, const ForgeArgs& a) {
 
 void list_tools(const GlobalOptions& options, bool as_json) {
   ToolsCommand t(options);
-  const auto tools = t.forge.registry().list();
+  const auto tools = t.registry().list();
   if (as_json) {
     json out = json::array();
     for (const auto& v : tools) out.push_back(v.to_json());
@@ -108,27 +110,22 @@ void list_tools(const GlobalOptions& options, bool as_json) {
 
 void show_tool(const GlobalOptions& options, const std::string& name, bool as_json) {
   ToolsCommand t(options);
-  const forge::ToolRegistry& registry = t.forge.registry();
-  forge::ToolVersion v = registry.get(name);
-  const forge::ToolFiles files = registry.files(v);
-  v.spec.code = files.code;
-  v.spec.tests = files.tests;
-  json versions = json::array();
-  for (const auto& each : registry.versions(name)) versions.push_back(each.version);
+  const json v = t.registry().describe(name);
   if (as_json) {
-    json out = v.to_json(/*with_code=*/true);
-    out["versions"] = versions;
-    std::cout << out.dump(2) << "\n";
+    std::cout << v.dump(2) << "\n";
     return;
   }
-  std::cout << v.spec.name << " version " << v.version << " (versions " << versions.dump() << ")\n"
-            << v.spec.signature << "\n"
-            << v.spec.docstring << "\ncapability: " << v.provenance.capability
-            << "\nauthor: " << v.provenance.author << ", " << time_text(v.created_ms) << " UTC"
-            << (v.provenance.run_id.empty() ? "" : ", run " + v.provenance.run_id)
-            << "\nsha256: " << v.code_sha256 << "\n\n# tool.py\n"
-            << v.spec.code << "\n# test_tool.py\n"
-            << v.spec.tests << "\n";
+  const std::string run = v.value("run", "");
+  std::cout << v.value("name", "") << " version " << v.value("version", 0) << " (versions "
+            << v["versions"].dump() << ")\n"
+            << v.value("signature", "") << "\n"
+            << v.value("docstring", "") << "\ncapability: " << v.value("capability", "")
+            << "\nauthor: " << v.value("author", "") << ", "
+            << time_text(v.value("created_ms", std::int64_t{0})) << " UTC"
+            << (run.empty() ? "" : ", run " + run) << "\nsha256: " << v.value("code_sha256", "")
+            << "\n\n# tool.py\n"
+            << v.value("code", "") << "\n# test_tool.py\n"
+            << v.value("tests", "") << "\n";
 }
 
 // Prints a harness report; throws when it did not succeed.
@@ -207,7 +204,7 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options) {
   run->add_flag("--json", n->json, "Print the harness's report as JSON");
   run->callback([&options, n] {
     ToolsCommand t(options);
-    report_run("tool " + n->name, t.forge.call(n->name, parse_arguments(n->arguments)), n->json);
+    report_run("tool " + n->name, t.forge().call(n->name, parse_arguments(n->arguments)), n->json);
   });
 
   CLI::App* test = tools->add_subcommand("test", "Run a tool's tests again in the sandbox");
@@ -215,7 +212,7 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options) {
   test->add_flag("--json", n->json, "Print the harness's report as JSON");
   test->callback([&options, n] {
     ToolsCommand t(options);
-    report_run("tests of " + n->name, t.forge.test(n->name), n->json);
+    report_run("tests of " + n->name, t.forge().test(n->name), n->json);
   });
 
   CLI::App* remove = tools->add_subcommand(
@@ -223,7 +220,7 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options) {
   remove->add_option("name", n->name, "The tool")->required();
   remove->callback([&options, n] {
     ToolsCommand t(options);
-    t.forge.registry().remove(n->name);
+    t.registry().remove(n->name);
     std::cout << "removed tool " << n->name << "\n";
   });
 
@@ -234,7 +231,7 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options) {
   rollback->add_flag("--json", n->json, "Print the now active version as JSON");
   rollback->callback([&options, n] {
     ToolsCommand t(options);
-    const forge::ToolVersion v = t.forge.registry().rollback(n->name, n->to);
+    const forge::ToolVersion v = t.registry().rollback(n->name, n->to);
     if (n->json) {
       std::cout << v.to_json().dump(2) << "\n";
     } else {

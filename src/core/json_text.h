@@ -12,4 +12,11 @@ inline std::string stored_json(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// j[key] when it is a string, else "" (model output and tool reports are not trusted to have
+// the shape they should).
+inline std::string string_field(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                : std::string();
+}
+
 }  // namespace a4ps

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/json_text.h"
 
 namespace a4ps::forge {
 namespace {
@@ -17,10 +17,6 @@ using nlohmann::json;
 // The harness's own report is bounded (each text in it is cut to 2,000 characters); this much
 // room keeps a report with many tests whole whatever max_output_bytes the user chose.
 constexpr int64_t kReportBytes = 1 << 20;
-
-std::string string_of(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
 
 // The harness's time for the generated code: the sandbox's wall limit less the interpreter's
 // start-up, so that the harness can still report a timeout itself.
@@ -35,7 +31,7 @@ json find_report(const std::string& stdout_text, const std::string& nonce) {
   std::istringstream lines(stdout_text);
   for (std::string line; std::getline(lines, line);) {
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && string_of(j, "nonce") == nonce) found = std::move(j);
+    if (j.is_object() && string_field(j, "nonce") == nonce) found = std::move(j);
   }
   return found;
 }
@@ -65,12 +61,12 @@ HarnessReport run_harness(const Sandbox& sandbox, const ToolFiles& files, const 
     return report;
   }
   report.ok = r.value("ok", false) && report.sandbox.succeeded();
-  report.problem = string_of(r, "problem");
+  report.problem = string_field(r, "problem");
   if (!report.ok && report.problem.empty()) report.problem = report.sandbox.detail;
   report.rejected_statically = r.value("static", false);
   if (r.contains("tests") && r["tests"].is_array()) report.tests = r["tests"];
   if (r.contains("result")) report.result = r["result"];
-  report.output = string_of(r, "output");
+  report.output = string_field(r, "output");
   return report;
 }
 

@@ -27,9 +27,15 @@ std::string describe_failure(const json& report) {
   return text.substr(0, kProblemChars);
 }
 
-// The author's code and tests, with the function renamed when the name it chose was taken.
+bool python_identifier(const std::string& name) {
+  static const std::regex identifier("[A-Za-z_][A-Za-z0-9_]*");
+  return std::regex_match(name, identifier);
+}
+
+// The author's code and tests, with the function renamed when the name it chose was taken or
+// unusable ("print" became "tool_print"): every whole-word use of its name.
 ToolSpec renamed(ToolSpec spec, const std::string& name) {
-  if (!spec.name.empty() && spec.name != name && invalid_tool_name(spec.name).empty()) {
+  if (!spec.name.empty() && spec.name != name && python_identifier(spec.name)) {
     const std::regex word("\\b" + spec.name + "\\b");
     spec.code = std::regex_replace(spec.code, word, name);
     spec.tests = std::regex_replace(spec.tests, word, name);
@@ -74,11 +80,48 @@ const Sandbox& ToolForge::sandbox() const {
 }
 
 json ToolForge::attempt(const ToolSpec& spec, const OnceFn& once, int n) const {
-  return once("tool", [&] {
+  return once("tool_test", [&] {
     json report = run_tool_tests(sandbox(), {spec.name, spec.code, spec.tests}, limits_).to_json();
     report["attempt"] = n;
     return report;
   });
+}
+
+std::string ToolForge::reserve_name(const ForgeRequest& request, const std::string& authors_name,
+                                    const OnceFn& once) {
+  // Journaled: a resumed run keeps the name even if the registry changed meanwhile.
+  const std::string name =
+      once("tool_name", [&] {
+        const std::string wanted = request.wanted_name.empty() ? authors_name : request.wanted_name;
+        std::lock_guard lock(mu_);
+        return json(choose_tool_name(wanted, request.capability, [&](const std::string& s) {
+          return forging_.contains(s) || registry_.taken(s);
+        }));
+      }).get<std::string>();
+  std::lock_guard lock(mu_);
+  forging_.insert(name);  // until this forge ends: a concurrent one picks another name
+  return name;
+}
+
+void ToolForge::release_name(const std::string& name) {
+  std::lock_guard lock(mu_);
+  forging_.erase(name);
+}
+
+void ToolForge::register_tool(ForgeOutcome& out, const ForgeRequest& request, const ToolSpec& spec,
+                              const std::string& author, const OnceFn& once) {
+  const Provenance provenance{request.capability, author, request.thread_id, request.run_id,
+                              out.attempts};
+  const json stored = once("tool_register", [&] {
+    const ToolVersion v = registry_.add(spec, provenance);
+    return json{{"name", v.spec.name}, {"version", v.version}};
+  });
+  try {
+    out.tool = registry_.version(out.name, stored.value("version", 0));
+    out.created = true;
+  } catch (const Error& e) {
+    out.reason = std::string("the registered version vanished from the registry: ") + e.what();
+  }
 }
 
 ForgeOutcome ToolForge::forge(const ForgeRequest& request, ToolAuthor& author, const OnceFn& once) {
@@ -87,28 +130,23 @@ ForgeOutcome ToolForge::forge(const ForgeRequest& request, ToolAuthor& author, c
   ForgeOutcome out;
   out.capability = request.capability;
   std::vector<AttemptFailure> previous;
-  for (int n = 1; n <= max_attempts_; ++n) {
+  const auto log_attempt = [&](json entry) {
+    out.attempt_log.push_back(std::move(entry));
+    if (request.on_attempt) request.on_attempt(out.attempt_log.back());
+  };
+  for (int n = 1; n <= max_attempts_ && !out.created; ++n) {
     out.attempts = n;
     std::string unusable;
     const json answer = author.write(forge_prompt(request.capability, out.name, previous),
                                      attempt_schema(), n, &unusable);
     if (answer.is_null()) {
       const std::string problem = "the answer was not usable JSON: " + unusable;
-      out.attempt_log.push_back({{"attempt", n}, {"ok", false}, {"problem", problem}});
-      if (request.on_attempt) request.on_attempt(out.attempt_log.back());
+      log_attempt({{"attempt", n}, {"ok", false}, {"problem", problem}});
       previous.push_back({n, "", "", problem});
       continue;
     }
     ToolSpec spec = spec_from_json(answer);
-    if (out.name.empty()) {
-      // Journaled: a resumed run keeps the name even if the registry changed meanwhile.
-      out.name = once("tool_name", [&] {
-                   const std::string wanted =
-                       request.wanted_name.empty() ? spec.name : request.wanted_name;
-                   return json(choose_tool_name(wanted, request.capability,
-                                                [&](const auto& s) { return registry_.taken(s); }));
-                 }).get<std::string>();
-    }
+    if (out.name.empty()) out.name = reserve_name(request, spec.name, once);
     spec = renamed(std::move(spec), out.name);
     const json report = attempt(spec, once, n);
     json entry = {{"attempt", n},
@@ -117,31 +155,20 @@ ForgeOutcome ToolForge::forge(const ForgeRequest& request, ToolAuthor& author, c
                   {"tests", report.value("tests", json::array())},
                   {"sandbox", report.value("sandbox", json::object())}};
     if (report.value("ok", false)) {
-      out.attempt_log.push_back(entry);
-      if (request.on_attempt) request.on_attempt(entry);
-      const Provenance provenance{request.capability, author.persona(), request.thread_id,
-                                  request.run_id, n};
-      const json stored = once("tool_register", [&] {
-        const ToolVersion v = registry_.add(spec, provenance);
-        return json{{"name", v.spec.name}, {"version", v.version}};
-      });
-      for (ToolVersion& v : registry_.versions(out.name)) {
-        if (v.version == stored.value("version", 0)) out.tool = std::move(v);
-      }
-      out.created = out.tool.has_value();
-      if (!out.created) out.reason = "the registered version vanished from the registry";
-      publish(out, request, once);
-      return out;
+      log_attempt(entry);
+      register_tool(out, request, spec, author.persona(), once);
+      break;
     }
-    const std::string problem = describe_failure(report);
-    entry["problem"] = problem;
-    out.attempt_log.push_back(entry);
-    if (request.on_attempt) request.on_attempt(entry);
-    previous.push_back({n, spec.code, spec.tests, problem});
+    entry["problem"] = describe_failure(report);
+    previous.push_back({n, spec.code, spec.tests, entry["problem"]});
+    log_attempt(std::move(entry));
   }
-  out.reason = "no attempt passed its tests in " + std::to_string(out.attempts) +
-               " attempt(s); the last problem: " +
-               (previous.empty() ? std::string("none recorded") : previous.back().problem);
+  if (!out.name.empty()) release_name(out.name);
+  if (!out.created && out.reason.empty()) {
+    out.reason = "no attempt passed its tests in " + std::to_string(out.attempts) +
+                 " attempt(s); the last problem: " +
+                 (previous.empty() ? std::string("none recorded") : previous.back().problem);
+  }
   publish(out, request, once);
   return out;
 }
@@ -171,8 +198,9 @@ void ToolForge::publish(const ForgeOutcome& outcome, const ForgeRequest& request
   });
 }
 
-HarnessReport ToolForge::call(const std::string& name, const json& arguments) const {
-  const ToolVersion v = registry_.get(name);
+HarnessReport ToolForge::call(const std::string& name, const json& arguments,
+                              std::optional<int> version) const {
+  const ToolVersion v = version ? registry_.version(name, *version) : registry_.get(name);
   return call_tool(sandbox(), registry_.files(v), arguments, limits_);
 }
 

@@ -5,13 +5,16 @@
 // success the tool is registered and immediately callable. TOOL_CREATED or TOOL_FAILED is
 // published on the event bus either way. Generated code never runs in the A4PS process.
 //
-// Thread-safe: forges and calls may run at once (the registry and sandbox are).
+// Thread-safe: forges and calls may run at once (the registry and sandbox are); concurrent
+// forges never choose the same name.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,7 +76,10 @@ class ToolForge {
   // Calls the active version of `name` with `arguments` (a JSON object) in the sandbox,
   // after checking its files' hash. Throws kNotFound (no such tool), kDataLoss (files changed),
   // kUnavailable (no sandbox), kInvalidArgument (arguments not an object).
-  HarnessReport call(const std::string& name, const nlohmann::json& arguments) const;
+  // `version`: that version rather than the active one (a run calls the version it forged, even
+  // if a concurrent forge made a newer one active).
+  HarnessReport call(const std::string& name, const nlohmann::json& arguments,
+                     std::optional<int> version = std::nullopt) const;
   // Runs the active version's tests again.
   HarnessReport test(const std::string& name) const;
 
@@ -86,6 +92,11 @@ class ToolForge {
 
  private:
   nlohmann::json attempt(const ToolSpec& spec, const OnceFn& once, int n) const;
+  std::string reserve_name(const ForgeRequest& request, const std::string& authors_name,
+                           const OnceFn& once);
+  void release_name(const std::string& name);
+  void register_tool(ForgeOutcome& out, const ForgeRequest& request, const ToolSpec& spec,
+                     const std::string& author, const OnceFn& once);
   void publish(const ForgeOutcome& outcome, const ForgeRequest& request, const OnceFn& once) const;
 
   ToolRegistry& registry_;
@@ -94,6 +105,8 @@ class ToolForge {
   const SandboxLimits limits_;
   const int max_attempts_;
   motive::EventBus* const bus_;
+  std::mutex mu_;
+  std::set<std::string> forging_;  // names chosen by forges in progress; guarded by mu_
 };
 
 }  // namespace a4ps::forge

@@ -85,72 +85,71 @@ std::unique_ptr<ToolRegistry> ToolRegistry::open(const fs::path& image_dir) {
 
 ToolVersion ToolRegistry::add(const ToolSpec& spec, const Provenance& provenance) {
   check_name(spec.name);
-  // The same code registered again by the same run is the same version: a run resumed after a
-  // crash between this commit and its journal entry does not add a duplicate.
-  if (!provenance.run_id.empty()) {
-    for (const ToolVersion& v : versions(spec.name)) {
-      if (v.provenance.run_id == provenance.run_id && v.code_sha256 == sha256_hex(spec.code) &&
-          v.tests_sha256 == sha256_hex(spec.tests)) {
-        return v;
-      }
-    }
-  }
-  std::lock_guard lock(mu_);
-  int version = 1;
-  {
-    sql::Query q = db_->prepare("SELECT MAX(version) FROM tool_versions WHERE name = ?");
-    q.bind(1, spec.name);
-    if (q.step() && !q.is_null(0)) version = static_cast<int>(q.int64(0)) + 1;
-  }
   ToolVersion v;
   v.spec = spec;
-  v.version = version;
   v.code_sha256 = sha256_hex(spec.code);
   v.tests_sha256 = sha256_hex(spec.tests);
   v.provenance = provenance;
   v.created_ms = unix_ms();
   v.active = true;
-  // Files first (durably), then the row: the row is what makes the version exist.
-  const fs::path dir = version_dir(tools_dir_, spec.name, version);
+  std::lock_guard lock(mu_);
+  // The same code registered again by the same run is the same version: a run resumed after a
+  // crash between this commit and its journal entry does not add a duplicate.
+  for (const ToolVersion& old : versions_locked("v.name = ?", spec.name)) {
+    if (!provenance.run_id.empty() && old.provenance.run_id == provenance.run_id &&
+        old.code_sha256 == v.code_sha256 && old.tests_sha256 == v.tests_sha256) {
+      return old;
+    }
+    v.version = std::max(v.version, old.version);
+  }
+  ++v.version;
+  write_version_files(v);  // first, durably: the row is what makes the version exist
+  insert_version_locked(v);
+  write_active_copy(v);
+  return v;
+}
+
+void ToolRegistry::write_version_files(const ToolVersion& v) const {
+  const fs::path dir = version_dir(tools_dir_, v.spec.name, v.version);
   fs::create_directories(dir);
-  write_file_durably(dir / "tool.py", spec.code);
-  write_file_durably(dir / "test_tool.py", spec.tests);
+  write_file_durably(dir / "tool.py", v.spec.code);
+  write_file_durably(dir / "test_tool.py", v.spec.tests);
   write_file_durably(dir / "manifest.json", v.to_json().dump(2) + "\n");
+}
+
+void ToolRegistry::insert_version_locked(const ToolVersion& v) {
   sql::Transaction txn(*db_);
   db_->prepare(
          "INSERT INTO tool_versions (name, version, code_sha256, tests_sha256, signature, "
          "docstring, examples, capability, author, thread_id, run_id, attempts, created_ms) "
          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, spec.name)
-      .bind(2, std::int64_t{version})
+      .bind(1, v.spec.name)
+      .bind(2, std::int64_t{v.version})
       .bind(3, v.code_sha256)
       .bind(4, v.tests_sha256)
-      .bind(5, spec.signature)
-      .bind(6, spec.docstring)
-      .bind(7, stored_json(spec.examples))
-      .bind(8, provenance.capability)
-      .bind(9, provenance.author)
-      .bind(10, provenance.thread_id)
-      .bind(11, provenance.run_id)
-      .bind(12, std::int64_t{provenance.attempts})
+      .bind(5, v.spec.signature)
+      .bind(6, v.spec.docstring)
+      .bind(7, stored_json(v.spec.examples))
+      .bind(8, v.provenance.capability)
+      .bind(9, v.provenance.author)
+      .bind(10, v.provenance.thread_id)
+      .bind(11, v.provenance.run_id)
+      .bind(12, std::int64_t{v.provenance.attempts})
       .bind(13, v.created_ms)
       .run();
   db_->prepare(
          "INSERT INTO tools (name, active_version, removed, created_ms, updated_ms) "
          "VALUES (?1, ?2, 0, ?3, ?3) ON CONFLICT(name) DO UPDATE SET "
          "active_version = ?2, removed = 0, updated_ms = ?3")
-      .bind(1, spec.name)
-      .bind(2, std::int64_t{version})
+      .bind(1, v.spec.name)
+      .bind(2, std::int64_t{v.version})
       .bind(3, v.created_ms)
       .run();
   txn.commit();
-  write_active_copy(v);
-  return v;
 }
 
-std::vector<ToolVersion> ToolRegistry::query_versions(const std::string& where_sql,
-                                                      const std::string& name) const {
-  std::lock_guard lock(mu_);
+std::vector<ToolVersion> ToolRegistry::versions_locked(const std::string& where_sql,
+                                                       const std::string& name) const {
   sql::Query q = db_->prepare(std::string("SELECT ") + kVersionColumns +
                               "FROM tool_versions v JOIN tools t ON t.name = v.name WHERE " +
                               where_sql + " ORDER BY v.name, v.version");
@@ -158,6 +157,12 @@ std::vector<ToolVersion> ToolRegistry::query_versions(const std::string& where_s
   std::vector<ToolVersion> out;
   while (q.step()) out.push_back(version_from_row(q));
   return out;
+}
+
+std::vector<ToolVersion> ToolRegistry::query_versions(const std::string& where_sql,
+                                                      const std::string& name) const {
+  std::lock_guard lock(mu_);
+  return versions_locked(where_sql, name);
 }
 
 std::vector<ToolVersion> ToolRegistry::list() const {
@@ -180,6 +185,13 @@ ToolVersion ToolRegistry::get(const std::string& name) const {
                   "; known tools: " + (known.empty() ? "none" : known));
 }
 
+ToolVersion ToolRegistry::version(const std::string& name, int number) const {
+  for (ToolVersion& v : versions(name)) {
+    if (v.version == number) return v;
+  }
+  throw_not_found("tool \"" + name + "\": no version " + std::to_string(number));
+}
+
 std::vector<ToolVersion> ToolRegistry::versions(const std::string& name) const {
   return query_versions("v.name = ?", name);
 }
@@ -192,12 +204,12 @@ bool ToolRegistry::taken(const std::string& name) const {
 }
 
 ToolVersion ToolRegistry::rollback(const std::string& name, std::optional<int> to) {
-  const std::vector<ToolVersion> all = versions(name);
+  std::lock_guard lock(mu_);
+  const std::vector<ToolVersion> all = versions_locked("v.name = ?", name);
   if (all.empty()) throw_not_found("tool \"" + name + "\": no such tool");
   int active = 0;
   bool removed = false;
   {
-    std::lock_guard lock(mu_);
     sql::Query q = db_->prepare("SELECT active_version, removed FROM tools WHERE name = ?");
     q.bind(1, name);
     if (q.step()) {
@@ -218,29 +230,25 @@ ToolVersion ToolRegistry::rollback(const std::string& name, std::optional<int> t
     throw_not_found("tool \"" + name + "\": no version " + std::to_string(target) + " (it has 1.." +
                     std::to_string(all.back().version) + ")");
   }
-  {
-    std::lock_guard lock(mu_);
-    db_->prepare("UPDATE tools SET active_version = ?, removed = 0, updated_ms = ? WHERE name = ?")
-        .bind(1, std::int64_t{target})
-        .bind(2, unix_ms())
-        .bind(3, name)
-        .run();
-  }
-  ToolVersion v = get(name);
-  v.spec = files_spec(v);
+  ToolVersion v = *it;
+  v.spec = files_spec(v);  // kDataLoss before anything changes when its files were altered
+  v.active = true;
+  db_->prepare("UPDATE tools SET active_version = ?, removed = 0, updated_ms = ? WHERE name = ?")
+      .bind(1, std::int64_t{target})
+      .bind(2, unix_ms())
+      .bind(3, name)
+      .run();
   write_active_copy(v);
   return v;
 }
 
 void ToolRegistry::remove(const std::string& name) {
   get(name);  // kNotFound naming the known tools
-  {
-    std::lock_guard lock(mu_);
-    db_->prepare("UPDATE tools SET removed = 1, updated_ms = ? WHERE name = ?")
-        .bind(1, unix_ms())
-        .bind(2, name)
-        .run();
-  }
+  std::lock_guard lock(mu_);
+  db_->prepare("UPDATE tools SET removed = 1, updated_ms = ? WHERE name = ?")
+      .bind(1, unix_ms())
+      .bind(2, name)
+      .run();
   std::error_code ec;
   for (const char* file : {"tool.py", "test_tool.py", "manifest.json"}) {
     fs::remove(tools_dir_ / name / file, ec);
@@ -278,6 +286,15 @@ ToolSpec ToolRegistry::files_spec(const ToolVersion& version) const {
   spec.code = f.code;
   spec.tests = f.tests;
   return spec;
+}
+
+json ToolRegistry::describe(const std::string& name) const {
+  ToolVersion v = get(name);
+  v.spec = files_spec(v);
+  json out = v.to_json(/*with_code=*/true);
+  out["versions"] = json::array();
+  for (const ToolVersion& each : versions(name)) out["versions"].push_back(each.version);
+  return out;
 }
 
 void ToolRegistry::write_active_copy(const ToolVersion& v) const {

@@ -64,6 +64,8 @@ class ToolRegistry {
   std::optional<ToolVersion> find(const std::string& name) const;
   // Same; throws kNotFound naming the tool and the known ones.
   ToolVersion get(const std::string& name) const;
+  // Version `number` of `name`, active or not. Throws kNotFound.
+  ToolVersion version(const std::string& name, int number) const;
   // Every version of `name`, oldest first (empty when unknown).
   std::vector<ToolVersion> versions(const std::string& name) const;
   // Whether `name` was ever registered (removed names stay taken, so history stays unique).
@@ -79,6 +81,11 @@ class ToolRegistry {
   // registry. Throws kDataLoss when a file is missing or was changed outside A4PS.
   ToolFiles files(const ToolVersion& version) const;
 
+  // The active version's manifest with its checked `code` and `tests` and the list of
+  // `versions`: what `a4ps tools show` and GET /v1/tools/{name} print. Throws like get() and
+  // files().
+  nlohmann::json describe(const std::string& name) const;
+
   // The tools as the personas see them: name, signature and docstring, one block each.
   std::string catalogue() const;
 
@@ -86,6 +93,10 @@ class ToolRegistry {
   ToolRegistry(std::unique_ptr<sql::Database> db, std::filesystem::path tools_dir);
   std::vector<ToolVersion> query_versions(const std::string& where_sql,
                                           const std::string& name) const;
+  std::vector<ToolVersion> versions_locked(const std::string& where_sql,
+                                           const std::string& name) const;  // mu_ held
+  void write_version_files(const ToolVersion& v) const;
+  void insert_version_locked(const ToolVersion& v);       // mu_ held
   ToolSpec files_spec(const ToolVersion& version) const;  // spec with its checked sources
   void write_active_copy(const ToolVersion& v) const;
 

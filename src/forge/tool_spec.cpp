@@ -4,6 +4,8 @@
 #include <cctype>
 #include <set>
 
+#include "core/json_text.h"
+
 namespace a4ps::forge {
 namespace {
 
@@ -25,10 +27,6 @@ const std::set<std::string, std::less<>>& reserved_names() {
       "max",      "min",    "open",   "print",  "range",  "set",    "sorted",  "str",
       "sum",      "tuple",  "type",   "zip",    "test",   "tool",   "harness", "json"};
   return names;
-}
-
-std::string string_of(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
 // Lower snake case from free text: runs of other characters become one '_'.
@@ -58,12 +56,12 @@ json to_json(const ToolSpec& spec) {
 
 ToolSpec spec_from_json(const json& j) {
   ToolSpec spec;
-  spec.name = string_of(j, "name");
-  spec.signature = string_of(j, "signature");
-  spec.docstring = string_of(j, "docstring");
+  spec.name = string_field(j, "name");
+  spec.signature = string_field(j, "signature");
+  spec.docstring = string_field(j, "docstring");
   if (j.contains("examples") && j["examples"].is_array()) spec.examples = j["examples"];
-  spec.code = string_of(j, "code");
-  spec.tests = string_of(j, "tests");
+  spec.code = string_field(j, "code");
+  spec.tests = string_field(j, "tests");
   return spec;
 }
 

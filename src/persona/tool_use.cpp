@@ -1,6 +1,7 @@
 #include "persona/tool_use.h"
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 
 namespace a4ps::persona {
@@ -15,19 +16,16 @@ json decision(const json& value) {
   return value.is_object() ? value : json{{"action", "none"}};
 }
 
-std::string string_of(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // Runs `name` through the journal: a resumed step returns the journaled result.
 json call_record(forge::ToolForge& forge, graph::NodeContext& ctx, const std::string& name,
-                 const json& arguments) {
-  return ctx.once("tool", [&] {
+                 const json& arguments, std::optional<int> version = std::nullopt) {
+  return ctx.once("tool_call", [&] {
     json record = {{"kind", "call"}, {"tool", name}, {"arguments", arguments}, {"by", "BRICK"}};
     try {
-      const forge::ToolVersion v = forge.registry().get(name);
+      const forge::ToolVersion v =
+          version ? forge.registry().version(name, *version) : forge.registry().get(name);
       record["version"] = v.version;
-      const forge::HarnessReport report = forge.call(name, arguments);
+      const forge::HarnessReport report = forge.call(name, arguments, v.version);
       record["ok"] = report.ok;
       if (report.ok) {
         record["result"] = report.result;
@@ -96,32 +94,17 @@ std::string tool_decision_prompt(const std::string& task, const std::string& rep
   return p;
 }
 
-std::string SpeakerAuthor::persona() const {
+std::string BrickAuthor::persona() const {
   return speaker_.codex().persona("brick").name;
 }
 
-json SpeakerAuthor::write(const std::string& prompt, const json& schema, int attempt,
-                          std::string* problem) {
-  const Decision d = speaker_.decide(ctx_, "brick", prompt, schema, json(),
-                                     {"forge attempt " + std::to_string(attempt),
-                                      static_cast<std::uint32_t>(attempt) * 101, kForgeMaxTokens});
-  if (d.used_default) {
-    *problem = d.problem;
-    return json();
-  }
-  return d.value;
-}
-
-std::string DirectAuthor::persona() const {
-  return speaker_.codex().persona("brick").name;
-}
-
-json DirectAuthor::write(const std::string& prompt, const json& schema, int attempt,
-                         std::string* problem) {
-  const Decision d =
-      speaker_.decide_directly("brick", prompt, schema, json(),
-                               {"forge attempt " + std::to_string(attempt),
-                                static_cast<std::uint32_t>(attempt) * 101, kForgeMaxTokens});
+json BrickAuthor::write(const std::string& prompt, const json& schema, int attempt,
+                        std::string* problem) {
+  const SpeakOptions options{"forge attempt " + std::to_string(attempt),
+                             static_cast<std::uint32_t>(attempt) * 101, kForgeMaxTokens};
+  const Decision d = ctx_ != nullptr
+                         ? speaker_.decide(*ctx_, "brick", prompt, schema, json(), options)
+                         : speaker_.decide_directly("brick", prompt, schema, json(), options);
   if (d.used_default) {
     *problem = d.problem;
     return json();
@@ -138,22 +121,23 @@ json use_tools(Speaker& speaker, forge::ToolForge& forge, graph::NodeContext& ct
           .decide(ctx, "brick", tool_decision_prompt(task, report, forge.registry().catalogue()),
                   tool_decision_schema(), {{"action", "none"}}, {"tool decision", 0, 0})
           .value);
-  const std::string action = string_of(d, "action");
+  const std::string action = string_field(d, "action");
   const json arguments =
       d.contains("arguments") && d["arguments"].is_object() ? d["arguments"] : json::object();
   if (action == "call") {
-    records.push_back(call_record(forge, ctx, string_of(d, "tool"), arguments));
-  } else if (action == "request" && !string_of(d, "capability").empty()) {
-    SpeakerAuthor author(speaker, ctx);
+    records.push_back(call_record(forge, ctx, string_field(d, "tool"), arguments));
+  } else if (action == "request" && !string_field(d, "capability").empty()) {
+    BrickAuthor author(speaker, &ctx);
     const forge::ForgeOutcome outcome = forge.forge(
-        {string_of(d, "capability"), string_of(d, "tool"), ctx.thread_id(), ctx.run_id()}, author,
-        [&ctx](const std::string& kind, const std::function<json()>& produce) {
+        {string_field(d, "capability"), string_field(d, "tool"), ctx.thread_id(), ctx.run_id()},
+        author, [&ctx](const std::string& kind, const std::function<json()>& produce) {
           return ctx.once(kind, produce);
         });
     records.push_back(forge_record(outcome));
     if (outcome.created) {
-      records.push_back(
-          call_record(forge, ctx, outcome.name, arguments_for(speaker, ctx, task, *outcome.tool)));
+      records.push_back(call_record(forge, ctx, outcome.name,
+                                    arguments_for(speaker, ctx, task, *outcome.tool),
+                                    outcome.tool->version));
     }
   }
   return records;
@@ -162,19 +146,19 @@ json use_tools(Speaker& speaker, forge::ToolForge& forge, graph::NodeContext& ct
 std::string tool_results_text(const json& records) {
   std::string text;
   for (const json& r : records) {
-    if (string_of(r, "kind") == "forge") {
+    if (string_field(r, "kind") == "forge") {
       text += r.value("created", false)
-                  ? "The forge wrote and tested a new tool, " + string_of(r, "name") +
-                        ", for: " + string_of(r, "capability") + "\n"
-                  : "The forge could not make a tool for: " + string_of(r, "capability") + " (" +
-                        string_of(r, "reason").substr(0, 300) + ")\n";
+                  ? "The forge wrote and tested a new tool, " + string_field(r, "name") +
+                        ", for: " + string_field(r, "capability") + "\n"
+                  : "The forge could not make a tool for: " + string_field(r, "capability") + " (" +
+                        string_field(r, "reason").substr(0, 300) + ")\n";
     } else {
       const std::string call =
-          string_of(r, "tool") + "(" + r.value("arguments", json()).dump() + ")";
+          string_field(r, "tool") + "(" + r.value("arguments", json()).dump() + ")";
       text +=
           r.value("ok", false)
               ? "Tool " + call + " returned: " + r["result"].dump().substr(0, kResultChars) + "\n"
-              : "Tool " + call + " failed: " + string_of(r, "problem").substr(0, 500) + "\n";
+              : "Tool " + call + " failed: " + string_field(r, "problem").substr(0, 500) + "\n";
     }
   }
   return text;

@@ -21,30 +21,18 @@ nlohmann::json tool_decision_schema();
 std::string tool_decision_prompt(const std::string& task, const std::string& report,
                                  const std::string& catalogue);
 
-// The forge's author within a run: BRICK, through the speaker (journaled model calls).
-class SpeakerAuthor final : public forge::ToolAuthor {
+// The forge's author: BRICK through the speaker. Within a run (`ctx` given) every model call is
+// journaled; outside one (`a4ps tools forge`, `ctx` null) the calls are direct.
+class BrickAuthor final : public forge::ToolAuthor {
  public:
-  SpeakerAuthor(Speaker& speaker, graph::NodeContext& ctx) : speaker_(speaker), ctx_(ctx) {}
+  BrickAuthor(Speaker& speaker, graph::NodeContext* ctx) : speaker_(speaker), ctx_(ctx) {}
   std::string persona() const override;
   nlohmann::json write(const std::string& prompt, const nlohmann::json& schema, int attempt,
                        std::string* problem) override;
 
  private:
   Speaker& speaker_;
-  graph::NodeContext& ctx_;
-};
-
-// The forge's author outside a run (`a4ps tools forge`): BRICK through the speaker, not
-// journaled.
-class DirectAuthor final : public forge::ToolAuthor {
- public:
-  explicit DirectAuthor(Speaker& speaker) : speaker_(speaker) {}
-  std::string persona() const override;
-  nlohmann::json write(const std::string& prompt, const nlohmann::json& schema, int attempt,
-                       std::string* problem) override;
-
- private:
-  Speaker& speaker_;
+  graph::NodeContext* ctx_;
 };
 
 // The tool step of a run: BRICK decides, and what he asked for is forged and/or called.

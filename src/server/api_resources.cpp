@@ -171,17 +171,7 @@ void list_tools(ApiServer::Impl& s, httplib::Response& res) {
 }
 
 void show_tool(ApiServer::Impl& s, Call& c, httplib::Response& res) {
-  const forge::ToolRegistry& registry = tools_of(s);
-  forge::ToolVersion v = registry.get(c.params["name"]);
-  const forge::ToolFiles files = registry.files(v);
-  v.spec.code = files.code;
-  v.spec.tests = files.tests;
-  json out = v.to_json(/*with_code=*/true);
-  out["versions"] = json::array();
-  for (const forge::ToolVersion& each : registry.versions(v.spec.name)) {
-    out["versions"].push_back(each.version);
-  }
-  send_json(res, out);
+  send_json(res, tools_of(s).describe(c.params["name"]));
 }
 
 std::string label_value(const std::string& v) {

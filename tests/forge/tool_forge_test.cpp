@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -113,7 +114,7 @@ struct ForgeFixture {
     llm::ModelManager models(options);
     models.register_remote("brick", std::move(backend));
     persona::Speaker speaker(models, codex, 8192);
-    persona::DirectAuthor author(speaker);
+    persona::BrickAuthor author(speaker, nullptr);
     ToolForge f = forge(max_attempts);
     return f.forge({"count the words in a text", "", "", "", {}}, author);
   }
@@ -230,7 +231,8 @@ TEST(ToolForge, CodeCannotSpoofAPassingResult) {
       word_count_answer("    print('TEST PASSED')\n    print('{\"ok\": true}')\n    return -1");
   const json exits_at_import =
       with_code("import sys\nsys.exit(0)\ndef word_count(text):\n    return -1\n");
-  const json hard_exit = with_code("import os\nos._exit(0)\ndef word_count(text):\n    return -1\n");
+  const json hard_exit =
+      with_code("import os\nos._exit(0)\ndef word_count(text):\n    return -1\n");
   const json forges_reports = with_code(
       "import os\n"
       "FAKE = b'{\"test\": \"test_counts_words\", \"outcome\": \"passed\"}\\n'"
@@ -304,6 +306,65 @@ TEST(ToolForge, RollbackRestoresTheEarlierVersionAndRemoveHidesTheTool) {
   EXPECT_THROW(f.forge().call("word_count", json::object()), Error);
   EXPECT_EQ(f.registry->rollback("word_count").version, 1);  // back, at the version it had
   EXPECT_EQ(f.registry->versions("word_count").size(), 2u);
+}
+
+// BRICK named his function "print": the tool becomes tool_print, and his code and tests are
+// renamed with it, so the first attempt passes.
+TEST(ToolForge, AnUnusableNameIsReplacedInTheCodeAndTests) {
+  json answer = word_count_answer(kFixed);
+  for (const char* key : {"code", "tests"}) {
+    std::string text = answer[key];
+    for (size_t at; (at = text.find("word_count")) != std::string::npos;) {
+      text.replace(at, 10, "print");
+    }
+    answer[key] = text;
+  }
+  answer["name"] = "print";
+  ForgeFixture f{answer};
+  const ForgeOutcome out = f.run_scripted(1);
+  ASSERT_TRUE(out.created) << out.to_json().dump(2);
+  EXPECT_EQ(out.name, "tool_print");
+  EXPECT_TRUE(contains(f.registry->describe("tool_print")["code"], "def tool_print(text):"));
+}
+
+// Two forges at once that want the same name get different ones, and each run's call reaches
+// the version it forged.
+TEST(ToolForge, ConcurrentForgesNeverShareAName) {
+  ForgeFixture f{word_count_answer(kFixed)};
+  ToolForge forge = f.forge();
+  std::vector<ForgeOutcome> outcomes(2);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      llm::ModelManager models{llm::ModelManagerOptions{}};
+      models.register_remote("brick", std::make_unique<testing::ScriptedBackend>(
+                                          [&f](const llm::ChatRequest& r) { return f.reply(r); }));
+      persona::Speaker speaker(models, f.codex, 8192);
+      persona::BrickAuthor author(speaker, nullptr);
+      outcomes[i] = forge.forge({"count the words in a text", "", "", "", {}}, author);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(outcomes[0].created && outcomes[1].created);
+  EXPECT_NE(outcomes[0].name, outcomes[1].name);
+  EXPECT_EQ(f.registry->list().size(), 2u);
+}
+
+TEST(ToolForge, RollbackToAVersionWhoseFilesChangedChangesNothing) {
+  ForgeFixture f{word_count_answer(kFixed)};
+  ASSERT_TRUE(f.run_scripted().created);
+  ToolSpec v2 = spec_from_json(word_count_answer("    return 42"));
+  v2.name = "word_count";
+  f.registry->add(v2, {"count words", "BRICK", "", "", 1});
+  std::ofstream(f.image.dir / "tools/word_count/versions/1/tool.py", std::ios::app) << "\n#\n";
+  try {
+    f.registry->rollback("word_count");
+    FAIL() << "rolled back to a changed version";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDataLoss) << e.what();
+  }
+  EXPECT_EQ(f.registry->get("word_count").version, 2);
+  EXPECT_EQ(f.forge().call("word_count", {{"text", "a"}}).result, 42);
 }
 
 TEST(ToolForge, ARecordedForgeReplaysToTheSameTool) {

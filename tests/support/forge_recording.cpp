@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
               .dump();
         }));
     persona::Speaker speaker(models, codex, static_cast<int>(config.inference.context_size));
-    persona::DirectAuthor author(speaker);
+    persona::BrickAuthor author(speaker, nullptr);
     auto registry = forge::ToolRegistry::open(image);
     auto sandbox = forge::Sandbox::create(config.sandbox);
     forge::ToolForge forge(*registry, sandbox.get(), "",
