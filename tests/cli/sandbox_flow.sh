@@ -27,6 +27,8 @@ for runtime in runsc bwrap; do
 try: socket.create_connection(("1.1.1.1", 80), timeout=1)
 except OSError: print("refused"); raise SystemExit(1)'
 done
+# Not valid UTF-8 (runsc's bundle is JSON): refused up front, not an internal error.
+step 2 "argument 2 is not valid UTF-8" sandbox run --json -- /usr/bin/python3 -c $'print(1)#\xff'
 step 2 "--runtime: foo not in" sandbox run --runtime foo -- /usr/bin/true
 step 2 "command is required" sandbox run --runtime bwrap
 step 3 "no such file" sandbox run --file "$work/missing.py" -- /usr/bin/true

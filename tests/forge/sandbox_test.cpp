@@ -3,7 +3,10 @@
 #include "forge/sandbox.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
@@ -13,6 +16,7 @@ namespace a4ps::forge {
 namespace {
 
 using a4ps::testing::code_of;
+namespace fs = std::filesystem;
 
 std::string clean(std::string_view text, size_t max = 1000, bool* truncated = nullptr) {
   bool t = false;
@@ -143,6 +147,25 @@ TEST_F(SandboxRequests, malformed_ones_are_rejected_with_invalid_argument) {
   std::string message;
   EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("memory_mb = 0"), std::string::npos) << message;
+}
+
+TEST_F(SandboxRequests, invalid_utf8_is_rejected_with_invalid_argument) {
+  SandboxRequest r = valid();
+  r.argv = {"/usr/bin/python3", "-c", "print(1)#\xff"};
+  std::string message;
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("argument 2"), std::string::npos) << message;
+  r = valid();
+  r.env.emplace_back("MY_VAR", "bad \xc0\xaf overlong");
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("MY_VAR"), std::string::npos) << message;
+  r = valid();
+  r.files.push_back({"t\xff.py", "x"});
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("UTF-8"), std::string::npos) << message;
+  r = valid();
+  r.argv.push_back("caf\xc3\xa9 \xe6\xbc\xa2");  // valid UTF-8 passes
+  EXPECT_NO_THROW(sandbox_->run(r));
 }
 
 TEST_F(SandboxRequests, a_tool_gets_its_files_stdin_env_and_exit_code) {
