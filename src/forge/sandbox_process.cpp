@@ -177,21 +177,6 @@ TreeUsage tree_usage(pid_t root) {
   return usage;
 }
 
-// True when `dir` holds more than `max_bytes` (allocated) or kMaxOutEntries entries. Bounded
-// by the entry count, so a flood of files cannot make the check itself slow.
-bool dir_over(const std::filesystem::path& dir, int64_t max_bytes) {
-  std::error_code ec;
-  int64_t bytes = 0, entries = 0;
-  std::filesystem::recursive_directory_iterator it(dir, ec);
-  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (++entries > kMaxOutEntries) return true;
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) == 0) bytes += static_cast<int64_t>(st.st_blocks) * 512;
-    if (bytes > max_bytes) return true;
-  }
-  return false;
-}
-
 // The watchdog's view of one run while it goes on.
 struct Watch {
   const SandboxLimits& limits;
@@ -208,7 +193,7 @@ struct Watch {
     if (now_ms >= limits.wall_ms) return WatchdogStop::kWall;
     if (!out_dir.empty() && now_ms - last_out_check_ms >= 100) {
       last_out_check_ms = now_ms;
-      if (dir_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
+      if (tree_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
     }
     if (cgroup != nullptr) {
       cpu_ms = cgroup->cpu_ns() / 1000000;

@@ -168,6 +168,36 @@ TEST_F(SandboxRequests, invalid_utf8_is_rejected_with_invalid_argument) {
   EXPECT_NO_THROW(sandbox_->run(r));
 }
 
+// Run directories go in $TMPDIR/a4ps-sandbox-<euid>, which must be ours and 0700.
+TEST_F(SandboxRequests, a_run_parent_that_is_not_private_is_refused) {
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  const fs::path tmp =
+      fs::temp_directory_path() / ("a4ps-parent-test-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  const fs::path parent = tmp / ("a4ps-sandbox-" + std::to_string(::geteuid()));
+  std::string message;
+  EXPECT_NO_THROW(sandbox_->run(valid()));  // made when missing, 0700
+  EXPECT_EQ(fs::status(parent).permissions(), fs::perms::owner_all);
+  fs::permissions(parent, fs::perms(0755));
+  EXPECT_EQ(code_for(valid(), &message), ErrorCode::kUnavailable);
+  EXPECT_NE(message.find(parent.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("0755"), std::string::npos) << message;
+  fs::remove_all(parent);
+  fs::create_directories(tmp / "elsewhere");
+  fs::permissions(tmp / "elsewhere", fs::perms(0700));
+  fs::create_directory_symlink(tmp / "elsewhere", parent);
+  EXPECT_EQ(code_for(valid(), &message), ErrorCode::kUnavailable);
+  EXPECT_NE(message.find("symbolic link"), std::string::npos) << message;
+  if (old_tmpdir != nullptr)
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+  fs::remove_all(tmp);
+}
+
 TEST_F(SandboxRequests, a_tool_gets_its_files_stdin_env_and_exit_code) {
   SandboxRequest r;
   r.argv = {"/usr/bin/python3", "/work/pkg/tool.py", "arg"};
