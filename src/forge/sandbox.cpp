@@ -87,6 +87,10 @@ void check_path(const std::string& path) {
                            "\": must be relative, without \".\" or \"..\" parts");
 }
 
+bool is_utf8(const std::string& text) {
+  return valid_utf8(text) == text;
+}
+
 void check_positive(const char* name, int64_t value) {
   if (value <= 0)
     throw_invalid_argument(std::string("sandbox: limit ") + name + " = " + std::to_string(value) +
@@ -98,16 +102,28 @@ void check_positive(const char* name, int64_t value) {
 void validate_request(const SandboxRequest& request) {
   if (request.argv.empty() || request.argv[0].empty())
     throw_invalid_argument("sandbox: argv is empty: expected a command to run");
-  for (const auto& a : request.argv)
+  for (size_t i = 0; i < request.argv.size(); ++i) {
+    const std::string& a = request.argv[i];
     if (a.find('\0') != std::string::npos)
-      throw_invalid_argument("sandbox: argument holds a NUL byte");
-  for (const auto& f : request.files) check_path(f.path);
+      throw_invalid_argument("sandbox: argument " + std::to_string(i) + " holds a NUL byte");
+    // runsc's OCI bundle is JSON, which holds only UTF-8; bwrap gets the same rule.
+    if (!is_utf8(a))
+      throw_invalid_argument("sandbox: argument " + std::to_string(i) + " is not valid UTF-8");
+  }
+  for (const auto& f : request.files) {
+    if (!is_utf8(f.path))
+      throw_invalid_argument("sandbox: file path \"" + valid_utf8(f.path) +
+                             "\": is not valid UTF-8");
+    check_path(f.path);
+  }
   for (const auto& [name, value] : request.env) {
     if (!valid_env_name(name))
-      throw_invalid_argument("sandbox: environment name \"" + name +
+      throw_invalid_argument("sandbox: environment name \"" + valid_utf8(name) +
                              "\": must match [A-Z_][A-Z0-9_]*");
     if (value.find('\0') != std::string::npos)
       throw_invalid_argument("sandbox: environment value of " + name + " holds a NUL byte");
+    if (!is_utf8(value))
+      throw_invalid_argument("sandbox: environment value of " + name + " is not valid UTF-8");
   }
   const SandboxLimits& l = request.limits;
   check_positive("wall_ms", l.wall_ms);

@@ -4,8 +4,9 @@
 //   * an allow-listed environment (PATH, LANG, HOME=/tmp, PYTHON* switches), nothing inherited;
 //   * a minimal read-only file-system view: the interpreter's /usr (+ the /lib, /bin links), a
 //     synthetic /etc with only what Python needs; no home, no image directory, no secrets;
-//   * /work (the request's files, read-only), /out (writable, collected afterwards without
-//     following links) and a private writable /tmp with a size cap;
+//   * /work (the request's files, read-only), /out (only with collect_outputs: writable,
+//     collected afterwards without following links) and a private writable /tmp with a size
+//     cap; on the host every run's directory lies in a private 0700 parent;
 //   * no network, ever: runs refuse to start if a network namespace cannot be guaranteed;
 //   * wall-clock, CPU, memory, process-count, open-file, file-size and output-size limits,
 //     enforced with cgroups where the host lets us, rlimits, and a watchdog that kills the
@@ -58,8 +59,9 @@ struct SandboxRequest {
   // Added to the allow-listed base environment; names must be [A-Z_][A-Z0-9_]*.
   std::vector<std::pair<std::string, std::string>> env;
   SandboxLimits limits;
-  // When true, regular files left in /out are returned (links and special files are reported,
-  // never followed).
+  // When true, the sandbox gets a writable /out (on the host's disk, capped at
+  // limits.tmp_size_mb) and the regular files left there are returned (links and special files
+  // are reported, never followed). When false there is no /out: nothing host-writable at all.
   bool collect_outputs = false;
 };
 

@@ -61,14 +61,14 @@ class BwrapRuntime : public Runtime {
                  "--ro-bind",
                  dir.work().string(),
                  "/work",
-                 "--bind",
-                 dir.out().string(),
-                 "/out",
                  "--chdir",
                  "/work",
                  "--clearenv",
                  "--cap-drop",
                  "ALL"};
+    // /out exists only when it is collected: without it the sandbox has no host-writable path.
+    if (request.collect_outputs)
+      spec.argv.insert(spec.argv.end(), {"--bind", dir.out().string(), "/out"});
     for (const std::string& e : sandbox_env(request)) {
       const size_t eq = e.find('=');
       spec.argv.insert(spec.argv.end(), {"--setenv", e.substr(0, eq), e.substr(eq + 1)});

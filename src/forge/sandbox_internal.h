@@ -22,15 +22,17 @@ inline constexpr const char* kPython = "/usr/bin/python3";
 // The user and group the sandboxed code runs as ("nobody").
 inline constexpr int kNobody = 65534;
 
-// A private directory for one run (0700, under the host's temp directory), removed with
-// everything in it when destroyed, also when the run throws. Layout:
+// A private directory for one run, removed with everything in it when destroyed, also when
+// the run throws. It lies in $TMPDIR/a4ps-sandbox-<euid>/, which must be a real directory of
+// this uid with mode 0700 (made so when missing; anything else is refused): nobody else may
+// reach what the sandbox writes. Layout:
 //   work/ the request's files (bound read-only at /work)
-//   out/  bound read-write at /out, collected afterwards
+//   out/  only with collect_outputs: bound read-write at /out, collected afterwards
 //   etc/  a synthetic /etc (passwd, group, hosts, nsswitch.conf)
 //   state/, rootfs/, config.json  runsc's private state, skeleton root and bundle
 class RunDir {
  public:
-  // Throws kUnavailable when the directory cannot be made.
+  // Throws kUnavailable when the directory cannot be made, or its parent is not private.
   static std::unique_ptr<RunDir> create();
   ~RunDir();
   RunDir(const RunDir&) = delete;
@@ -51,6 +53,15 @@ class RunDir {
   std::filesystem::path root_;
   std::string id_;
 };
+
+// True when the tree under `dir` holds more than `max_bytes` (allocated) or kMaxOutEntries
+// entries, or cannot be read entirely (fail closed: an unreadable directory must not hide its
+// contents), never following a link. An entry that vanishes while it is walked is skipped.
+bool tree_over(const std::filesystem::path& dir, int64_t max_bytes);
+
+// Gives `root` and every directory under it u+rwx, never following a link, so that whatever
+// modes the sandbox left (chmod 0300 …) the tree can be read and removed.
+void make_accessible(const std::filesystem::path& root);
 
 // Regular files, links and special files left in `out`, never following a link.
 std::vector<SandboxOutputFile> collect_outputs(const std::filesystem::path& out,

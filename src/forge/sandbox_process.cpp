@@ -60,6 +60,7 @@ struct ExecImage {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::vector<std::pair<int, rlim_t>> rlimits;
+  int max_fd = 1024;  // the close() loop's bound when close_range is refused
 };
 
 ExecImage exec_image(const SpawnSpec& spec) {
@@ -70,6 +71,11 @@ ExecImage exec_image(const SpawnSpec& spec) {
   image.envp.push_back(nullptr);
   for (const auto& [resource, value] : spec.rlimits)
     image.rlimits.emplace_back(resource, static_cast<rlim_t>(value));
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+    image.max_fd = static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 1 << 20));
+  else
+    image.max_fd = 1 << 20;
   return image;
 }
 
@@ -89,11 +95,23 @@ void write_all_raw(int fd, const char* text) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
-  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
-  if (sync_fd != 3 && ::dup2(sync_fd, 3) < 0) ::_exit(127);
+  // When A4PS started with closed stdio a pipe may sit on 0..3 itself: move all four above 3
+  // first, so no dup2 clobbers another's source and none is dup2(fd, fd) (which keeps
+  // FD_CLOEXEC). dup2 onto a different descriptor clears FD_CLOEXEC on the copy.
+  int fds[4] = {in_fd, out_fd, err_fd, sync_fd};
+  for (int& fd : fds) {
+    if (fd > 3) continue;
+    fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 4);
+    if (fd < 0) ::_exit(127);
+  }
+  for (int target = 0; target < 4; ++target)
+    if (::dup2(fds[target], target) < 0) ::_exit(127);
   // Before waiting, drop every other descriptor: a concurrent run's child holding our sync
-  // pipe (or we theirs) would deadlock both, and held output pipes would delay EOF.
-  ::syscall(SYS_close_range, 4U, ~0U, 0U);
+  // pipe (or we theirs) would deadlock both, held output pipes would delay EOF, and A4PS's
+  // own files (not all opened O_CLOEXEC) must not reach the runtime. close_range may be
+  // missing (before Linux 5.9) or refused (a container's seccomp filter): close one by one.
+  if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+    for (int fd = 4; fd < image.max_fd; ++fd) ::close(fd);
   // Wait until the parent has put us in the cgroup: what we exec must start inside it.
   char go = 0;
   while (::read(3, &go, 1) < 0 && errno == EINTR) {
@@ -159,21 +177,6 @@ TreeUsage tree_usage(pid_t root) {
   return usage;
 }
 
-// True when `dir` holds more than `max_bytes` (allocated) or kMaxOutEntries entries. Bounded
-// by the entry count, so a flood of files cannot make the check itself slow.
-bool dir_over(const std::filesystem::path& dir, int64_t max_bytes) {
-  std::error_code ec;
-  int64_t bytes = 0, entries = 0;
-  std::filesystem::recursive_directory_iterator it(dir, ec);
-  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (++entries > kMaxOutEntries) return true;
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) == 0) bytes += static_cast<int64_t>(st.st_blocks) * 512;
-    if (bytes > max_bytes) return true;
-  }
-  return false;
-}
-
 // The watchdog's view of one run while it goes on.
 struct Watch {
   const SandboxLimits& limits;
@@ -190,7 +193,7 @@ struct Watch {
     if (now_ms >= limits.wall_ms) return WatchdogStop::kWall;
     if (!out_dir.empty() && now_ms - last_out_check_ms >= 100) {
       last_out_check_ms = now_ms;
-      if (dir_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
+      if (tree_over(out_dir, limits.tmp_size_mb * 1024 * 1024)) return WatchdogStop::kOutDir;
     }
     if (cgroup != nullptr) {
       cpu_ms = cgroup->cpu_ns() / 1000000;

@@ -1,6 +1,7 @@
 // forge/sandbox_run: one run from request to result, the same for both runtimes: a private run
 // directory, a cgroup, the launcher under the watchdog, how it ended, the files left in /out,
 // and cleanup of all of it whatever happens.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,8 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "core/error.h"
@@ -87,6 +90,119 @@ SandboxOutputFile output_file(const fs::path& path, const std::string& relative,
   return file;
 }
 
+// Directories nested deeper than this under /out are not walked (the watchdog counts such a
+// tree as over its cap): each level holds one descriptor while it is walked.
+constexpr int kMaxTreeDepth = 128;
+
+bool vanished(int error) {
+  return error == ENOENT || error == ENOTDIR || error == ELOOP;
+}
+
+// Adds up the open directory `fd` (consumed) into `b`; false when it is over the budget or
+// could not be read entirely (which counts as over: an unreadable directory must not hide
+// what it holds). An entry that vanished while we looked is skipped.
+struct TreeBudget {
+  int64_t max_bytes = 0;
+  int64_t bytes = 0;
+  int64_t entries = 0;
+};
+
+bool scan_dir(int fd, int depth, TreeBudget& b) {
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return false;
+  }
+  bool ok = true;
+  while (ok) {
+    errno = 0;
+    const dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      ok = errno == 0;
+      break;
+    }
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st {};
+    if (++b.entries > kMaxOutEntries) {
+      ok = false;
+    } else if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      ok = vanished(errno);
+    } else if ((b.bytes += static_cast<int64_t>(st.st_blocks) * 512) > b.max_bytes) {
+      ok = false;
+    } else if (S_ISDIR(st.st_mode)) {
+      const int sub =
+          depth >= kMaxTreeDepth
+              ? -1
+              : ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      ok = sub >= 0 ? scan_dir(sub, depth + 1, b) : depth < kMaxTreeDepth && vanished(errno);
+    }
+  }
+  ::closedir(d);
+  return ok;
+}
+
+// Gives the directory `path_fd` (an O_PATH descriptor, consumed) u+rwx, then the same to every
+// directory under it. chmod goes through /proc/self/fd: the descriptor was opened with
+// O_NOFOLLOW | O_DIRECTORY, so no link the sandbox planted is ever followed.
+void open_up_dir(int path_fd, int depth) {
+  struct stat st {};
+  if (::fstat(path_fd, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0700) != 0700) {
+    const std::string proc = "/proc/self/fd/" + std::to_string(path_fd);
+    ::chmod(proc.c_str(), (st.st_mode & 07777) | 0700);
+  }
+  const int fd = ::openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ::close(path_fd);
+  if (fd < 0) return;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return;
+  }
+  while (const dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+    if (depth >= kMaxTreeDepth) break;
+    const int sub = ::openat(::dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub >= 0) open_up_dir(sub, depth + 1);
+  }
+  ::closedir(d);
+}
+
+// The private parent of every run directory of this user: $TMPDIR/a4ps-sandbox-<euid>, a real
+// directory of ours with mode 0700. Under bwrap the sandbox's uid is our own on the host, so
+// whatever it leaves in /out (a setuid copy of python3…) must be out of other users' reach.
+fs::path run_parent() {
+  std::error_code ec;
+  const fs::path base = fs::temp_directory_path(ec);
+  const uid_t euid = ::geteuid();
+  const fs::path parent = (ec ? fs::path("/tmp") : base) / ("a4ps-sandbox-" + std::to_string(euid));
+  if (::mkdir(parent.c_str(), 0700) == 0) {
+    ::chmod(parent.c_str(), 0700);  // whatever the umask
+  } else if (errno != EEXIST) {
+    throw Error(ErrorCode::kUnavailable,
+                "sandbox: cannot create " + parent.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  std::string wrong;
+  if (::lstat(parent.c_str(), &st) != 0) {
+    wrong = std::strerror(errno);
+  } else if (!S_ISDIR(st.st_mode)) {
+    wrong = S_ISLNK(st.st_mode) ? "it is a symbolic link" : "it is not a directory";
+  } else if (st.st_uid != euid) {
+    wrong = "it is owned by uid " + std::to_string(st.st_uid) + ", not by this process's uid " +
+            std::to_string(euid);
+  } else if ((st.st_mode & 07777) != 0700) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    wrong = std::string("its mode is ") + mode + ", not 0700";
+  }
+  if (!wrong.empty())
+    throw Error(ErrorCode::kUnavailable, "sandbox: refusing to put run directories in " +
+                                             parent.string() + ": " + wrong +
+                                             " (remove it, or point TMPDIR elsewhere)");
+  return parent;
+}
+
 std::string signal_name(int sig) {
   const char* name = ::sigabbrev_np(sig);
   return name != nullptr ? std::string("SIG") + name : "signal " + std::to_string(sig);
@@ -100,21 +216,19 @@ std::unique_ptr<RunDir> RunDir::create() {
   const std::string id = "a4ps-" + std::to_string(::getpid()) + "-" +
                          std::to_string(counter.fetch_add(1)) + "-" +
                          std::to_string(random() % 1000000);
-  std::error_code ec;
-  const fs::path base = fs::temp_directory_path(ec);
-  std::string templ = ((ec ? fs::path("/tmp") : base) / (id + "-XXXXXX")).string();
+  std::string templ = (run_parent() / (id + "-XXXXXX")).string();
   if (::mkdtemp(templ.data()) == nullptr)
     throw Error(ErrorCode::kUnavailable,
                 "sandbox: cannot create a run directory " + templ + ": " + std::strerror(errno));
   std::unique_ptr<RunDir> dir(new RunDir(templ, id));
   fs::create_directory(dir->work());
-  fs::create_directory(dir->out());
-  // The sandbox's uid may not own out/: it must be able to write there. Its parent stays 0700.
-  fs::permissions(dir->out(), fs::perms::all);
   return dir;
 }
 
 RunDir::~RunDir() {
+  // The sandbox may have left directories we cannot list or enter (chmod 0300): open them up
+  // first, or remove_all fails and the run's files stay behind.
+  make_accessible(root_);
   std::error_code ec;
   fs::remove_all(root_, ec);  // does not follow links the sandbox left in out/
   if (ec) log::warn("sandbox: cannot remove " + root_.string() + ": " + ec.message());
@@ -137,10 +251,30 @@ void RunDir::populate(const SandboxRequest& request) const {
   }
   fs::permissions(work(), fs::perms(0755), ec);
   write_etc(etc());
+  if (request.collect_outputs) {
+    fs::create_directory(out());
+    // The sandbox's uid may not own out/: it must be able to write there. The private parent
+    // (0700) keeps everyone else out.
+    fs::permissions(out(), fs::perms::all);
+  }
   fs::permissions(root_, fs::perms(0711), ec);  // runsc's gofer and sandbox must reach in
 }
 
+bool tree_over(const fs::path& dir, int64_t max_bytes) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return true;
+  TreeBudget budget;
+  budget.max_bytes = max_bytes;
+  return !scan_dir(fd, 0, budget);
+}
+
+void make_accessible(const fs::path& root) {
+  const int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) open_up_dir(fd, 0);
+}
+
 std::vector<SandboxOutputFile> collect_outputs(const fs::path& out, int64_t max_file_bytes) {
+  make_accessible(out);
   std::vector<SandboxOutputFile> files;
   std::error_code ec;
   fs::recursive_directory_iterator it(out, fs::directory_options::skip_permission_denied, ec);
@@ -268,14 +402,23 @@ class SandboxImpl : public Sandbox {
     const Cgroup::Limits cg{(l.memory_mb + (runsc ? 192 : 16)) * 1024 * 1024,
                             l.max_processes + (runsc ? 256 : 2)};
     std::unique_ptr<Cgroup> cgroup;
-    if (host_cgroup_version(nullptr) != CgroupVersion::kNone)
+    if (host_cgroup_version(nullptr) != CgroupVersion::kNone) {
       cgroup = Cgroup::create(dir->id(), cg, &why_no_cgroup);
+      static std::once_flag warned;
+      if (cgroup == nullptr)
+        std::call_once(warned, [&] {
+          log::warn("sandbox: cannot create a cgroup for a run although the host's check could (" +
+                    why_no_cgroup +
+                    "): such runs are limited by rlimits and the watchdog only (memory and CPU "
+                    "polled from /proc, no process-count cgroup)");
+        });
+    }
     const SpawnSpec spec = runtime_->prepare(request, *dir, cgroup != nullptr);
     // With a cgroup, killing its members kills the whole tree; without, the runtime must.
     std::function<void()> kill_tree;
     if (cgroup == nullptr) kill_tree = [&] { runtime_->kill_tree(*dir); };
-    const RawRun raw =
-        run_process(spec, l, request.stdin_data, cgroup.get(), kill_tree, dir->out());
+    const RawRun raw = run_process(spec, l, request.stdin_data, cgroup.get(), kill_tree,
+                                   request.collect_outputs ? dir->out() : fs::path());
     const bool all_dead = cgroup != nullptr && cgroup->kill_all();
     cgroup.reset();  // removes the cgroup
     runtime_->cleanup(*dir, all_dead);

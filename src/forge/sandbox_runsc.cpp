@@ -57,13 +57,14 @@ json oci_spec(const SandboxRequest& request, const RunDir& dir) {
   json mounts = {bind("/usr", "/usr", "ro"),
                  bind("/etc", dir.etc(), "ro"),
                  bind("/work", dir.work(), "ro"),
-                 bind("/out", dir.out(), "rw"),
                  {{"destination", "/tmp"},
                   {"type", "tmpfs"},
                   {"source", "tmpfs"},
                   {"options", {"nosuid", "nodev", "size=" + std::to_string(l.tmp_size_mb) + "m"}}},
                  {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
                  {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"}}};
+  // /out exists only when it is collected: without it the sandbox has no host-writable path.
+  if (request.collect_outputs) mounts.push_back(bind("/out", dir.out(), "rw"));
   json namespaces = json::array();
   for (const char* ns : {"pid", "network", "ipc", "uts", "mount"})
     namespaces.push_back({{"type", ns}});
@@ -76,10 +77,11 @@ json oci_spec(const SandboxRequest& request, const RunDir& dir) {
 }
 
 // The skeleton root: empty mount points and the /lib, /bin links into the bound /usr.
-void make_rootfs(const fs::path& rootfs) {
+void make_rootfs(const fs::path& rootfs, bool with_out) {
   fs::create_directories(rootfs);
-  for (const char* d : {"usr", "etc", "work", "out", "tmp", "proc", "dev"})
+  for (const char* d : {"usr", "etc", "work", "tmp", "proc", "dev"})
     fs::create_directory(rootfs / d);
+  if (with_out) fs::create_directory(rootfs / "out");
   for (const char* l : {"lib", "lib64", "bin", "sbin"})
     fs::create_symlink(fs::path("usr") / l, rootfs / l);
 }
@@ -93,7 +95,7 @@ class RunscRuntime : public Runtime {
   SandboxRuntime kind() const override { return SandboxRuntime::kRunsc; }
 
   SpawnSpec prepare(const SandboxRequest& request, const RunDir& dir, bool) const override {
-    make_rootfs(dir.root() / "rootfs");
+    make_rootfs(dir.root() / "rootfs", request.collect_outputs);
     fs::create_directory(state_dir(dir));
     std::ofstream(dir.root() / "config.json") << oci_spec(request, dir).dump();
     SpawnSpec spec;

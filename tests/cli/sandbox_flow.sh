@@ -27,6 +27,15 @@ for runtime in runsc bwrap; do
 try: socket.create_connection(("1.1.1.1", 80), timeout=1)
 except OSError: print("refused"); raise SystemExit(1)'
 done
+# Not valid UTF-8 (runsc's bundle is JSON): refused up front, not an internal error.
+step 2 "argument 2 is not valid UTF-8" sandbox run --json -- /usr/bin/python3 -c $'print(1)#\xff'
+# Run directories lie in a private parent (0700, ours), and no run's is left there.
+parent="${TMPDIR:-/tmp}/a4ps-sandbox-$(id -u)"
+if [[ "$(stat -c '%a %u %F' "$parent")" != "700 $(id -u) directory" ]]; then
+  printf 'FAIL: %s is %s, expected a directory of uid %s with mode 700\n' "$parent" \
+    "$(stat -c '%a %u %F' "$parent")" "$(id -u)" >&2
+  failures=$((failures + 1))
+fi
 step 2 "--runtime: foo not in" sandbox run --runtime foo -- /usr/bin/true
 step 2 "command is required" sandbox run --runtime bwrap
 step 3 "no such file" sandbox run --file "$work/missing.py" -- /usr/bin/true

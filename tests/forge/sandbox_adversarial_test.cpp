@@ -2,15 +2,19 @@
 // asserts how the run was stopped and that the host was not touched. A runtime whose probe
 // fails fails its cases (CI installs both): a sandbox that silently is not there is the bug.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +45,21 @@ int processes_with(const std::string& marker) {
     if (text.str().find(marker) != std::string::npos) ++found;
   }
   return found;
+}
+
+// Where every run directory of this user lies (sandbox_run.cpp).
+fs::path run_parent() {
+  return fs::temp_directory_path() / ("a4ps-sandbox-" + std::to_string(::geteuid()));
+}
+
+// This process's run directories left in the parent.
+std::vector<fs::path> run_dirs_left() {
+  const std::string prefix = "a4ps-" + std::to_string(::getpid()) + "-";
+  std::vector<fs::path> left;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_parent(), ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) left.push_back(e.path());
+  return left;
 }
 
 std::string read_file(const fs::path& path) {
@@ -183,8 +202,80 @@ TEST_P(SandboxAdversarial, filling_out_on_the_host_disk_is_stopped) {
       "i = 0\n"
       "while True:\n"
       "    with open('/out/f%d' % i, 'wb') as f: f.write(b'x' * 1024 * 1024)\n"
-      "    i += 1\n");
+      "    i += 1\n",
+      {}, small_limits(), /*collect=*/true);
   EXPECT_EQ(r.stop, StopReason::kOutputLimit) << describe(r);
+}
+
+TEST_P(SandboxAdversarial, an_unreadable_directory_in_out_hides_nothing_from_the_cap) {
+  // 0300: the host (when not root) can neither list it nor, without help, remove it.
+  const SandboxResult r = run_py(
+      "os.makedirs('/out/hidden/deeper')\n"
+      "os.chmod('/out/hidden/deeper', 0o300)\n"
+      "os.chmod('/out/hidden', 0o300)\n"
+      "i = 0\n"
+      "while True:\n"
+      "    with open('/out/hidden/deeper/f%d' % i, 'wb') as f: f.write(b'x' * 1024 * 1024)\n"
+      "    i += 1\n",
+      {}, small_limits(), /*collect=*/true);
+  EXPECT_EQ(r.stop, StopReason::kOutputLimit) << describe(r);
+  EXPECT_TRUE(run_dirs_left().empty()) << run_dirs_left()[0];
+}
+
+TEST_P(SandboxAdversarial, without_collect_outputs_there_is_no_out) {
+  const SandboxResult r = run_py(
+      "try: open('/out/x', 'w').write('x'); print('WRITTEN')\n"
+      "except OSError as e: print('refused', e.strerror)\n");
+  EXPECT_EXITED_0(r);
+  EXPECT_NE(r.stdout_text.find("refused"), std::string::npos) << describe(r);
+}
+
+TEST_P(SandboxAdversarial, a_setuid_binary_planted_in_out_is_out_of_other_users_reach) {
+  SandboxLimits l = small_limits();
+  l.wall_ms = 15000;
+  SandboxResult r;
+  std::thread run([&] {
+    r = run_py(
+        "import shutil\n"
+        "shutil.copy('/usr/bin/id', '/out/id')\n"
+        "os.chmod('/out/id', 0o4755)\n"
+        "open('/out/ready', 'w').close()\n"
+        "t = time.time()\n"
+        "while not os.path.exists('/out/done') and time.time() - t < 3: time.sleep(0.02)\n"
+        "print('planted')\n",
+        {}, l, /*collect=*/true);
+  });
+  // The run directory, seen from the host while the run goes on.
+  fs::path out;
+  for (int i = 0; i < 1000 && out.empty(); ++i) {
+    for (const fs::path& dir : run_dirs_left())
+      if (fs::exists(dir / "out" / "ready")) out = dir / "out";
+    if (out.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  struct stat st {};
+  ASSERT_EQ(::lstat(run_parent().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  if (!out.empty() && ::geteuid() == 0) {
+    // Another user (nobody) cannot execute it: the private parent stops the path lookup.
+    const std::string path = (out / "id").string();
+    const pid_t child = ::fork();
+    if (child == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(50);
+      ::execl(path.c_str(), "id", "-u", static_cast<char*>(nullptr));
+      ::_exit(errno == EACCES ? 42 : 43);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42)
+        << "nobody could reach or run " << path << " (status " << status << ")";
+  }
+  if (!out.empty()) std::ofstream(out / "done") << "";
+  run.join();
+  EXPECT_FALSE(out.empty()) << "the run's out/ was not found under " << run_parent();
+  EXPECT_EXITED_0(r);
+  EXPECT_TRUE(run_dirs_left().empty());
 }
 
 TEST_P(SandboxAdversarial, file_descriptors_run_out_inside) {
@@ -520,10 +611,12 @@ TEST_P(SandboxAdversarial, twenty_concurrent_runs_do_not_see_each_other) {
 }
 
 TEST_P(SandboxAdversarial, nothing_of_a_run_is_left_on_the_host) {
-  const SandboxResult r = run_py("open('/out/x', 'w').write('x')\nwhile True: pass\n");
+  const SandboxResult r = run_py("open('/out/x', 'w').write('x')\nwhile True: pass\n", {},
+                                 small_limits(), /*collect=*/true);
   EXPECT_TRUE(r.stop == StopReason::kCpuLimit || r.stop == StopReason::kWallTimeout) << describe(r);
   const std::string prefix = "a4ps-" + std::to_string(::getpid()) + "-";
   std::error_code ec;
+  EXPECT_TRUE(run_dirs_left().empty()) << run_dirs_left()[0];
   for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec))
     EXPECT_NE(e.path().filename().string().rfind(prefix, 0), 0u) << e.path();
   for (const char* c : {"memory", "pids", "cpuacct"}) {

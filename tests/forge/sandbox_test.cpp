@@ -3,7 +3,10 @@
 #include "forge/sandbox.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
@@ -13,6 +16,7 @@ namespace a4ps::forge {
 namespace {
 
 using a4ps::testing::code_of;
+namespace fs = std::filesystem;
 
 std::string clean(std::string_view text, size_t max = 1000, bool* truncated = nullptr) {
   bool t = false;
@@ -143,6 +147,55 @@ TEST_F(SandboxRequests, malformed_ones_are_rejected_with_invalid_argument) {
   std::string message;
   EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("memory_mb = 0"), std::string::npos) << message;
+}
+
+TEST_F(SandboxRequests, invalid_utf8_is_rejected_with_invalid_argument) {
+  SandboxRequest r = valid();
+  r.argv = {"/usr/bin/python3", "-c", "print(1)#\xff"};
+  std::string message;
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("argument 2"), std::string::npos) << message;
+  r = valid();
+  r.env.emplace_back("MY_VAR", "bad \xc0\xaf overlong");
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("MY_VAR"), std::string::npos) << message;
+  r = valid();
+  r.files.push_back({"t\xff.py", "x"});
+  EXPECT_EQ(code_for(r, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("UTF-8"), std::string::npos) << message;
+  r = valid();
+  r.argv.push_back("caf\xc3\xa9 \xe6\xbc\xa2");  // valid UTF-8 passes
+  EXPECT_NO_THROW(sandbox_->run(r));
+}
+
+// Run directories go in $TMPDIR/a4ps-sandbox-<euid>, which must be ours and 0700.
+TEST_F(SandboxRequests, a_run_parent_that_is_not_private_is_refused) {
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  const fs::path tmp =
+      fs::temp_directory_path() / ("a4ps-parent-test-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  const fs::path parent = tmp / ("a4ps-sandbox-" + std::to_string(::geteuid()));
+  std::string message;
+  EXPECT_NO_THROW(sandbox_->run(valid()));  // made when missing, 0700
+  EXPECT_EQ(fs::status(parent).permissions(), fs::perms::owner_all);
+  fs::permissions(parent, fs::perms(0755));
+  EXPECT_EQ(code_for(valid(), &message), ErrorCode::kUnavailable);
+  EXPECT_NE(message.find(parent.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("0755"), std::string::npos) << message;
+  fs::remove_all(parent);
+  fs::create_directories(tmp / "elsewhere");
+  fs::permissions(tmp / "elsewhere", fs::perms(0700));
+  fs::create_directory_symlink(tmp / "elsewhere", parent);
+  EXPECT_EQ(code_for(valid(), &message), ErrorCode::kUnavailable);
+  EXPECT_NE(message.find("symbolic link"), std::string::npos) << message;
+  if (old_tmpdir != nullptr)
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+  fs::remove_all(tmp);
 }
 
 TEST_F(SandboxRequests, a_tool_gets_its_files_stdin_env_and_exit_code) {
