@@ -15,8 +15,7 @@ inline nlohmann::json word_count_answer(const std::string& body, const std::stri
   return {{"name", "word_count"},
           {"signature", "def word_count(text: str) -> int"},
           {"docstring", "How many whitespace-separated words `text` has."},
-          {"examples",
-           nlohmann::json::array({{{"arguments", {{"text", "a b"}}}, {"result", 2}}})},
+          {"examples", nlohmann::json::array({{{"arguments", {{"text", "a b"}}}, {"result", 2}}})},
           {"code", "def word_count(text):\n" + body + "\n"},
           {"tests", tests.empty() ? "from tool import word_count\n\n"
                                     "def test_counts_words():\n"
