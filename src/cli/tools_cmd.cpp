@@ -218,10 +218,15 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options) {
   CLI::App* remove = tools->add_subcommand(
       "remove", "Take a tool out of the catalogue (its versions are kept; rollback restores it)");
   remove->add_option("name", n->name, "The tool")->required();
+  remove->add_flag("--json", n->json, "Print JSON");
   remove->callback([&options, n] {
     ToolsCommand t(options);
     t.registry().remove(n->name);
-    std::cout << "removed tool " << n->name << "\n";
+    if (n->json) {
+      std::cout << json{{"removed", n->name}}.dump(2) << "\n";
+    } else {
+      std::cout << "removed tool " << n->name << "\n";
+    }
   });
 
   CLI::App* rollback = tools->add_subcommand(

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/error.h"
@@ -327,12 +328,11 @@ TEST(ToolForge, AnUnusableNameIsReplacedInTheCodeAndTests) {
   EXPECT_TRUE(contains(f.registry->describe("tool_print")["code"], "def tool_print(text):"));
 }
 
-// Two forges at once that want the same name get different ones, and each run's call reaches
-// the version it forged.
+// Twenty forges at once that all want the same name get twenty names and twenty working tools.
 TEST(ToolForge, ConcurrentForgesNeverShareAName) {
   ForgeFixture f{word_count_answer(kFixed)};
   ToolForge forge = f.forge();
-  std::vector<ForgeOutcome> outcomes(2);
+  std::vector<ForgeOutcome> outcomes(20);
   std::vector<std::thread> threads;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     threads.emplace_back([&, i] {
@@ -345,9 +345,17 @@ TEST(ToolForge, ConcurrentForgesNeverShareAName) {
     });
   }
   for (std::thread& t : threads) t.join();
-  ASSERT_TRUE(outcomes[0].created && outcomes[1].created);
-  EXPECT_NE(outcomes[0].name, outcomes[1].name);
-  EXPECT_EQ(f.registry->list().size(), 2u);
+  std::set<std::string> names;
+  for (const ForgeOutcome& out : outcomes) {
+    EXPECT_TRUE(out.created) << out.to_json().dump(2);
+    names.insert(out.name);
+  }
+  EXPECT_EQ(names.size(), outcomes.size());
+  EXPECT_EQ(f.registry->list().size(), outcomes.size());
+  // Each tool holds its own code: calling every one gives the same, right answer.
+  for (const std::string& name : names) {
+    EXPECT_EQ(forge.call(name, {{"text", "a b c"}}).result, 3) << name;
+  }
 }
 
 TEST(ToolForge, RollbackToAVersionWhoseFilesChangedChangesNothing) {
@@ -400,54 +408,75 @@ TEST(ToolForge, WithoutASandboxTheForgeRefusesAndSaysWhy) {
   }
 }
 
-// BRICK requests a word counter mid-run; the forge makes it; the same run calls it and the
-// result reaches BRICK's proposals, ALFRED's answer and the dialogue.
-TEST(ToolForge, AToolRequestedInARunIsForgedAndUsedByThatRun) {
+// The four personas scripted for a run in which BRICK requests a word counter: the forge makes
+// it, the same run calls it. `failing_arguments` makes BRICK's arguments call throw that many
+// times (a crash in the tool step after the forge).
+struct RunFixture {
   ForgeFixture f{word_count_answer(kFixed)};
   llm::ModelManager models{llm::ModelManagerOptions{}};
   std::mutex mu;
   std::vector<std::string> seen;  // every prompt, guarded by mu
-  for (const char* model : {"alfred", "babs", "brick", "robin"}) {
-    models.register_remote(
-        model,
-        std::make_unique<testing::ScriptedBackend>([&](const llm::ChatRequest& r) -> std::string {
-          const std::string p = prompt_of(r);
-          {
-            std::lock_guard lock(mu);
-            seen.push_back(p);
-          }
-          if (contains(p, "Write a Python tool")) return f.reply(r);
-          if (contains(p, "Decide whether a tool would help")) {
-            return json{{"action", "request"},
-                        {"tool", "word_count"},
-                        {"arguments", json::object()},
-                        {"capability", "count words in a text"}}
-                .dump();
-          }
-          if (contains(p, "The tool you asked for exists now")) {
-            return R"({"arguments": {"text": "one two three"}})";
-          }
-          if (r.json_schema) {
-            return persona_of(r) == "ROBIN" ? R"({"score": 70, "critique": "fine"})"
-                                            : R"({"score": 10, "reason": "agree"})";
-          }
-          return persona_of(r) + " speaks.";
-        }));
-  }
+  int failing_arguments = 0;      // guarded by mu
   ToolForge forge = f.forge();
   persona::WorkflowDeps deps;
-  deps.models = &models;
-  deps.codex = &f.codex;
-  deps.socratic.breadth = 1;
-  deps.socratic.beam = 1;
-  deps.socratic.max_depth = 1;
-  deps.socratic.max_turns = 1;
-  deps.bus = &f.bus;
-  deps.forge = &forge;
-  auto checkpointer = graph::Checkpointer::open_in_memory();
-  const graph::RunResult r =
-      graph::start_run(persona::workflow_graph(deps), *checkpointer, "t",
-                       persona::workflow_input("How many words are in 'one two three'?", {}));
+  std::unique_ptr<graph::Checkpointer> checkpointer = graph::Checkpointer::open_in_memory();
+
+  RunFixture() {
+    for (const char* model : {"alfred", "babs", "brick", "robin"}) {
+      models.register_remote(model, std::make_unique<testing::ScriptedBackend>(
+                                        [this](const llm::ChatRequest& r) { return reply(r); }));
+    }
+    deps.models = &models;
+    deps.codex = &f.codex;
+    deps.socratic.breadth = 1;
+    deps.socratic.beam = 1;
+    deps.socratic.max_depth = 1;
+    deps.socratic.max_turns = 1;
+    deps.bus = &f.bus;
+    deps.forge = &forge;
+  }
+
+  std::string reply(const llm::ChatRequest& r) {
+    const std::string p = prompt_of(r);
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(p);
+      if (contains(p, "The tool you asked for exists now") && failing_arguments > 0) {
+        --failing_arguments;
+        throw std::runtime_error("BRICK's model crashed");
+      }
+    }
+    if (contains(p, "Write a Python tool")) return f.reply(r);
+    if (contains(p, "Decide whether a tool would help")) {
+      return json{{"action", "request"},
+                  {"tool", "word_count"},
+                  {"arguments", json::object()},
+                  {"capability", "count words in a text"}}
+          .dump();
+    }
+    if (contains(p, "The tool you asked for exists now")) {
+      return R"({"arguments": {"text": "one two three"}})";
+    }
+    if (r.json_schema) {
+      return persona_of(r) == "ROBIN" ? R"({"score": 70, "critique": "fine"})"
+                                      : R"({"score": 10, "reason": "agree"})";
+    }
+    return persona_of(r) + " speaks.";
+  }
+
+  graph::RunResult run() {
+    return graph::start_run(persona::workflow_graph(deps), *checkpointer, "t",
+                            persona::workflow_input("How many words are in 'one two three'?", {}));
+  }
+
+  long prompts_with(const std::string& a, const std::string& b = "") {
+    std::lock_guard lock(mu);
+    return std::count_if(seen.begin(), seen.end(),
+                         [&](const std::string& p) { return contains(p, a) && contains(p, b); });
+  }
+};
+
+void expect_forged_and_called(const graph::RunResult& r) {
   ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
   const json& tools = r.state["tools"];
   ASSERT_EQ(tools.size(), 2u) << tools.dump(2);
@@ -459,17 +488,39 @@ TEST(ToolForge, AToolRequestedInARunIsForgedAndUsedByThatRun) {
   EXPECT_EQ(tools[1]["result"], 3);
   EXPECT_EQ(r.state["dialogue"][0]["persona"], "TOOL");
   EXPECT_TRUE(contains(r.state["dialogue"][0]["text"], "returned: 3"));
-  std::lock_guard lock(mu);
-  const auto with = [&](const std::string& a, const std::string& b) {
-    return std::count_if(seen.begin(), seen.end(),
-                         [&](const std::string& p) { return contains(p, a) && contains(p, b); });
-  };
+}
+
+// BRICK requests a word counter mid-run; the forge makes it; the same run calls it and the
+// result reaches BRICK's proposals, ALFRED's answer and the dialogue.
+TEST(ToolForge, AToolRequestedInARunIsForgedAndUsedByThatRun) {
+  RunFixture t;
+  const graph::RunResult r = t.run();
+  expect_forged_and_called(r);
   const std::string result = "Tool word_count({\"text\":\"one two three\"}) returned: 3";
-  EXPECT_GT(with("Propose candidate thought", ""), 0);
-  EXPECT_EQ(with("Propose candidate thought", result), with("Propose candidate thought", ""));
-  EXPECT_EQ(with("Write the final answer", result), 1);
-  EXPECT_EQ(f.topics(), std::vector<std::string>{motive::kToolCreated});
-  EXPECT_EQ(f.registry->get("word_count").provenance.run_id, r.run_id);
+  EXPECT_GT(t.prompts_with("Propose candidate thought"), 0);
+  EXPECT_EQ(t.prompts_with("Propose candidate thought", result),
+            t.prompts_with("Propose candidate thought"));
+  EXPECT_EQ(t.prompts_with("Write the final answer", result), 1);
+  EXPECT_EQ(t.f.topics(), std::vector<std::string>{motive::kToolCreated});
+  EXPECT_EQ(t.f.registry->get("word_count").provenance.run_id, r.run_id);
+}
+
+// The tool step fails after the forge; the resumed step replays the forge from the journal:
+// BRICK writes no second tool, nothing is registered or published twice.
+TEST(ToolForge, AResumedToolStepForgesNothingTwice) {
+  RunFixture t;
+  t.failing_arguments = 1;
+  const graph::RunResult failed = t.run();
+  ASSERT_EQ(failed.status, graph::RunStatus::kError);
+  EXPECT_EQ(failed.failed_node, "brick_tools");
+  EXPECT_EQ(t.prompts_with("Write a Python tool"), 1);
+  const graph::RunResult done =
+      graph::resume_run(persona::workflow_graph(t.deps), *t.checkpointer, failed.thread_id);
+  expect_forged_and_called(done);
+  EXPECT_EQ(t.prompts_with("Write a Python tool"), 1);
+  EXPECT_EQ(t.prompts_with("The tool you asked for exists now"), 2);  // failed, then again
+  EXPECT_EQ(t.f.registry->versions("word_count").size(), 1u);
+  EXPECT_EQ(t.f.topics(), std::vector<std::string>{motive::kToolCreated});
 }
 
 }  // namespace
