@@ -89,17 +89,20 @@ json ToolForge::attempt(const ToolSpec& spec, const OnceFn& once, int n) const {
 
 std::string ToolForge::reserve_name(const ForgeRequest& request, const std::string& authors_name,
                                     const OnceFn& once) {
-  // Journaled: a resumed run keeps the name even if the registry changed meanwhile.
+  // Journaled: a resumed run keeps the name even if the registry changed meanwhile. Chosen and
+  // reserved under one lock, so that a concurrent forge picks another name.
   const std::string name =
       once("tool_name", [&] {
         const std::string wanted = request.wanted_name.empty() ? authors_name : request.wanted_name;
         std::lock_guard lock(mu_);
-        return json(choose_tool_name(wanted, request.capability, [&](const std::string& s) {
-          return forging_.contains(s) || registry_.taken(s);
-        }));
+        const std::string chosen = choose_tool_name(
+            wanted, request.capability,
+            [&](const std::string& s) { return forging_.contains(s) || registry_.taken(s); });
+        forging_.insert(chosen);
+        return json(chosen);
       }).get<std::string>();
   std::lock_guard lock(mu_);
-  forging_.insert(name);  // until this forge ends: a concurrent one picks another name
+  forging_.insert(name);  // a resumed run's journaled name: reserved until this forge ends
   return name;
 }
 
