@@ -11,6 +11,9 @@ namespace a4ps {
 // Throws kUnavailable naming the path.
 void write_file_durably(const std::filesystem::path& path, const std::string& text);
 
+// fsync(2) of a file or directory, best effort (a path that cannot be opened is skipped).
+void fsync_path(const std::filesystem::path& path);
+
 // The whole file. Throws kNotFound (missing) or kUnavailable (unreadable), naming the path.
 std::string read_file(const std::filesystem::path& path);
 

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "image/state_db.h"
 
 namespace a4ps {
@@ -26,20 +27,6 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw Error(ErrorCode::kUnavailable, tmp.string() + ": cannot write");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec)
-    throw Error(ErrorCode::kUnavailable, path.string() + ": cannot write (" + ec.message() + ")");
 }
 
 std::string manifest_text(const std::string& created, const std::string& last_opened) {
@@ -135,13 +122,13 @@ void Image::create(const std::filesystem::path& dir, const std::string& codex_te
   for (const char* folder : kFolders) std::filesystem::create_directories(dir / folder, ec);
   if (ec)
     throw Error(ErrorCode::kUnavailable, dir.string() + ": cannot create (" + ec.message() + ")");
-  write_file_atomically(dir / "config.toml", render_default_config());
-  write_file_atomically(dir / "codex" / "persona_codex.toml", codex_text);
+  write_file_durably(dir / "config.toml", render_default_config());
+  write_file_durably(dir / "codex" / "persona_codex.toml", codex_text);
   migrate_state_db(dir / "state.db");
   // The manifest last: a directory without it is not an image, so a crash mid-create is
   // recognisable and harmless.
   const std::string now = now_utc();
-  write_file_atomically(dir / "image.toml", manifest_text(now, now));
+  write_file_durably(dir / "image.toml", manifest_text(now, now));
 }
 
 std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
@@ -161,7 +148,7 @@ std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
   std::unique_ptr<Image> image(new Image(dir));
   image->locked_ = true;
   image->schema_version_ = migrate_state_db(image->state_db_path());
-  write_file_atomically(dir / "image.toml", manifest_text(created, now_utc()));
+  write_file_durably(dir / "image.toml", manifest_text(created, now_utc()));
   return image;
 }
 

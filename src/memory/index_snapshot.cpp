@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/files.h"
 
 namespace a4ps::memory {
 namespace {
@@ -44,13 +45,6 @@ std::uint32_t file_crc32(const std::filesystem::path& file) {
     if (got > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), got);
   }
   return static_cast<std::uint32_t>(crc);
-}
-
-void fsync_path(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 void rename_into_place(const std::filesystem::path& from, const std::filesystem::path& to) {
@@ -95,15 +89,7 @@ void write_snapshot(const std::filesystem::path& dir, const VectorIndex& index,
   manifest["bytes"] = std::filesystem::file_size(payload);
   manifest["crc32"] = file_crc32(payload);
   manifest["written_ms"] = unix_ms();
-  const auto manifest_partial = dir / (std::string(kManifest) + ".partial");
-  {
-    std::ofstream out(manifest_partial, std::ios::trunc);
-    out << manifest.dump(2) << '\n';
-    out.flush();
-    if (!out) throw Error(ErrorCode::kUnavailable, manifest_partial.string() + ": cannot write");
-  }
-  rename_into_place(manifest_partial, dir / kManifest);
-  fsync_path(dir);
+  write_file_durably(dir / kManifest, manifest.dump(2) + "\n");
   // Older payloads are no longer named by the manifest.
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
