@@ -33,6 +33,13 @@ ensure_packages() {
   fi
 }
 
+# ccache keyed by what is compiled, not where: CI builds a clean clone in another folder, and
+# with the clone's absolute path in every compiler line no object of an earlier build would be
+# found. The cache is large enough for llama.cpp and both variants of our code.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$A4PS_ROOT}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+
 # Configures the build tree once, then builds the given targets.
 build_targets() {
   "$A4PS_ROOT/scripts/fetch-llama.sh"
