@@ -21,7 +21,11 @@ class JsonSchema {
   ~JsonSchema();
 
   const nlohmann::json& document() const { return document_; }
-  // The GBNF grammar that constrains generation to this schema.
+  // The GBNF grammar that constrains generation to this schema. Free-form parts (a value of
+  // any type, an object without properties, an array without items) are bounded in it: they
+  // hold scalars or arrays of at most 32 scalars, never deeper nesting, so that no model can
+  // drive llama.cpp's grammar into an explosion of parse stacks. Everything the grammar
+  // accepts is valid against the schema.
   const std::string& grammar() const { return grammar_; }
 
   // True if `value` is valid; otherwise false, with the first problems in `*why` when given.

@@ -55,20 +55,27 @@ json forge_record(const forge::ForgeOutcome& outcome) {
 // After a forge: BRICK's arguments for the new tool.
 json arguments_for(Speaker& speaker, graph::NodeContext& ctx, const std::string& task,
                    const forge::ToolVersion& tool) {
-  const std::string prompt =
-      "Task: " + task + "\n\nThe tool you asked for exists now:\n" + tool.spec.signature + "\n" +
-      tool.spec.docstring +
-      "\n\nCall it for the task. Reply with JSON: {\"arguments\": the keyword arguments as a "
-      "JSON object}.";
-  const json schema = {{"type", "object"},
-                       {"properties", {{"arguments", {{"type", "object"}}}}},
-                       {"required", {"arguments"}}};
-  const Decision d = speaker.decide(ctx, "brick", prompt, schema, {{"arguments", json::object()}},
-                                    {"tool arguments", 0, 0});
+  const std::string prompt = tool_arguments_prompt(task, tool.spec.signature, tool.spec.docstring);
+  const Decision d = speaker.decide(ctx, "brick", prompt, tool_arguments_schema(),
+                                    {{"arguments", json::object()}}, {"tool arguments", 0, 0});
   return d.value.value("arguments", json::object());
 }
 
 }  // namespace
+
+std::string tool_arguments_prompt(const std::string& task, const std::string& signature,
+                                  const std::string& docstring) {
+  return "Task: " + task + "\n\nThe tool you asked for exists now:\n" + signature + "\n" +
+         docstring +
+         "\n\nCall it for the task. Reply with JSON: {\"arguments\": the keyword arguments as a "
+         "JSON object}.";
+}
+
+json tool_arguments_schema() {
+  return {{"type", "object"},
+          {"properties", {{"arguments", {{"type", "object"}}}}},
+          {"required", {"arguments"}}};
+}
 
 json tool_decision_schema() {
   return {{"type", "object"},

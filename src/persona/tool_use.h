@@ -21,6 +21,11 @@ nlohmann::json tool_decision_schema();
 std::string tool_decision_prompt(const std::string& task, const std::string& report,
                                  const std::string& catalogue);
 
+// BRICK's arguments for a tool forged for him: {"arguments": object}.
+nlohmann::json tool_arguments_schema();
+std::string tool_arguments_prompt(const std::string& task, const std::string& signature,
+                                  const std::string& docstring);
+
 // The forge's author: BRICK through the speaker. Within a run (`ctx` given) every model call is
 // journaled; outside one (`a4ps tools forge`, `ctx` null) the calls are direct.
 class BrickAuthor final : public forge::ToolAuthor {
