@@ -109,6 +109,7 @@ llm::ModelManagerOptions model_manager_options(const Config& config) {
   o.load_defaults.n_threads = static_cast<int32_t>(config.inference.threads);
   o.load_defaults.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
   o.load_defaults.use_mmap = config.inference.mmap;
+  o.call_timeout = std::chrono::seconds(config.inference.call_timeout_seconds);
   return o;
 }
 

@@ -140,6 +140,10 @@ const std::vector<KeySpec>& key_specs() {
                   100000, "Layers offloaded to a GPU (needs a CUDA build); -1 offloads all."),
       bool_key("inference", "mmap", &C::inference, &InferenceConfig::mmap,
                "Map GGUF files into memory instead of reading them."),
+      integer_key("inference", "call_timeout_seconds", &C::inference,
+                  &InferenceConfig::call_timeout_seconds, 0, kNoMax,
+                  "Each model call's deadline once it runs (not counting its wait in the\n"
+                  "queue or a model load); a call still running then fails that turn. 0: none."),
       integer_key("budget", "memory_mb", &C::budget, &BudgetConfig::memory_mb, 1, kNoMax,
                   "Memory all resident models may use together, in MiB."),
       string_key("budget", "policy", &C::budget, &BudgetConfig::policy, {"fit", "sequential"},
@@ -174,9 +178,12 @@ const std::vector<KeySpec>& key_specs() {
                   "IVF-PQ lists searched per query (more: better recall, slower)."),
       integer_key("memory", "pq_m", &C::memory, &MemoryConfig::pq_m, 0, 4096,
                   "IVF-PQ bytes per vector; must divide the dimension; 0: dimension / 16."),
-      string_key("memory", "embedder", &C::memory, &MemoryConfig::embedder, {"model", "lexical"},
-                 "\"model\": embed with [models] embedding; \"lexical\": the built-in\n"
-                 "lexical embedder (matches words, not meaning; needs no model)."),
+      string_key("memory", "embedder", &C::memory, &MemoryConfig::embedder,
+                 {"auto", "model", "lexical"},
+                 "\"auto\": [models] embedding when it is a local GGUF file, else the\n"
+                 "built-in lexical embedder (matches words, not meaning; needs no model);\n"
+                 "\"model\": always [models] embedding (e.g. on Ollama); \"lexical\": always\n"
+                 "the built-in one."),
       string_key("graph", "durability", &C::graph, &GraphConfig::durability, {"normal", "sync"},
                  "\"normal\": every step survives a crash of the process (WAL); \"sync\":\n"
                  "every step is also fsynced, surviving power loss, at a cost per step."),

@@ -28,6 +28,8 @@ struct InferenceConfig {
   int64_t threads = 0;          // 0: the number of physical cores llama.cpp detects
   int64_t gpu_layers = 0;       // layers offloaded to a GPU; -1 offloads all
   bool mmap = true;             // map the GGUF file instead of reading it
+  // Every model call's deadline once it runs (llama-server's --timeout is 600 s too).
+  int64_t call_timeout_seconds = 600;
 };
 
 struct BudgetConfig {
@@ -44,7 +46,9 @@ struct MemoryConfig {
   std::string db_path = "state.db";
   std::string table_name = "a4ps_scrapbook";
   std::string index = "auto";
-  std::string embedder = "model";  // "model": [models] embedding; "lexical": the built-in one
+  // "auto": [models] embedding if it is a local GGUF, else "lexical" (the built-in one);
+  // "model": [models] embedding wherever it is served.
+  std::string embedder = "auto";
   // The vector index's parameters (memory/vector_index.h has their meaning).
   int64_t flat_max = 200000;
   int64_t hnsw_m = 16;

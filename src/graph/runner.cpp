@@ -20,20 +20,24 @@ using nlohmann::json;
 struct NodeOutcome {
   std::string node;
   Update update;
-  std::string error;                         // set when the node failed
-  std::optional<InterruptSignal> interrupt;  // set when it interrupted
-  bool replayed = false;                     // its output came from the journal
+  std::string error;                            // set when the node failed
+  ErrorCode error_code = ErrorCode::kInternal;  // and of what kind
+  std::optional<InterruptSignal> interrupt;     // set when it interrupted
+  bool replayed = false;                        // its output came from the journal
 };
 
 NodeOutcome run_node(const CompiledGraph& graph, const std::string& node, const State& state,
                      const NodeContext::Where& where, StepJournal& journal,
                      const std::stop_token& cancel) {
-  NodeOutcome outcome{node, nullptr, {}, std::nullopt, false};
+  NodeOutcome outcome{node, nullptr, {}, ErrorCode::kInternal, std::nullopt, false};
   try {
     NodeContext ctx(state, node, where, journal, cancel);
     outcome.update = graph.node_fn(node)(ctx);
   } catch (const InterruptSignal& signal) {
     outcome.interrupt = signal;
+  } catch (const Error& e) {
+    outcome.error = e.what();
+    outcome.error_code = e.code();
   } catch (const std::exception& e) {
     outcome.error = e.what();
     if (outcome.error.empty()) outcome.error = "an exception without a message";
@@ -148,7 +152,8 @@ class Execution {
 
   std::vector<NodeOutcome> run_nodes(const Cursor& cursor, DurableJournal& journal);
   bool step(Cursor& cursor);
-  RunResult fail(const Cursor& cursor, const std::string& node, const std::string& error);
+  RunResult fail(const Cursor& cursor, const std::string& node, const std::string& error,
+                 ErrorCode code = ErrorCode::kInternal);
   RunResult interrupted(const Cursor& cursor, const std::vector<NodeOutcome>& outcomes,
                         DurableJournal& journal);
 
@@ -179,7 +184,7 @@ std::vector<NodeOutcome> Execution::run_nodes(const Cursor& cursor, DurableJourn
   const bool several = cursor.pending.size() > 1;
   const auto run_one = [&](const std::string& node) {
     if (auto output = journal.find(node, "output", "")) {
-      return NodeOutcome{node, *std::move(output), {}, std::nullopt, true};
+      return NodeOutcome{node, *std::move(output), {}, ErrorCode::kInternal, std::nullopt, true};
     }
     return run_node(graph_, node, cursor.state, where, journal, options_.cancel);
   };
@@ -224,7 +229,7 @@ bool Execution::step(Cursor& cursor) {
   }
   for (const NodeOutcome& o : outcomes) {
     if (!o.error.empty()) {
-      fail(cursor, o.node, o.error);
+      fail(cursor, o.node, o.error, o.error_code);
       return false;
     }
   }
@@ -280,8 +285,10 @@ bool Execution::step(Cursor& cursor) {
   return true;
 }
 
-RunResult Execution::fail(const Cursor& cursor, const std::string& node, const std::string& error) {
+RunResult Execution::fail(const Cursor& cursor, const std::string& node, const std::string& error,
+                          ErrorCode code) {
   result_.error = error;
+  result_.error_code = code;
   result_.failed_node = node;
   result_.failed_input = cursor.state;
   publisher_.publish({"error", {{"step", cursor.steps + 1}, {"node", node}, {"message", error}}});

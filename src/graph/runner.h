@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "graph/checkpointer.h"
 #include "graph/state_graph.h"
 
@@ -43,12 +44,13 @@ struct RunResult {
   std::string thread_id;
   RunStatus status = RunStatus::kDone;
   State state;
-  int steps = 0;                             // super-steps the run has committed
-  std::int64_t checkpoint = 0;               // the thread's latest checkpoint
-  std::vector<PendingInterrupt> interrupts;  // kInterrupted
-  std::string error;                         // kError: what failed
-  std::string failed_node;                   // kError
-  nlohmann::json failed_input;               // kError: the state the node was given
+  int steps = 0;                                // super-steps the run has committed
+  std::int64_t checkpoint = 0;                  // the thread's latest checkpoint
+  std::vector<PendingInterrupt> interrupts;     // kInterrupted
+  std::string error;                            // kError: what failed
+  ErrorCode error_code = ErrorCode::kInternal;  // kError: its kind (e.g. kUnavailable)
+  std::string failed_node;                      // kError
+  nlohmann::json failed_input;                  // kError: the state the node was given
 };
 
 // Starts a run of `graph` on thread `thread_id` (created for the graph if it does not exist;

@@ -128,28 +128,52 @@ void ModelManager::register_model(const std::string& name, const std::filesystem
   slots_[name] = std::move(slot);
 }
 
-void ModelManager::run_remote(Slot& slot, Job& job, std::optional<Clock::time_point> deadline) {
-  // The deadline fires the job's stop source, which the HTTP backends watch between chunks.
-  std::optional<std::jthread> timer;
-  if (deadline) {
-    timer.emplace([&job, when = *deadline](std::stop_token finished) {
-      std::mutex m;
-      std::condition_variable_any cv;
-      std::unique_lock<std::mutex> lock(m);
-      if (!cv.wait_until(lock, finished, when, [] { return false; })) {
-        if (!finished.stop_requested()) {
-          job.deadline_passed = true;
-          job.stop.request_stop();
-        }
+// Fires the job's stop source at `when` unless destroyed first. The backends watch that stop
+// between tokens, during prompt evaluation and (the HTTP ones) between chunks.
+std::optional<std::jthread> ModelManager::start_watchdog(Job& job,
+                                                         std::optional<Clock::time_point> when) {
+  if (!when) return std::nullopt;
+  return std::jthread([&job, when = *when](std::stop_token finished) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock<std::mutex> lock(m);
+    if (!cv.wait_until(lock, finished, when, [] { return false; })) {
+      if (!finished.stop_requested()) {
+        job.deadline_passed = true;
+        job.stop.request_stop();
       }
-    });
+    }
+  });
+}
+
+// The earlier of the caller's deadline and the call's own timeout from now.
+std::optional<ModelManager::Clock::time_point> ModelManager::call_deadline(
+    std::optional<Clock::time_point> caller) const {
+  if (options_.call_timeout.count() <= 0) return caller;
+  const Clock::time_point own = Clock::now() + options_.call_timeout;
+  return caller ? std::min(*caller, own) : own;
+}
+
+std::string ModelManager::deadline_message(const std::string& model) const {
+  std::string message = "model " + model + ": stopped at its deadline";
+  if (options_.call_timeout.count() > 0) {
+    message +=
+        " (each call may run " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.call_timeout).count()) +
+        " s: [inference] call_timeout_seconds)";
   }
+  return message;
+}
+
+void ModelManager::run_remote(Slot& slot, Job& job, std::optional<Clock::time_point> deadline) {
   const auto start = Clock::now();
   std::lock_guard<std::mutex> serial(slot.remote_mu);
   {
     std::lock_guard<std::mutex> lock(mu_);
     slot.stats.queue_wait_ms_total += ms_between(start, Clock::now());
   }
+  const auto watchdog = start_watchdog(job, call_deadline(deadline));
   job.work(*slot.backend, slot);
   std::lock_guard<std::mutex> lock(mu_);
   ++slot.stats.requests;
@@ -216,7 +240,7 @@ void ModelManager::submit_and_wait(const std::shared_ptr<Job>& job,
   done.wait();
   if (job->error) {
     if (job->deadline_passed) {
-      throw Error(ErrorCode::kDeadlineExceeded, "model " + job->model + ": deadline passed");
+      throw Error(ErrorCode::kDeadlineExceeded, deadline_message(job->model));
     }
     std::rethrow_exception(job->error);
   }
@@ -241,8 +265,7 @@ ChatResult ModelManager::chat(const std::string& model, ChatRequest request,
   };
   submit_and_wait(job, deadline);
   if (result.stop_reason == StopReason::kCancelled && job->deadline_passed) {
-    throw Error(ErrorCode::kDeadlineExceeded,
-                "model " + model + ": deadline passed during generation");
+    throw Error(ErrorCode::kDeadlineExceeded, deadline_message(model));
   }
   return result;
 }
@@ -287,7 +310,10 @@ void ModelManager::run_job(Job& job) {
       throw Error(ErrorCode::kCancelled, "model " + job.model + ": cancelled while queued");
     }
     Slot& slot = ensure_loaded(job);
-    job.work(*slot.backend, slot);
+    {
+      const auto watchdog = start_watchdog(job, call_deadline(std::nullopt));
+      job.work(*slot.backend, slot);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     ++slot.stats.requests;
     slot.last_used = Clock::now();

@@ -50,6 +50,10 @@ struct ModelManagerOptions {
   // When set, every request and response of every model is appended here (JSONL, see
   // docs/formats/replay.md), keyed by the model's registered name.
   std::filesystem::path record_path;
+  // Every call's own deadline, from when it starts running (after its model is loaded; time in
+  // the queue does not count): a call still running then is stopped and fails with
+  // kDeadlineExceeded. Zero: no limit. ([inference] call_timeout_seconds.)
+  std::chrono::milliseconds call_timeout{0};
   // Called from the worker while a local model loads (0..1, then 1 when ready).
   std::function<void(const std::string& model, float progress)> on_load_progress;
 };
@@ -101,7 +105,8 @@ class ModelManager {
   // Queues the request behind the ones already waiting, loads the model if needed (which may
   // evict others) and runs it. Throws a4ps::Error: kNotFound (unknown model), kCancelled
   // (request.cancel fired while queued or loading), kDeadlineExceeded (the deadline passed
-  // before or during the run), and whatever the backend throws. Other requests are unaffected
+  // before or during the run, or the call ran past options().call_timeout), and whatever the
+  // backend throws. Other requests are unaffected
   // by a failure.
   ChatResult chat(const std::string& model, ChatRequest request,
                   std::optional<Clock::time_point> deadline = std::nullopt);
@@ -121,6 +126,10 @@ class ModelManager {
   struct Job;
   void run_worker();
   void run_remote(Slot& slot, Job& job, std::optional<Clock::time_point> deadline);
+  static std::optional<std::jthread> start_watchdog(Job& job,
+                                                    std::optional<Clock::time_point> when);
+  std::optional<Clock::time_point> call_deadline(std::optional<Clock::time_point> caller) const;
+  std::string deadline_message(const std::string& model) const;
   std::unique_ptr<Backend> wrap_for_recording(const std::string& name,
                                               std::unique_ptr<Backend> backend);
   void run_job(Job& job);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/text.h"
 
 namespace a4ps::persona {
@@ -28,16 +29,15 @@ size_t prompt_budget_chars(const Persona& p, std::int32_t max_tokens, int contex
   return static_cast<size_t>(std::max<std::int64_t>(room * 2, 400));
 }
 
+// The record of a turn whose call ran past its deadline: what was said until then.
+json deadline_turn(const Persona& p, const std::string& said, const std::string& problem) {
+  return json{{"persona", p.name}, {"text", said}, {"stop", "deadline"}, {"problem", problem}};
+}
+
 }  // namespace
 
 std::string fit_prompt(const std::string& prompt, size_t max_chars) {
-  if (prompt.size() <= max_chars) return prompt;
-  static constexpr std::string_view kCut = "\n[...]\n";
-  const size_t keep = max_chars > kCut.size() ? max_chars - kCut.size() : 0;
-  const size_t head = keep * 2 / 5;
-  const size_t tail = keep - head;
-  return valid_utf8(prompt.substr(0, head)) + std::string(kCut) +
-         valid_utf8(prompt.substr(prompt.size() - tail));
+  return cut_middle(prompt, max_chars);
 }
 
 llm::ChatRequest Speaker::request_for(const Persona& p, const std::string& prompt,
@@ -61,10 +61,20 @@ json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string&
     llm::ChatRequest request = request_for(p, prompt, options, schema);
     request.cancel = ctx.cancel();
     ctx.set_part(options.part);
-    if (stream) {
-      request.on_token = [&ctx](std::string_view piece) { ctx.emit_token(valid_utf8(piece)); };
+    std::string said;  // what the model produced, kept if the call runs past its deadline
+    request.on_token = [&ctx, &said, stream](std::string_view piece) {
+      said += piece;
+      if (stream) ctx.emit_token(valid_utf8(piece));
+    };
+    llm::ChatResult result;
+    try {
+      result = models_.chat(p.model, std::move(request));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kDeadlineExceeded) throw;
+      // Journaled like any result: a resumed step must not walk into the same trap again.
+      log::warn(p.name + "'s turn (" + ctx.node() + "): " + e.what());
+      return deadline_turn(p, valid_utf8(said), e.what());
     }
-    const llm::ChatResult result = models_.chat(p.model, std::move(request));
     // A call cut short by cancellation is not a result: thrown before once() journals it, so
     // that the resumed step makes the call again instead of replaying half an answer.
     if (result.stop_reason == llm::StopReason::kCancelled) {
@@ -99,6 +109,11 @@ Decision Speaker::decide_with(const Persona& p, const json& schema, const json& 
     // A decision is a small object; room for it even when the persona's turns are short.
     if (retry.max_tokens == 0) retry.max_tokens = std::max(p.max_tokens, kDecisionMaxTokens);
     const json turn = call_model(retry);
+    if (turn.value("stop", "") == "deadline") {
+      // Another attempt would most likely spend the whole deadline again.
+      problem = turn.value("problem", "the call ran past its deadline");
+      break;
+    }
     json parsed;
     problem = unusable(turn.value("text", ""), validator, parsed);
     if (problem.empty()) return {parsed, false, {}};
@@ -128,8 +143,13 @@ Decision Speaker::decide_directly(const std::string& persona, const std::string&
   return decide_with(
       p, schema, safe_default, options,
       [&](const SpeakOptions& o) {
-        const llm::ChatResult result = models_.chat(p.model, request_for(p, prompt, o, &schema));
-        return json{{"text", valid_utf8(result.text)}};
+        try {
+          const llm::ChatResult result = models_.chat(p.model, request_for(p, prompt, o, &schema));
+          return json{{"text", valid_utf8(result.text)}};
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kDeadlineExceeded) throw;
+          return deadline_turn(p, "", e.what());
+        }
       },
       [](const std::string&) {});
 }

@@ -207,6 +207,52 @@ TEST(ModelManager, DeadlineDuringGenerationIsDeadlineExceeded) {
   EXPECT_FALSE(m.chat("m1", request(2)).text.empty());
 }
 
+TEST(ModelManager, CallTimeoutStopsALocalCallThatRunsTooLong) {
+  ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
+  o.call_timeout = 100ms;
+  ModelManager m(o);
+  m.register_model("m1", testing::seeded_model(1));
+  ChatRequest r = request(3000);
+  r.end_of_generation = ChatRequest::EndOfGeneration::kIgnore;
+  try {
+    m.chat("m1", r);
+    FAIL() << "3000 tokens in 100 ms";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+    EXPECT_NE(std::string(e.what()).find("call_timeout_seconds"), std::string::npos) << e.what();
+  }
+  // The model stays usable, and a call within its time is unaffected.
+  EXPECT_FALSE(m.chat("m1", request(2)).text.empty());
+}
+
+// A remote backend that never answers until it is cancelled, as a stuck server does.
+class SilentBackend final : public Backend {
+ public:
+  ChatResult chat(const ChatRequest& request) override {
+    while (!request.cancel.stop_requested()) std::this_thread::sleep_for(1ms);
+    ChatResult r;
+    r.stop_reason = StopReason::kCancelled;
+    return r;
+  }
+  std::vector<float> embed(std::string_view) override { return {1.0f}; }
+  int32_t embedding_size() const override { return 1; }
+  int32_t count_tokens(std::string_view) const override { return 1; }
+  int32_t context_size() const override { return 0; }
+};
+
+TEST(ModelManager, CallTimeoutStopsARemoteCallThatNeverAnswers) {
+  ModelManagerOptions o;
+  o.call_timeout = 50ms;
+  ModelManager m(o);
+  m.register_remote("silent", std::make_unique<SilentBackend>());
+  try {
+    m.chat("silent", request());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+  }
+}
+
 TEST(ModelManager, KeepAliveUnloadsIdleModels) {
   ModelManagerOptions o = options_for(4 * model_cost(), BudgetPolicy::kFit);
   o.keep_alive = 100ms;

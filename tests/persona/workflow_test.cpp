@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "core/text.h"
 #include "graph/checkpointer.h"
@@ -40,11 +42,17 @@ struct Script {
   std::string route_reply;                  // overrides the route JSON when set (e.g. garbage)
   std::function<void()> on_brick_proposal;  // called as BRICK proposes (e.g. to cancel)
   int failing_answers = 0;                  // ALFRED's final answer throws this many times
+  bool route_hangs = false;  // ALFRED's route never answers, until the call's deadline stops it
 
   std::string reply(const llm::ChatRequest& r) {
     const std::string who = persona_of(r);
     const std::string prompt = prompt_of(r);
     if (who == "ALFRED" && contains(prompt, "Decide the route")) {
+      if (route_hangs) {
+        while (!r.cancel.stop_requested())
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return "{\"research\": tr";
+      }
       if (!route_reply.empty()) return route_reply;
       const json& allowed = (*r.json_schema)["properties"];
       return json{{"research", research},
@@ -91,7 +99,8 @@ struct Script {
 struct Harness {
   Config config = Config::defaults();
   Codex codex = Codex::builtin(config);
-  llm::ModelManager models{llm::ModelManagerOptions{}};
+  // Scripted replies take microseconds; a call that waits this long is a hang by design.
+  llm::ModelManager models{llm::ModelManagerOptions{.call_timeout = std::chrono::seconds(2)}};
   motive::EventBus bus;
   Script script;
   std::mutex mu;
@@ -282,6 +291,28 @@ TEST(Workflow, AnUnusableDecisionIsRetriedOnceThenTakesTheSafeDefault) {
     }
   }
   EXPECT_TRUE(journaled);
+}
+
+TEST(Workflow, ACallStoppedAtItsDeadlineIsJournaledAndTheDecisionTakesItsDefaultAtOnce) {
+  Harness h(small(2, 1, 1, 1));
+  h.script.route_hangs = true;
+  const graph::RunResult r = h.run("Design the onboarding");
+  ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
+  EXPECT_EQ(h.count("ALFRED", "Decide the route"), 1u);  // no second attempt into the trap
+  EXPECT_EQ(r.state["route"]["default_used"], true);
+  bool deadline_journaled = false;
+  bool fallback_journaled = false;
+  for (const auto& c : h.checkpointer->history(r.thread_id)) {
+    for (const auto& e : h.checkpointer->journal(r.thread_id, c.id)) {
+      if (e.kind == "model" && e.value.value("stop", "") == "deadline") {
+        deadline_journaled = true;
+        EXPECT_NE(e.value.value("problem", "").find("call_timeout_seconds"), std::string::npos);
+      }
+      if (e.kind == "fallback") fallback_journaled = true;
+    }
+  }
+  EXPECT_TRUE(deadline_journaled);
+  EXPECT_TRUE(fallback_journaled);
 }
 
 TEST(Workflow, AResumedRunRepeatsNoJournaledModelCall) {
