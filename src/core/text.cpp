@@ -142,4 +142,22 @@ std::string valid_utf8(std::string_view text) {
   return out;
 }
 
+std::string cut_middle(std::string_view text, size_t max_chars) {
+  if (text.size() <= max_chars) return std::string(text);
+  static constexpr std::string_view kCut = "\n[...]\n";
+  const size_t keep = max_chars > kCut.size() ? max_chars - kCut.size() : 0;
+  const size_t head = keep * 2 / 5;
+  const size_t tail = keep - head;
+  // A sequence cut in two becomes U+FFFD (3 bytes) on each side: step back to a lead byte.
+  const auto is_continuation = [&](size_t i) {
+    return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
+  size_t head_end = head;
+  while (head_end > 0 && head_end < text.size() && is_continuation(head_end)) --head_end;
+  size_t tail_start = text.size() - tail;
+  while (tail_start < text.size() && is_continuation(tail_start)) ++tail_start;
+  return valid_utf8(text.substr(0, head_end)) + std::string(kCut) +
+         valid_utf8(text.substr(tail_start));
+}
+
 }  // namespace a4ps

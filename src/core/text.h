@@ -24,4 +24,8 @@ std::string format_bytes(double bytes);
 // (models sampled at random, tools and files can produce such bytes; JSON cannot hold them).
 std::string valid_utf8(std::string_view text);
 
+// `text` cut to at most `max_chars` bytes by removing its middle, marked "\n[...]\n": the
+// start (two fifths) and the end stay, each a whole UTF-8 sequence. Unchanged when it fits.
+std::string cut_middle(std::string_view text, size_t max_chars);
+
 }  // namespace a4ps

@@ -97,8 +97,10 @@ class Backend {
   // kCancelled and holds the text produced so far.
   virtual ChatResult chat(const ChatRequest& request) = 0;
 
-  // An L2-normalised embedding of `text`, of embedding_size() floats. Throws
-  // kFailedPrecondition if the model was not loaded for embeddings.
+  // An L2-normalised embedding of `text`, of embedding_size() floats, whatever its length (a
+  // backend fits a text longer than its context: the embedded llama.cpp averages windows, an
+  // OpenAI-compatible server that refuses it as too long gets it in halves, averaged; Ollama
+  // truncates). Throws kFailedPrecondition if the model was not loaded for embeddings.
   virtual std::vector<float> embed(std::string_view text) = 0;
   virtual int32_t embedding_size() const = 0;
 

@@ -9,10 +9,12 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "llm/ggml_log.h"
 #include "llm/json_schema.h"
 #include "llm/stream_filter.h"
@@ -33,6 +35,47 @@ struct SamplerDeleter {
   void operator()(llama_sampler* s) const { llama_sampler_free(s); }
 };
 using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+// A request's sampling: the chain (penalties, top-k/top-p/min-p, temperature, the seeded draw;
+// or greedy) and, apart from it, the grammar of a JSON schema. The grammar is consulted the way
+// llama.cpp's common sampler does it: the chain draws a token from the whole vocabulary, and
+// only when the grammar rejects that one token is the grammar applied to every candidate and
+// the draw repeated. A model that follows the grammar pays for one token's check, not 32,000.
+struct Sampling {
+  SamplerPtr chain;
+  SamplerPtr grammar;  // null without a schema
+  std::vector<llama_token_data> candidates;
+
+  llama_token sample(llama_context* ctx, int32_t n_vocab) {
+    llama_token token = draw(ctx, n_vocab, /*grammar_first=*/false);
+    if (grammar) {
+      llama_token_data single{token, 1.0f, 0.0f};
+      llama_token_data_array one{&single, 1, -1, false};
+      llama_sampler_apply(grammar.get(), &one);
+      if (single.logit == -INFINITY) token = draw(ctx, n_vocab, /*grammar_first=*/true);
+      llama_sampler_accept(grammar.get(), token);
+    }
+    llama_sampler_accept(chain.get(), token);
+    return token;
+  }
+
+ private:
+  llama_token draw(llama_context* ctx, int32_t n_vocab, bool grammar_first) {
+    const float* logits = llama_get_logits_ith(ctx, -1);
+    if (logits == nullptr) throw Error(ErrorCode::kInternal, "llama.cpp returned no logits");
+    candidates.resize(static_cast<size_t>(n_vocab));
+    for (llama_token t = 0; t < n_vocab; ++t) {
+      candidates[static_cast<size_t>(t)] = llama_token_data{t, logits[t], 0.0f};
+    }
+    llama_token_data_array array{candidates.data(), candidates.size(), -1, false};
+    if (grammar_first) llama_sampler_apply(grammar.get(), &array);
+    llama_sampler_apply(chain.get(), &array);
+    if (array.selected < 0 || static_cast<size_t>(array.selected) >= array.size) {
+      throw Error(ErrorCode::kInternal, "the sampler selected no token");
+    }
+    return array.data[array.selected].id;
+  }
+};
 
 void ensure_llama_initialized() {
   static std::once_flag once;
@@ -107,7 +150,14 @@ struct LlamaBackend::Impl {
   std::vector<llama_token> tokenize(std::string_view text, bool add_special,
                                     bool parse_special) const;
   std::string token_piece(llama_token token) const;
-  SamplerPtr make_sampler(const ChatRequest& request) const;
+  Sampling make_sampler(const ChatRequest& request) const;
+  SamplerPtr make_chain(const ChatRequest& request) const;
+  std::vector<float> embed_window(std::span<const llama_token> tokens);
+  // The prompt's tokens, after cutting the middle of the longest message (not the system
+  // prompt) until the prompt leaves the answer its max_tokens, or half the context. Throws
+  // kResourceExhausted when even that cannot fit.
+  std::vector<llama_token> fit_to_context(std::vector<ChatMessage>& messages,
+                                          int32_t max_tokens) const;
   // Applies exactly `wanted` (loading adapters not loaded yet) unless already applied.
   void apply_adapters(const std::vector<LoraAdapter>& wanted);
   // Steps of create(); each throws a4ps::Error naming the file and llama.cpp's reason.
@@ -121,8 +171,7 @@ struct LlamaBackend::Impl {
   bool evaluate_prompt(const std::vector<ChatMessage>& messages, std::vector<llama_token>& prompt,
                        int32_t& n_cached_tokens);
   std::string render(const std::vector<ChatMessage>& messages, bool add_assistant) const;
-  void generate(const ChatRequest& request, llama_sampler* sampler, int32_t max_new,
-                ChatResult& result);
+  void generate(const ChatRequest& request, Sampling& sampler, int32_t max_new, ChatResult& result);
 };
 
 std::vector<llama_token> LlamaBackend::Impl::tokenize(std::string_view text, bool add_special,
@@ -156,19 +205,24 @@ std::string LlamaBackend::Impl::token_piece(llama_token token) const {
   return piece;
 }
 
-SamplerPtr LlamaBackend::Impl::make_sampler(const ChatRequest& request) const {
-  const SamplingParams& s = request.sampling;
-  SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+Sampling LlamaBackend::Impl::make_sampler(const ChatRequest& request) const {
+  Sampling sampling;
+  sampling.chain = make_chain(request);
   if (request.json_schema) {
     const JsonSchema schema = JsonSchema::create(*request.json_schema);
     GgmlLogCapture capture;
-    llama_sampler* grammar = llama_sampler_init_grammar(vocab, schema.grammar().c_str(), "root");
-    if (grammar == nullptr) {
+    sampling.grammar.reset(llama_sampler_init_grammar(vocab, schema.grammar().c_str(), "root"));
+    if (!sampling.grammar) {
       throw_invalid_argument("JSON schema: its grammar was rejected by llama.cpp (" +
                              capture.last_error_or("no reason given") + ")");
     }
-    llama_sampler_chain_add(chain.get(), grammar);
   }
+  return sampling;
+}
+
+SamplerPtr LlamaBackend::Impl::make_chain(const ChatRequest& request) const {
+  const SamplingParams& s = request.sampling;
+  SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
   if (request.end_of_generation == ChatRequest::EndOfGeneration::kIgnore) {
     std::vector<llama_logit_bias> bans;
     const int32_t n_vocab = llama_vocab_n_tokens(vocab);
@@ -209,8 +263,9 @@ bool LlamaBackend::Impl::evaluate(std::span<llama_token> tokens) {
   return true;
 }
 
-void LlamaBackend::Impl::generate(const ChatRequest& request, llama_sampler* sampler,
-                                  int32_t max_new, ChatResult& result) {
+void LlamaBackend::Impl::generate(const ChatRequest& request, Sampling& sampler, int32_t max_new,
+                                  ChatResult& result) {
+  const int32_t n_vocab = llama_vocab_n_tokens(vocab);
   StreamFilter filter(request.stop);
   const auto emit = [&](const std::string& text) {
     if (!text.empty() && request.on_token) request.on_token(text);
@@ -222,7 +277,7 @@ void LlamaBackend::Impl::generate(const ChatRequest& request, llama_sampler* sam
       result.stop_reason = StopReason::kCancelled;
       break;
     }
-    llama_token token = llama_sampler_sample(sampler, ctx.get(), -1);
+    llama_token token = sampler.sample(ctx.get(), n_vocab);
     if (llama_vocab_is_eog(vocab, token)) {
       result.stop_reason = StopReason::kEndOfGeneration;
       break;
@@ -379,6 +434,48 @@ std::string LlamaBackend::render_prompt(const std::vector<ChatMessage>& messages
   return impl_->render(messages, /*add_assistant=*/true);
 }
 
+std::vector<llama_token> LlamaBackend::Impl::fit_to_context(std::vector<ChatMessage>& messages,
+                                                            int32_t max_tokens) const {
+  const auto n_ctx = static_cast<int32_t>(llama_n_ctx(ctx.get()));
+  // The answer keeps the room it asked for, up to half the context.
+  const int32_t budget = n_ctx - std::clamp(max_tokens, 1, n_ctx / 2);
+  std::vector<llama_token> prompt = tokenize(render(messages, true), true, true);
+  if (std::cmp_greater(prompt.size(), budget)) {
+    log::info(info.path.filename().string() + ": a prompt of " + std::to_string(prompt.size()) +
+              " tokens is cut in its middle to fit the context of " + std::to_string(n_ctx));
+  }
+  for (int attempt = 0; std::cmp_greater(prompt.size(), budget) && attempt < 8; ++attempt) {
+    // The longest message other than the system prompt loses its middle: as many characters
+    // as its share of the tokens that are too many, and a little more, since characters are
+    // not tokens.
+    size_t longest = messages.size();
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (messages[i].role == Role::kSystem && messages.size() > 1) continue;
+      if (longest == messages.size() ||
+          messages[i].content.size() > messages[longest].content.size()) {
+        longest = i;
+      }
+    }
+    std::string& content = messages[longest].content;
+    const auto own_tokens =
+        static_cast<double>(std::max<size_t>(tokenize(content, false, false).size(), 1));
+    const double others = static_cast<double>(prompt.size()) - own_tokens;
+    const double room = static_cast<double>(budget) - others;
+    if (room <= 0 || content.empty()) break;  // the rest alone is too long
+    const double keep = std::min(0.95 * room / own_tokens, 0.95);
+    content = cut_middle(content, static_cast<size_t>(keep * static_cast<double>(content.size())));
+    prompt = tokenize(render(messages, true), true, true);
+  }
+  if (std::cmp_greater(prompt.size(), budget)) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "prompt is " + std::to_string(prompt.size()) +
+                    " tokens even with its longest message cut, but the context holds " +
+                    std::to_string(n_ctx) + " with room for the answer; shorten the system " +
+                    "prompt or raise [inference] context_size");
+  }
+  return prompt;
+}
+
 bool LlamaBackend::Impl::evaluate_prompt(const std::vector<ChatMessage>& messages,
                                          std::vector<llama_token>& prompt,
                                          int32_t& n_cached_tokens) {
@@ -429,51 +526,33 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
   if (request.max_tokens < 1) throw_invalid_argument("max_tokens must be >= 1");
   validate_sampling(request.sampling);
 
-  std::vector<llama_token> prompt = impl_->tokenize(render_prompt(request.messages),
-                                                    /*add_special=*/true, /*parse_special=*/true);
+  std::vector<ChatMessage> messages = request.messages;
+  std::vector<llama_token> prompt = impl_->fit_to_context(messages, request.max_tokens);
   const auto n_ctx = static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
   const auto n_prompt = static_cast<int32_t>(prompt.size());
-  if (n_prompt >= n_ctx) {
-    throw Error(ErrorCode::kResourceExhausted,
-                "prompt is " + std::to_string(n_prompt) + " tokens but the context holds " +
-                    std::to_string(n_ctx) +
-                    "; shorten the prompt or raise [inference] context_size");
-  }
 
   impl_->apply_adapters(request.adapters);
   // Built before any evaluation, so a bad schema costs no inference.
-  SamplerPtr sampler = impl_->make_sampler(request);
+  Sampling sampler = impl_->make_sampler(request);
   ChatResult result;
   result.timings.n_prompt_tokens = n_prompt;
   impl_->active_cancel = request.cancel;
   const auto start = std::chrono::steady_clock::now();
-  const bool evaluated =
-      impl_->evaluate_prompt(request.messages, prompt, result.timings.n_cached_tokens);
+  const bool evaluated = impl_->evaluate_prompt(messages, prompt, result.timings.n_cached_tokens);
   result.timings.prompt_ms = elapsed_ms(start);
   if (!evaluated) {
     result.stop_reason = StopReason::kCancelled;
   } else {
-    impl_->generate(request, sampler.get(), std::min(request.max_tokens, n_ctx - n_prompt), result);
+    impl_->generate(request, sampler, std::min(request.max_tokens, n_ctx - n_prompt), result);
   }
   impl_->active_cancel = {};
   return result;
 }
 
-std::vector<float> LlamaBackend::embed(std::string_view text) {
-  if (impl_->params.purpose != ModelPurpose::kEmbed) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                impl_->info.path.string() + ": loaded for chat; load it for embeddings");
-  }
-  std::vector<llama_token> tokens = impl_->tokenize(text, /*add_special=*/true, false);
-  const auto n_ctx = static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
+// The pooled embedding of one window of tokens (at most a context's worth), not normalised.
+std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token> tokens) {
   const auto n = static_cast<int32_t>(tokens.size());
-  if (n == 0) throw_invalid_argument("embed: the text is empty");
-  if (n > n_ctx) {
-    throw Error(ErrorCode::kResourceExhausted, "text to embed is " + std::to_string(n) +
-                                                   " tokens but the context holds " +
-                                                   std::to_string(n_ctx));
-  }
-  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
+  llama_memory_clear(llama_get_memory(ctx.get()), true);
   llama_batch batch = llama_batch_init(n, 0, 1);
   for (int32_t i = 0; i < n; ++i) {
     batch.token[i] = tokens[static_cast<size_t>(i)];
@@ -483,19 +562,64 @@ std::vector<float> LlamaBackend::embed(std::string_view text) {
     batch.logits[i] = 1;
   }
   batch.n_tokens = n;
-  const int32_t rc = llama_decode(impl_->ctx.get(), batch);
+  const int32_t rc = llama_decode(ctx.get(), batch);
   llama_batch_free(batch);
+  if (rc == 2) throw Error(ErrorCode::kCancelled, "embedding was cancelled");
   if (rc != 0)
     throw Error(ErrorCode::kInternal, "embedding decode failed with code " + std::to_string(rc));
-  const float* pooled = llama_get_embeddings_seq(impl_->ctx.get(), 0);
+  const float* pooled = llama_get_embeddings_seq(ctx.get(), 0);
   if (pooled == nullptr)
     throw Error(ErrorCode::kInternal, "llama.cpp returned no pooled embedding");
-  std::vector<float> embedding(pooled, pooled + embedding_size());
+  return std::vector<float>(pooled, pooled + llama_model_n_embd(model.get()));
+}
+
+std::vector<float> LlamaBackend::embed(std::string_view text) {
+  if (impl_->params.purpose != ModelPurpose::kEmbed) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded for chat; load it for embeddings");
+  }
+  const std::vector<llama_token> content = impl_->tokenize(text, /*add_special=*/false, false);
+  if (content.empty()) throw_invalid_argument("embed: the text is empty");
+  // The special tokens the model wants around a text (BERT's [CLS] … [SEP], llama's BOS).
+  std::vector<llama_token> head;
+  std::vector<llama_token> tail;
+  const llama_vocab* vocab = impl_->vocab;
+  if (llama_vocab_get_add_bos(vocab) && llama_vocab_bos(vocab) != LLAMA_TOKEN_NULL) {
+    head.push_back(llama_vocab_bos(vocab));
+  }
+  if (llama_vocab_get_add_eos(vocab) && llama_vocab_eos(vocab) != LLAMA_TOKEN_NULL) {
+    tail.push_back(llama_vocab_eos(vocab));
+  }
+  // A text longer than the context is embedded in context-sized windows, each with the model's
+  // special tokens, and its embedding is the mean of theirs weighted by their tokens
+  // (docs/formats/workflow.md, "Long material").
+  // A pooled embedding comes from one batch: the window is the smallest of the context, the
+  // batch and the micro-batch (llama.cpp may round the context up past the batch).
+  const auto n_ctx =
+      static_cast<size_t>(std::min({llama_n_ctx(impl_->ctx.get()), llama_n_batch(impl_->ctx.get()),
+                                    llama_n_ubatch(impl_->ctx.get())}));
+  const size_t window =
+      n_ctx > head.size() + tail.size() + 1 ? n_ctx - head.size() - tail.size() : n_ctx;
+  std::vector<double> sum(static_cast<size_t>(embedding_size()), 0.0);
+  std::vector<llama_token> tokens;
+  for (size_t start = 0; start < content.size(); start += window) {
+    const size_t n = std::min(window, content.size() - start);
+    tokens = head;
+    tokens.insert(tokens.end(), content.begin() + static_cast<std::ptrdiff_t>(start),
+                  content.begin() + static_cast<std::ptrdiff_t>(start + n));
+    tokens.insert(tokens.end(), tail.begin(), tail.end());
+    if (tokens.size() > n_ctx) tokens.resize(n_ctx);
+    const std::vector<float> part = impl_->embed_window(tokens);
+    for (size_t i = 0; i < sum.size(); ++i) {
+      sum[i] += static_cast<double>(part[i]) * static_cast<double>(n);
+    }
+  }
   double norm = 0;
-  for (const float v : embedding) norm += static_cast<double>(v) * static_cast<double>(v);
+  for (const double v : sum) norm += v * v;
   norm = std::sqrt(norm);
-  if (norm > 0) {
-    for (float& v : embedding) v = static_cast<float>(static_cast<double>(v) / norm);
+  std::vector<float> embedding(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) {
+    embedding[i] = static_cast<float>(norm > 0 ? sum[i] / norm : sum[i]);
   }
   return embedding;
 }

@@ -81,12 +81,50 @@ void normalize(std::vector<float>& v) {
   }
 }
 
+namespace {
+
+HttpOptions named_openai(HttpOptions http) {
+  if (http.server_name.empty()) http.server_name = "the OpenAI-compatible server";
+  if (http.unreachable_fix.empty()) {
+    http.unreachable_fix =
+        "start it, or correct the URL in the model's [models] entry "
+        "(openai:NAME@URL)";
+  }
+  return http;
+}
+
+}  // namespace
+
 OpenAIBackend::OpenAIBackend(std::string base_url, std::string model, RemoteOptions options)
-    : http_(std::make_unique<HttpClient>(base_url, options.http)),
+    : http_(std::make_unique<HttpClient>(base_url, named_openai(options.http))),
       model_(std::move(model)),
       options_(options) {}
 
 OpenAIBackend::~OpenAIBackend() = default;
+
+namespace {
+
+// llama-server refuses an input longer than its batch or context with these words.
+bool refused_as_too_long(const HttpResponse& response) {
+  return response.status >= 400 &&
+         (response.body.find("too large") != std::string::npos ||
+          response.body.find("larger than the max context") != std::string::npos);
+}
+
+// Where to cut `text` in two: the whitespace nearest its middle, else the middle of a
+// character sequence.
+size_t split_point(std::string_view text) {
+  const size_t middle = text.size() / 2;
+  const size_t space = text.find_first_of(" \n\t", middle);
+  if (space != std::string_view::npos && space + 1 < text.size()) return space + 1;
+  size_t at = middle;
+  while (at > 0 && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
+  return at > 0 ? at : middle;
+}
+
+constexpr int kMaxSplitDepth = 10;  // 1,024 pieces: far past any server's batch
+
+}  // namespace
 
 HttpResponse OpenAIBackend::post_with_retries(const std::string& path, const std::string& body) {
   auto backoff = options_.initial_backoff;
@@ -94,7 +132,8 @@ HttpResponse OpenAIBackend::post_with_retries(const std::string& path, const std
     const bool last = attempt >= options_.max_retries;
     try {
       HttpResponse response = http_->post_json(path, body);
-      if (!retryable(response.status) || last) return response;
+      // A refusal of a too long input is an answer, not a fault worth another try.
+      if (!retryable(response.status) || last || refused_as_too_long(response)) return response;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kUnavailable || last) throw;
     }
@@ -228,9 +267,27 @@ ChatResult OpenAIBackend::chat_streaming(const ChatRequest& request, const std::
 }
 
 std::vector<float> OpenAIBackend::embed(std::string_view text) {
+  return embed_fitted(text, 0);
+}
+
+// A text the server refuses as too long is embedded in halves, and its embedding is the mean
+// of theirs weighted by their length (docs/formats/workflow.md, "Long material").
+std::vector<float> OpenAIBackend::embed_fitted(std::string_view text, int depth) {
   const std::string where = http_->base_url() + "/v1/embeddings (model " + model_ + ")";
   const nlohmann::json body = {{"model", model_}, {"input", text}};
   const HttpResponse response = post_with_retries("/v1/embeddings", body.dump());
+  if (refused_as_too_long(response) && depth < kMaxSplitDepth && text.size() > 1) {
+    const size_t at = split_point(text);
+    const std::vector<float> first = embed_fitted(text.substr(0, at), depth + 1);
+    const std::vector<float> second = embed_fitted(text.substr(at), depth + 1);
+    if (first.size() != second.size()) malformed(where, "two pieces of one text differ in size");
+    std::vector<float> mean(first.size());
+    const auto w1 = static_cast<float>(at);
+    const auto w2 = static_cast<float>(text.size() - at);
+    for (size_t i = 0; i < mean.size(); ++i) mean[i] = first[i] * w1 + second[i] * w2;
+    normalize(mean);
+    return mean;
+  }
   if (response.status != 200) throw_http_status(where, response);
   const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
   if (!parsed.is_object() || !parsed.contains("data") || !parsed["data"].is_array() ||

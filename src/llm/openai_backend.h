@@ -41,6 +41,7 @@ class OpenAIBackend final : public Backend {
   int32_t context_size() const override { return 0; }
 
  private:
+  std::vector<float> embed_fitted(std::string_view text, int depth);
   HttpResponse post_with_retries(const std::string& path, const std::string& body);
   ChatResult chat_streaming(const ChatRequest& request, const std::string& body);
 

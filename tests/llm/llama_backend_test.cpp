@@ -117,11 +117,25 @@ TEST_F(LlamaBackendTest, StopStringEndsGenerationAndIsNotInTheText) {
   EXPECT_EQ(stopped.text, free_run.text.substr(0, free_run.text.find(stop)));
 }
 
-TEST_F(LlamaBackendTest, PromptLongerThanTheContextIsResourceExhausted) {
-  ChatRequest r = request(1);
-  std::string long_prompt;
-  for (int i = 0; i < 400; ++i) long_prompt += "onboarding protocol ";
+TEST_F(LlamaBackendTest, PromptLongerThanTheContextLosesItsMiddleAndStillAnswers) {
+  ChatRequest r = request(1, 32);
+  std::string long_prompt = "Task: onboarding.\n";
+  for (int i = 0; i < 2000; ++i) long_prompt += "protocol " + std::to_string(i) + " ";
+  long_prompt += "\nAnswer now.";
   r.messages.back().content = long_prompt;
+  const ChatResult result = chat_->chat(r);
+  EXPECT_GT(result.timings.n_generated_tokens, 0);
+  // The answer kept its room: the prompt and max_tokens fit the context of 512.
+  EXPECT_LE(result.timings.n_prompt_tokens + 32, 512);
+  EXPECT_GT(result.timings.n_prompt_tokens, 100) << "cut to its room, not to nothing";
+}
+
+TEST_F(LlamaBackendTest, SystemPromptThatAloneFillsTheContextIsResourceExhausted) {
+  ChatRequest r = request(1);
+  std::string long_system;
+  for (int i = 0; i < 400; ++i) long_system += "onboarding protocol ";
+  r.messages.front().content = long_system;
+  r.messages.back().content = "hi";
   try {
     chat_->chat(r);
     FAIL();
@@ -199,6 +213,23 @@ TEST(LlamaEmbedding, HasTheModelsDimensionAndUnitNorm) {
   EXPECT_EQ(embedder->embed("search_document: the community atlas"), a);
   EXPECT_NE(embedder->embed("a different text entirely"), a);
   EXPECT_THROW(embedder->chat({.messages = {{Role::kUser, "hi"}}}), Error);
+}
+
+TEST(LlamaEmbedding, TextLongerThanTheContextIsEmbeddedInWindows) {
+  auto embedder = LlamaBackend::create(
+      {.path = testing::test_model("embed"), .n_ctx = 64, .purpose = ModelPurpose::kEmbed});
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "the community atlas lists food banks. ";
+  const std::vector<float> v = embedder->embed(text);
+  ASSERT_EQ(v.size(), 64u);
+  double norm = 0;
+  for (const float x : v) norm += static_cast<double>(x) * static_cast<double>(x);
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  // A text that fits is embedded as one window, exactly as before.
+  const std::string shorter = "the community atlas lists food banks.";
+  EXPECT_EQ(embedder->embed(shorter), embedder->embed(shorter));
+  // The windows' mean is close to, not equal to, the embedding of one window of the text.
+  EXPECT_NE(v, embedder->embed(text.substr(0, 100)));
 }
 
 }  // namespace
