@@ -47,9 +47,9 @@ class GraphRuntime {
   llm::ModelManager& embedding_models();
   const Codex& codex();
   motive::EventBus& bus() { return bus_; }
-  // The image's episodic memory with the embedder [memory] chooses: [models] embedding
-  // (through whichever ModelManager this runtime made first), or the built-in lexical one,
-  // which is said on stderr.
+  // The image's episodic memory with the embedder [memory] embedder chooses: [models]
+  // embedding (through whichever ModelManager this runtime made first; "auto" takes it when it
+  // is a local GGUF file), or the built-in lexical one, which is said on stderr.
   memory::MemoryStore& memory();
   // The Tool Forge over the image's registry, with the sandbox [sandbox] runtime picks. When no
   // runtime works here its sandbox is null: it refuses to run code, and why is said once on
@@ -59,6 +59,7 @@ class GraphRuntime {
   forge::ToolRegistry& tools();
 
  private:
+  memory::Embedder memory_embedder();
   const GlobalOptions& options_;
   const Config& config_;
   std::filesystem::path image_dir_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,9 @@ std::string hex64(uint64_t value);
 
 // SHA-256 of `bytes` as 64 lower-case hex digits.
 std::string sha256_hex(std::string_view bytes);
+
+// SHA-256 of a file's contents, read in 1 MiB pieces. Throws kNotFound if it cannot be opened,
+// kDataLoss on a read error.
+std::string sha256_file_hex(const std::filesystem::path& path);
 
 }  // namespace a4ps

@@ -11,7 +11,8 @@ struct HttpClient::Impl {
   httplib::Client client;
 };
 
-HttpClient::HttpClient(const std::string& base_url, HttpOptions options) : base_url_(base_url) {
+HttpClient::HttpClient(const std::string& base_url, HttpOptions options)
+    : base_url_(base_url), options_(options) {
   if (!base_url.starts_with("http://") && !base_url.starts_with("https://")) {
     throw_invalid_argument("server URL \"" + base_url + "\": must start with http:// or https://");
   }
@@ -34,23 +35,29 @@ HttpClient::~HttpClient() = default;
 
 namespace {
 
-[[noreturn]] void throw_transport_error(const std::string& url, const std::string& path,
-                                        httplib::Error error) {
-  throw Error(ErrorCode::kUnavailable,
-              url + path + ": no response (" + httplib::to_string(error) + ")");
+[[noreturn]] void throw_transport_error(const HttpOptions& options, const std::string& url,
+                                        const std::string& path, httplib::Error error) {
+  const std::string what =
+      error == httplib::Error::Connection ? "is not reachable (connection refused)"
+      : error == httplib::Error::Read     ? "did not answer in time"
+                                          : "gave no response (" + httplib::to_string(error) + ")";
+  if (options.server_name.empty()) throw Error(ErrorCode::kUnavailable, url + path + " " + what);
+  std::string message = options.server_name + " at " + url + path + " " + what;
+  if (!options.unreachable_fix.empty()) message += ": " + options.unreachable_fix;
+  throw Error(ErrorCode::kUnavailable, message);
 }
 
 }  // namespace
 
 HttpResponse HttpClient::get(const std::string& path) {
   auto result = impl_->client.Get(path);
-  if (!result) throw_transport_error(base_url_, path, result.error());
+  if (!result) throw_transport_error(options_, base_url_, path, result.error());
   return {result->status, result->body};
 }
 
 HttpResponse HttpClient::post_json(const std::string& path, const std::string& body) {
   auto result = impl_->client.Post(path, body, "application/json");
-  if (!result) throw_transport_error(base_url_, path, result.error());
+  if (!result) throw_transport_error(options_, base_url_, path, result.error());
   return {result->status, result->body};
 }
 
@@ -83,7 +90,7 @@ HttpResponse HttpClient::post_json_streaming(const std::string& path, const std:
   auto result = impl_->client.send(request);
   if (!result) {
     if (*cancelled) return {0, {}};
-    throw_transport_error(base_url_, path, result.error());
+    throw_transport_error(options_, base_url_, path, result.error());
   }
   return response;
 }

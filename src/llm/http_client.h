@@ -14,6 +14,10 @@ namespace a4ps::llm {
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds read_timeout{300000};
+  // Who the server is and what to do when it does not answer, for people: "Ollama" and
+  // "start it with `ollama serve` ...". Empty: the URL alone is named.
+  std::string server_name;
+  std::string unreachable_fix;
 };
 
 struct HttpResponse {
@@ -45,6 +49,7 @@ class HttpClient {
  private:
   struct Impl;
   std::string base_url_;
+  HttpOptions options_;
   std::unique_ptr<Impl> impl_;
 };
 

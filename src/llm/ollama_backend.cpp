@@ -27,9 +27,24 @@ std::string default_ollama_url() {
   return value.starts_with("http://") || value.starts_with("https://") ? value : "http://" + value;
 }
 
+namespace {
+
+HttpOptions named_ollama(HttpOptions http, const std::string& model) {
+  if (http.server_name.empty()) http.server_name = "Ollama";
+  if (http.unreachable_fix.empty()) {
+    http.unreachable_fix = "start it (`ollama serve`, then `ollama pull " + model +
+                           "`), set OLLAMA_HOST to where it runs, or point the model's [models] "
+                           "entry at a local GGUF file (for memory alone, [memory] embedder = "
+                           "\"lexical\" needs no model)";
+  }
+  return http;
+}
+
+}  // namespace
+
 OllamaBackend::OllamaBackend(std::string base_url, std::string model,
                              std::optional<std::chrono::seconds> keep_alive, RemoteOptions options)
-    : http_(std::make_unique<HttpClient>(base_url, options.http)),
+    : http_(std::make_unique<HttpClient>(base_url, named_ollama(options.http, model))),
       model_(std::move(model)),
       keep_alive_(keep_alive),
       options_(options) {}

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/json_text.h"
+#include "core/log.h"
 #include "image/sqlite.h"
 #include "memory/lexical_embedder.h"
 
@@ -64,6 +65,28 @@ std::string fts_query(const std::string& query) {
   return out;
 }
 
+// Vectors stored under a name the embedder had before (a model once known by its path) become
+// its own, once: only when it has none yet, so two models never mix.
+void take_over_former_names(sql::Database& db, const Embedder& embedder) {
+  if (embedder.former_names.empty()) return;
+  auto mine = db.prepare("SELECT count(*) FROM memory_embeddings WHERE model = ?");
+  mine.bind(1, embedder.name);
+  if (!mine.step() || mine.int64(0) > 0) return;
+  for (const std::string& former : embedder.former_names) {
+    sql::Transaction tx(db);
+    auto move = db.prepare("UPDATE memory_embeddings SET model = ? WHERE model = ?");
+    move.bind(1, embedder.name).bind(2, former);
+    move.step();
+    const std::int64_t moved = db.changes();
+    tx.commit();
+    if (moved > 0) {
+      log::info("memory: " + std::to_string(moved) + " vectors of " + former +
+                " are now known as " + embedder.name);
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 Embedder lexical_embedder() {
@@ -83,12 +106,28 @@ std::unique_ptr<MemoryStore> MemoryStore::open(const std::filesystem::path& stat
                                                Embedder embedder, MemoryStoreOptions options) {
   auto db = sql::Database::open(state_db.string());
   db->exec("PRAGMA synchronous=NORMAL", "setting durability");
+  take_over_former_names(*db, embedder);
   std::unique_ptr<MemoryStore> store(new MemoryStore(std::move(db), std::move(embedder)));
   std::lock_guard lock(store->mu_);
   store->vectors_ = std::make_unique<VectorCache>(
       *store->db_, store->embedder_.name, std::move(options.index), std::move(options.index_dir),
       std::move(options.rebuild_progress));
+  store->warn_if_partly_embedded();
   return store;
+}
+
+void MemoryStore::warn_if_partly_embedded() {
+  auto q = db_->prepare(
+      "SELECT count(*), count(e.memory_id) FROM memories m LEFT JOIN memory_embeddings e ON "
+      "e.memory_id = m.id AND e.model = ? WHERE m.deleted = 0");
+  q.bind(1, embedder_.name);
+  if (!q.step()) return;
+  const std::int64_t live = q.int64(0);
+  const std::int64_t embedded = q.int64(1);
+  if (embedded >= live) return;
+  log::warn("memory: " + std::to_string(live - embedded) + " of " + std::to_string(live) +
+            " memories have no vector from the embedder " + embedder_.name +
+            ", so searches find them by their words only; `a4ps memory reindex` embeds them");
 }
 
 std::vector<float> MemoryStore::embed_checked(const std::string& text, bool query) {

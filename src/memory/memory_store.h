@@ -36,6 +36,9 @@ struct Embedder {
   std::string name;
   std::function<std::vector<float>(const std::string& text)> embed_document;
   std::function<std::vector<float>(const std::string& text)> embed_query;
+  // Names the same embedder was stored under before (a model once known by its path): their
+  // vectors are taken over when the store has none under `name`.
+  std::vector<std::string> former_names;
 };
 
 // The built-in lexical embedder (lexical_embedder.h).
@@ -137,6 +140,8 @@ class MemoryStore {
   // Reads h's row and applies the filters and weights; false when it is gone or filtered out.
   bool fill(Hit& h, const SearchOptions& options, std::int64_t now);
   // (id, bm25) of the best `n` live memories under `prefix`; requires mu_.
+  // Says in the log how many live memories lack a vector of this embedder.
+  void warn_if_partly_embedded();
   std::vector<std::pair<std::int64_t, double>> keyword_leg(const std::string& query,
                                                            const std::string& prefix, int n);
 

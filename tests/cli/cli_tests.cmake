@@ -76,7 +76,7 @@ a4ps_cli_test(codex_unknown_model 2 "\\[persona.brick\\] model = \"gpt-17\": mus
               --codex ${F}/bad_codex.toml config check)
 a4ps_cli_test(unknown_persona 3 "persona batman: not in the codex"
               generate --persona batman "hi")
-a4ps_cli_test(ollama_unreachable 4 "127.0.0.1:9/api/chat: no response"
+a4ps_cli_test(ollama_unreachable 4 "Ollama at http://127.0.0.1:9/api/chat is not reachable \\(connection refused\\): start it \\(`ollama serve`"
               --config ${F}/ollama.toml generate --persona brick "hi")
 set_tests_properties(cli.ollama_unreachable PROPERTIES ENVIRONMENT "OLLAMA_HOST=127.0.0.1:9")
 a4ps_cli_test(generate_record 0 "stopped"
@@ -109,6 +109,11 @@ add_test(NAME cli.graph_flow
 add_test(NAME cli.workflow_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/workflow_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-workflow-flow")
+
+# The run that hung in BRICK's tool step (shared/repro/brick-tools-hang) resumes to its end.
+add_test(NAME cli.hang_regression
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/hang_regression.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-hang-regression")
 
 # The README's main job, as a user runs it: the seeding task through the four personas.
 add_test(NAME cli.demo_script COMMAND "${PROJECT_SOURCE_DIR}/scripts/demo.sh")
