@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds (the normal and the ASan+UBSan
-# variants, plus llama-server and llama-bench as peers) and runs the whole suite through ctest.
+# The README's test command: installs what is missing, builds what the tests need (the normal
+# and the ASan+UBSan variants, and llama-server as the HTTP backends' peer) and runs the whole
+# suite through ctest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A4PS_APT_PACKAGES+=(chromium)  # the browser UI's end-to-end test drives it
 ensure_packages
 ensure_node_test_deps
 ensure_web_deps
-build_targets all llama_peers
+build_targets a4ps_test_deps
 say "running the tests"
 cd "$A4PS_BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" "$@"
