@@ -45,7 +45,7 @@ std::string usage_error_text(const CLI::App& app, const CLI::ParseError& error) 
   const std::string message = error.what();
   if (error.get_name() == "RequiredError" && message.starts_with("A subcommand")) {
     // CLI11 checks for the missing command before it complains of what it did not know.
-    const std::vector<std::string> extras = leaf->remaining();
+    const std::vector<std::string> extras = app.remaining(true);
     if (!extras.empty()) {
       return (extras.front().starts_with("-") ? "unknown option " : "unknown command ") +
              extras.front() + " for " + path + help;
@@ -110,7 +110,7 @@ CLI::Validator at_least(long long min) {
         if (used != value.size() || n < min) return value + ": " + bound;
         return {};
       },
-      "INT>=" + std::to_string(min));
+      "");
 }
 
 std::string checked_utf8(std::string_view text, const std::string& what) {

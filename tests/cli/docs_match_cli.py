@@ -118,7 +118,7 @@ def check(a4ps, doc_paths):
                     for name in unknown:
                         problems.append(f"{doc}:{number}: names `a4ps {name}`, which is not a command")
                     if primary:
-                        documented_commands.update(paths)
+                        documented_commands.update(p[:n] for p in paths for n in range(1, len(p) + 1))
                     owners, strict = paths, True
                 else:
                     if in_block:
