@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace a4ps::cli {
 namespace {
@@ -30,6 +31,28 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
                  "The image to use (default: $A4PS_IMAGE, else ~/.local/share/a4ps/image)")
       ->type_name("DIR");
   app.add_flag("-v,--verbose", options.verbose, "Log what happens, llama.cpp included");
+}
+
+std::string usage_error_text(const CLI::App& app, const CLI::ParseError& error) {
+  // The command being parsed when the error came: the deepest one selected.
+  const CLI::App* leaf = &app;
+  std::string path = "a4ps";
+  while (!leaf->get_subcommands().empty()) {
+    leaf = leaf->get_subcommands().front();
+    path += " " + leaf->get_name();
+  }
+  const std::string help = " (see: " + path + " --help)";
+  const std::string message = error.what();
+  if (error.get_name() == "RequiredError" && message.starts_with("A subcommand")) {
+    // CLI11 checks for the missing command before it complains of what it did not know.
+    const std::vector<std::string> extras = app.remaining(true);
+    if (!extras.empty()) {
+      return (extras.front().starts_with("-") ? "unknown option " : "unknown command ") +
+             extras.front() + " for " + path + help;
+    }
+    return path + ": a command is required" + help;
+  }
+  return message + help;
 }
 
 void apply_verbosity(const GlobalOptions& options) {
@@ -71,6 +94,70 @@ llm::ModelRef resolve_model(const Config& config, const std::string& model_name)
 
 bool stderr_is_terminal() {
   return isatty(STDERR_FILENO) != 0;
+}
+
+CLI::Validator at_least(long long min) {
+  const std::string bound = "must be a whole number, at least " + std::to_string(min);
+  return CLI::Validator(
+      [min, bound](const std::string& value) -> std::string {
+        long long n = 0;
+        size_t used = 0;
+        try {
+          n = std::stoll(value, &used);
+        } catch (const std::exception&) {
+          return value + ": " + bound;
+        }
+        if (used != value.size() || n < min) return value + ": " + bound;
+        return {};
+      },
+      "");
+}
+
+std::string checked_utf8(std::string_view text, const std::string& what) {
+  std::string valid = valid_utf8(text);
+  if (valid != text) {
+    // valid_utf8 turns each invalid byte into the three bytes of U+FFFD.
+    log::warn(what + " is not valid UTF-8: " + std::to_string((valid.size() - text.size()) / 2) +
+              " byte(s) replaced by U+FFFD (convert it first, e.g. iconv -f latin1 -t utf-8)");
+  }
+  return valid;
+}
+
+std::string non_regular_kind(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  switch (status.type()) {
+    case std::filesystem::file_type::directory:
+      return "a directory";
+    case std::filesystem::file_type::fifo:
+      return "a FIFO";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    case std::filesystem::file_type::block:
+    case std::filesystem::file_type::character:
+      return "a device";
+    case std::filesystem::file_type::regular:
+    case std::filesystem::file_type::not_found:
+    case std::filesystem::file_type::none:
+      return "";
+    default:
+      return "a special file";
+  }
+}
+
+void refuse_non_regular_file(const std::filesystem::path& path, const std::string& label,
+                             const std::string& expected) {
+  const std::string kind = non_regular_kind(path);
+  if (!kind.empty()) throw_invalid_argument(label + ": is " + kind + ", not " + expected);
+}
+
+void require_regular_file(const std::filesystem::path& path, const std::string& label,
+                          const std::string& expected) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return;
+  const std::string kind = non_regular_kind(path);
+  if (kind.empty()) throw_not_found(label + ": no such file");
+  throw_invalid_argument(label + ": is " + kind + ", not " + expected);
 }
 
 }  // namespace a4ps::cli

@@ -23,6 +23,11 @@ struct GlobalOptions {
 
 void add_global_options(CLI::App& app, GlobalOptions& options);
 
+// The message for a CLI11 usage error, in the a4ps manner: "a command is required" rather than
+// CLI11's "A subcommand is required", an unknown option named as such even where CLI11 first
+// complains of the missing command, and where to read the usage.
+std::string usage_error_text(const CLI::App& app, const CLI::ParseError& error);
+
 // Sets the log level from --verbose; every command calls it first.
 void apply_verbosity(const GlobalOptions& options);
 
@@ -37,6 +42,27 @@ llm::ModelRef resolve_model(const Config& config, const std::string& model_name)
 
 // True when stderr is a terminal (progress is drawn in place there, else printed as lines).
 bool stderr_is_terminal();
+
+// A CLI11 check that the option's value is a whole number of at least `min`; its message names
+// the value and the bound ("--limit: 0: must be a whole number, at least 1").
+CLI::Validator at_least(long long min);
+
+// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD. When anything was
+// replaced, says so once on stderr, naming `what` (e.g. "the task", "--doc notes.md") and how
+// many bytes were not UTF-8, so a Latin-1 file is not silently mangled.
+std::string checked_utf8(std::string_view text, const std::string& what);
+
+// Throws unless `path` is a regular file: kNotFound when nothing is there ("LABEL: no such
+// file"), kInvalidArgument naming what is there instead (a directory, a FIFO, a socket, a
+// device), e.g. "--doc notes: is a directory, not a text file".
+void require_regular_file(const std::filesystem::path& path, const std::string& label,
+                          const std::string& expected);
+// Throws kInvalidArgument when something that is not a regular file is at `path` (as
+// require_regular_file); does nothing when nothing is there, for the caller to say so.
+void refuse_non_regular_file(const std::filesystem::path& path, const std::string& label,
+                             const std::string& expected);
+// What is at `path` when it is not a regular file: "a directory", "a FIFO", ...; "" otherwise.
+std::string non_regular_kind(const std::filesystem::path& path);
 
 // Registers the subcommands; each file below defines one group.
 void add_models_commands(CLI::App& app, const GlobalOptions& options);

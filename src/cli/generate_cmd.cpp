@@ -117,6 +117,7 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
     g.persona = persona.name;
     g.label = persona.name;
   } else {
+    refuse_non_regular_file(o.model_file, o.model_file, "a GGUF model file");
     g.model = llm::ModelRef::parse("gguf:" + o.model_file, ".");
     g.model_key = o.model_file;
     g.label = g.model.path.filename().string();

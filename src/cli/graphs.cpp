@@ -73,12 +73,23 @@ graph::CompiledGraph engine_check_graph() {
   return g.compile();
 }
 
-void report_crashed_runs(graph::Checkpointer& checkpointer) {
+void report_crashed_runs(const GlobalOptions& options, graph::Checkpointer& checkpointer) {
   for (const graph::RunInfo& run : checkpointer.recover_crashed_runs()) {
     log::warn("run " + run.id + " on thread " + run.thread_id + " was left running by pid " +
-              std::to_string(run.pid) + ", which is gone; continue it with: a4ps resume " +
-              run.thread_id);
+              std::to_string(run.pid) + ", which is gone; continue it with: " +
+              a4ps_command(options, "resume " + run.thread_id));
   }
+}
+
+// `text` as one shell word.
+std::string shell_word(const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_-./:=@%+,") == std::string::npos;
+  if (plain) return text;
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
 }
 
 }  // namespace
@@ -98,15 +109,7 @@ void GraphRuntime::on_load_progress(std::function<void(const std::string&, float
 }
 
 const Codex& GraphRuntime::codex() {
-  if (!codex_) {
-    GlobalOptions effective = options_;
-    const auto image_codex = image_dir_ / "codex" / "persona_codex.toml";
-    if (effective.codex_path.empty() && std::getenv("A4PS_CODEX") == nullptr &&
-        std::filesystem::exists(image_codex)) {
-      effective.codex_path = image_codex.string();
-    }
-    codex_ = load_codex(effective, config_);
-  }
+  if (!codex_) codex_ = load_image_codex(options_, config_, image_dir_);
   return *codex_;
 }
 
@@ -278,6 +281,28 @@ std::filesystem::path selected_image_dir(const GlobalOptions& options) {
                                     : std::filesystem::path(options.image_path);
 }
 
+std::string a4ps_command(const GlobalOptions& options, const std::string& rest) {
+  std::string command = "a4ps";
+  const std::filesystem::path image = selected_image_dir(options);
+  const char* env = std::getenv("A4PS_IMAGE");
+  const bool default_image = options.image_path.empty() && (env == nullptr || *env == '\0');
+  if (!default_image) command += " --image " + shell_word(image.string());
+  if (!options.config_path.empty()) command += " --config " + shell_word(options.config_path);
+  if (!options.codex_path.empty()) command += " --codex " + shell_word(options.codex_path);
+  return command + " " + rest;
+}
+
+Codex load_image_codex(const GlobalOptions& options, const Config& config,
+                       const std::filesystem::path& image_dir) {
+  GlobalOptions effective = options;
+  const auto image_codex = image_dir / "codex" / "persona_codex.toml";
+  if (effective.codex_path.empty() && std::getenv("A4PS_CODEX") == nullptr &&
+      std::filesystem::exists(image_codex)) {
+    effective.codex_path = image_codex.string();
+  }
+  return load_codex(effective, config);
+}
+
 Config load_image_config(const GlobalOptions& options, const std::filesystem::path& image_dir) {
   GlobalOptions effective = options;
   if (effective.config_path.empty() && std::getenv("A4PS_CONFIG") == nullptr &&
@@ -297,7 +322,7 @@ WritableImage open_image_for_writing(const GlobalOptions& options) {
   cp_options.queue_timeout_ms = static_cast<int>(
       std::min<std::int64_t>(opened.config.graph.queue_timeout_seconds, 86'400) * 1000);
   opened.checkpointer = graph::Checkpointer::open(opened.image->state_db_path(), cp_options);
-  report_crashed_runs(*opened.checkpointer);
+  report_crashed_runs(options, *opened.checkpointer);
   return opened;
 }
 

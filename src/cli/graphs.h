@@ -79,9 +79,19 @@ class GraphRuntime {
 // The image the options select: --image, $A4PS_IMAGE, or the default.
 std::filesystem::path selected_image_dir(const GlobalOptions& options);
 
+// A command line a user can paste to run `rest` (e.g. "resume t-1") on the same image with the
+// same configuration: "a4ps --image DIR resume t-1" when the image is not the default one, with
+// --config and --codex when they were given; paths are shell-quoted when they need it.
+std::string a4ps_command(const GlobalOptions& options, const std::string& rest);
+
 // config.toml for commands that work on an image: --config or $A4PS_CONFIG if given, else the
 // image's own config.toml.
 Config load_image_config(const GlobalOptions& options, const std::filesystem::path& image_dir);
+
+// The codex for commands that work on an image: --codex or $A4PS_CODEX if given, else the
+// image's codex/persona_codex.toml, else the built-in one; validated against `config`.
+Codex load_image_codex(const GlobalOptions& options, const Config& config,
+                       const std::filesystem::path& image_dir);
 
 // An image opened for writing (its lock held) with its checkpointer; runs a crash left
 // `running` are marked crashed and reported once on stderr, with the command that resumes them.
@@ -122,8 +132,11 @@ memory::IndexConfig index_config(const MemoryConfig& memory);
 
 // The persona workflow's transcript on stdout, from its events (run_cmd.cpp).
 std::function<void(const graph::EventRecord&)> workflow_printer();
-// The workflow's answer and dissonance, or with `as_json` one JSON result; a failed run becomes
-// an error naming the node and the command that continues it.
-void print_workflow_result(const graph::RunResult& r, bool as_json);
+// The workflow's answer and dissonance, or with `as_json` one JSON result; then
+// throw_unless_finished.
+void print_workflow_result(const graph::RunResult& r, bool as_json, const GlobalOptions& options);
+// A failed run becomes an error (kFailedPrecondition, exit 7) naming the node, a cancelled one
+// kCancelled (exit 10); both name `resume`, the command that continues the run.
+void throw_unless_finished(const graph::RunResult& r, const std::string& resume);
 
 }  // namespace a4ps::cli

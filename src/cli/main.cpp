@@ -66,8 +66,10 @@ int main(int argc, char** argv) {
     // A command that reports its outcome as an exit status (a4ps sandbox run).
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    // Usage errors exit 2, like InvalidArgument; --help exits 0.
-    return app.exit(e) == 0 ? 0 : exit_code_for(ErrorCode::kInvalidArgument);
+    // --help exits 0 through CLI11's own printing; usage errors exit 2, like InvalidArgument.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "a4ps: error: " << cli::usage_error_text(app, e) << "\n";
+    return exit_code_for(ErrorCode::kInvalidArgument);
   } catch (const Error& e) {
     std::cerr << "a4ps: error: " << e.what() << "\n";
     return exit_code_for(e.code());

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/graphs.h"
 #include "core/error.h"
@@ -50,7 +51,7 @@ struct SearchArgs {
 void add(const GlobalOptions& options, const AddArgs& a) {
   MemoryCommand m(options);
   memory::NewMemory memory;
-  memory.text = valid_utf8(a.text);
+  memory.text = checked_utf8(a.text, "the text");
   memory.namespace_path = a.ns;
   memory.importance = a.importance;
   const memory::AddResult r = m.store->add(memory);
@@ -67,7 +68,7 @@ void search(const GlobalOptions& options, const SearchArgs& a) {
   memory::SearchOptions so;
   so.k = a.k;
   so.namespace_prefix = a.ns;
-  const auto hits = m.store->search(valid_utf8(a.query), so);
+  const auto hits = m.store->search(checked_utf8(a.query, "the query"), so);
   if (a.json) {
     json out = json::array();
     for (const auto& h : hits) out.push_back(memory::hit_json(h));
@@ -119,57 +120,129 @@ struct ImportArgs {
   bool json = false;
 };
 
-void import_files(const GlobalOptions& options, const ImportArgs& a) {
-  // Every file is read and chunked before anything is stored: a bad file stops the import
-  // before it writes.
-  struct Prepared {
-    std::string path;
-    std::vector<memory::NewMemory> memories;
-  };
-  std::vector<Prepared> files;
-  for (const std::string& path : a.paths) {
-    const std::string text = memory::extract_text(path);
-    Prepared p{path, {}};
-    const auto chunks = memory::chunk_text(text);
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      memory::NewMemory m;
-      m.text = chunks[i].text;
-      m.namespace_path = a.ns.empty() ? namespace_for(path) : a.ns;
-      m.source_kind = "document";
-      m.source = path;
-      m.metadata = {{"chunk", i + 1}, {"chunks", chunks.size()}, {"offset", chunks[i].offset}};
-      p.memories.push_back(std::move(m));
+// The files the arguments name: a file as it is (extract_text judges it), a directory as the
+// importable files under it, recursively, in name order (hidden entries skipped; how many
+// files of other formats were passed over is said once per directory).
+std::vector<std::filesystem::path> files_to_import(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const std::string& arg : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(arg, ec)) {
+      files.emplace_back(arg);
+      continue;
     }
-    if (p.memories.empty()) throw_invalid_argument(path + ": no text to import");
-    files.push_back(std::move(p));
-  }
-  MemoryCommand m(options);
-  const bool tty = stderr_is_terminal();
-  json summary = json::array();
-  for (const Prepared& f : files) {
-    const auto results = m.store->add_many(f.memories, [&](size_t done, size_t total) {
-      if (tty || done == total) {
-        std::fprintf(stderr, "%s%s: embedded %zu of %zu chunks%s", tty ? "\r\033[K" : "",
-                     f.path.c_str(), done, total, done == total ? "\n" : "");
+    std::vector<fs::path> found;
+    size_t other = 0;
+    fs::recursive_directory_iterator it(arg, fs::directory_options::skip_permission_denied, ec);
+    if (ec) throw_invalid_argument(arg + ": cannot read this directory (" + ec.message() + ")");
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      const fs::path& path = it->path();
+      if (path.filename().string().starts_with(".")) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
       }
-    });
-    const auto duplicates = static_cast<size_t>(std::count_if(
-        results.begin(), results.end(), [](const memory::AddResult& r) { return r.duplicate; }));
-    summary.push_back({{"file", f.path},
-                       {"namespace", f.memories.front().namespace_path},
-                       {"chunks", results.size()},
-                       {"new", results.size() - duplicates},
-                       {"duplicates", duplicates}});
+      if (!it->is_regular_file(ec)) continue;
+      if (memory::is_importable(path)) {
+        found.push_back(path);
+      } else {
+        ++other;
+      }
+    }
+    std::sort(found.begin(), found.end());
+    if (other > 0) {
+      log::warn(arg + ": skipped " + std::to_string(other) + " file(s) of other formats (import " +
+                "reads " + memory::importable_extensions() + ")");
+    }
+    if (found.empty()) {
+      log::warn(arg + ": a directory with no file import reads (" +
+                memory::importable_extensions() + ")");
+    }
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+struct Prepared {
+  std::string path;
+  std::vector<memory::NewMemory> memories;
+};
+
+// The file read and cut into memories; throws a4ps::Error naming the file.
+Prepared prepare_file(const std::filesystem::path& file, const std::string& ns) {
+  const std::string path = file.string();
+  const std::string text = memory::extract_text(file);
+  Prepared p{path, {}};
+  const auto chunks = memory::chunk_text(text);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    memory::NewMemory m;
+    m.text = chunks[i].text;
+    m.namespace_path = ns.empty() ? namespace_for(file) : ns;
+    m.source_kind = "document";
+    m.source = path;
+    m.metadata = {{"chunk", i + 1}, {"chunks", chunks.size()}, {"offset", chunks[i].offset}};
+    p.memories.push_back(std::move(m));
+  }
+  if (p.memories.empty()) throw_invalid_argument(path + ": no text to import");
+  return p;
+}
+
+json store_file(memory::MemoryStore& store, const Prepared& f) {
+  const bool tty = stderr_is_terminal();
+  const auto results = store.add_many(f.memories, [&](size_t done, size_t total) {
+    if (tty || done == total) {
+      std::fprintf(stderr, "%s%s: embedded %zu of %zu chunks%s", tty ? "\r\033[K" : "",
+                   f.path.c_str(), done, total, done == total ? "\n" : "");
+    }
+  });
+  const auto duplicates = static_cast<size_t>(std::count_if(
+      results.begin(), results.end(), [](const memory::AddResult& r) { return r.duplicate; }));
+  return {{"file", f.path},
+          {"namespace", f.memories.front().namespace_path},
+          {"chunks", results.size()},
+          {"new", results.size() - duplicates},
+          {"duplicates", duplicates}};
+}
+
+// Every file is read and chunked before the image is opened; a file that cannot be read is
+// reported and passed over, the others are stored (each in one transaction), and the command
+// then fails with the first bad file's error code.
+void import_files(const GlobalOptions& options, const ImportArgs& a) {
+  std::vector<Prepared> files;
+  json summary = json::array();
+  std::optional<Error> first_problem;
+  for (const std::filesystem::path& file : files_to_import(a.paths)) {
+    try {
+      files.push_back(prepare_file(file, a.ns));
+    } catch (const Error& e) {
+      log::error(std::string(e.what()) + " (not imported)");
+      summary.push_back({{"file", file.string()}, {"error", e.what()}});
+      if (!first_problem) first_problem = e;
+    }
+  }
+  if (!files.empty()) {
+    MemoryCommand m(options);
+    for (const Prepared& f : files) summary.push_back(store_file(*m.store, f));
   }
   if (a.json) {
     std::cout << summary.dump(2) << "\n";
-    return;
+  } else {
+    for (const json& f : summary) {
+      if (f.contains("error")) continue;
+      std::cout << f["file"].get<std::string>() << ": " << f["chunks"].get<size_t>()
+                << " chunks in " << f["namespace"].get<std::string>() << " ("
+                << f["new"].get<size_t>() << " new, " << f["duplicates"].get<size_t>()
+                << " already remembered)\n";
+    }
   }
-  for (const json& f : summary) {
-    std::cout << f["file"].get<std::string>() << ": " << f["chunks"].get<size_t>() << " chunks in "
-              << f["namespace"].get<std::string>() << " (" << f["new"].get<size_t>() << " new, "
-              << f["duplicates"].get<size_t>() << " already remembered)\n";
+  if (first_problem) {
+    const size_t bad = summary.size() - files.size();
+    throw Error(first_problem->code(),
+                std::to_string(bad) + " of " + std::to_string(summary.size()) +
+                    " file(s) not imported; the first: " + first_problem->what());
   }
+  if (summary.empty()) throw_invalid_argument("memory import: no file to import");
 }
 
 }  // namespace
@@ -190,8 +263,7 @@ void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
   CLI::App* search_cmd = memory->add_subcommand(
       "search", "Hybrid search: BM25 and vector rankings fused by reciprocal rank fusion");
   search_cmd->add_option("query", search_args->query, "What to look for")->required();
-  search_cmd->add_option("--k", search_args->k, "How many hits (default 5)")
-      ->check(CLI::PositiveNumber);
+  search_cmd->add_option("--k", search_args->k, "How many hits (default 5)")->check(at_least(1));
   search_cmd->add_option("--namespace", search_args->ns, "Only memories under this path");
   search_cmd->add_flag("--json", search_args->json, "Print JSON with each hit's score parts");
   search_cmd->callback([&options, search_args] { search(options, *search_args); });
@@ -209,8 +281,12 @@ void add_memory_commands(CLI::App& app, const GlobalOptions& options) {
   CLI::App* import_cmd = memory->add_subcommand(
       "import",
       "Remember documents: plain text and Markdown, HTML, and PDF, cut into overlapping chunks; "
-      "each file is stored whole or not at all");
-  import_cmd->add_option("paths", import_args->paths, "Files (.txt .md .rst .html .htm .pdf)")
+      "each file is stored whole or not at all. A file that cannot be read is reported and "
+      "passed over (the exit code is then its error's)");
+  import_cmd
+      ->add_option("paths", import_args->paths,
+                   "Files (.txt .text .md .markdown .rst .html .htm .pdf) or directories (their "
+                   "files of those formats, recursively)")
       ->required();
   import_cmd->add_option("--namespace", import_args->ns,
                          "Where to file them (default: docs/FILE-STEM for each)");

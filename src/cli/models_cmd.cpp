@@ -137,6 +137,7 @@ void add_models_commands(CLI::App& app, const GlobalOptions& options) {
   info->add_flag("--json", io->json, "Print JSON");
   info->callback([&options, io] {
     apply_verbosity(options);
+    refuse_non_regular_file(io->file, io->file, "a GGUF model file");
     const llm::GgufInfo gguf = llm::inspect_gguf(io->file);
     if (io->json) {
       std::cout << info_json(gguf, io->n_ctx).dump(2) << "\n";

@@ -50,8 +50,9 @@ json result_json(const graph::RunResult& r) {
   return out;
 }
 
-// Prints the outcome; a failed run becomes an error (and a non-zero exit status).
-void report(const graph::RunResult& r, bool as_json) {
+// Prints the outcome; a failed or cancelled run becomes an error (and a non-zero exit status).
+void report(const graph::RunResult& r, bool as_json, const GlobalOptions& options) {
+  const std::string resume = a4ps_command(options, "resume " + r.thread_id);
   if (as_json) {
     std::cout << result_json(r).dump(2) << "\n";
   } else {
@@ -63,19 +64,15 @@ void report(const graph::RunResult& r, bool as_json) {
                 << "\n";
     }
     if (!r.interrupts.empty()) {
-      std::cout << "continue with: a4ps resume " << r.thread_id
-                << (r.interrupts.size() > 1 ? " --interrupt ID" : "") << " --value JSON\n";
+      std::cout << "continue with: " << resume << (r.interrupts.size() > 1 ? " --interrupt ID" : "")
+                << " --value JSON\n";
     } else if (r.status == graph::RunStatus::kDone) {
       std::cout << "state:\n" << r.state.dump(2) << "\n";
-    } else if (r.status != graph::RunStatus::kError) {
-      std::cout << "continue with: a4ps resume " << r.thread_id << "\n";
+    } else if (r.status == graph::RunStatus::kStepLimit) {
+      std::cout << "continue with: " << resume << "\n";
     }
   }
-  if (r.status == graph::RunStatus::kError) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                "run " + r.run_id + " failed at node " + r.failed_node + ": " + r.error +
-                    "; once the cause is fixed, continue with: a4ps resume " + r.thread_id);
-  }
+  throw_unless_finished(r, resume);
 }
 
 struct ResumeArgs {
@@ -117,9 +114,9 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   const graph::RunResult result =
       graph::resume_run(graph, *opened.checkpointer, args.thread, values, run);
   if (thread.graph == persona::kWorkflowGraphName) {
-    print_workflow_result(result, args.json);
+    print_workflow_result(result, args.json, options);
   } else {
-    report(result, args.json);
+    report(result, args.json, options);
   }
 }
 
@@ -131,7 +128,7 @@ void engine_check(const GlobalOptions& options, const std::string& thread, bool 
   run.cancel = ctrl_c.token();
   GraphRuntime runtime(options, opened.config, opened.image->dir());
   report(graph::start_run(runtime.find("engine-check"), *opened.checkpointer, thread, nullptr, run),
-         as_json);
+         as_json, options);
 }
 
 }  // namespace
@@ -152,7 +149,7 @@ void add_resume_commands(CLI::App& app, const GlobalOptions& options) {
   resume_cmd
       ->add_option("--max-steps", args->max_steps,
                    "Step limit for the run (default: [graph] max_steps)")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   resume_cmd->add_option("--record", args->record,
                          "Append every model request and response to this JSONL file");
   resume_cmd->add_flag("--json", args->json, "Print the result as JSON");

@@ -133,22 +133,24 @@ class WorkflowPrinter {
 std::vector<persona::Document> read_documents(const std::vector<std::string>& paths) {
   std::vector<persona::Document> docs;
   for (const std::string& path : paths) {
+    const std::string label = "--doc " + path;
+    require_regular_file(path, label, "a text file");
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-      throw_not_found("--doc " + path + ": no such file");
     if (std::filesystem::file_size(path, ec) > kMaxDocBytes) {
-      throw Error(
-          ErrorCode::kResourceExhausted,
-          "--doc " + path + ": larger than 4 MiB; `a4ps memory import` (coming) takes big files");
+      throw Error(ErrorCode::kResourceExhausted,
+                  label +
+                      ": larger than 4 MiB; put it in the image's memory with `a4ps memory "
+                      "import " +
+                      path + "`, which BABS searches on every run");
     }
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
     const std::string content = text.str();
     if (content.find('\0') != std::string::npos) {
-      throw_invalid_argument("--doc " + path + ": not a text file (it contains NUL bytes)");
+      throw_invalid_argument(label + ": not a text file (it contains NUL bytes)");
     }
-    docs.push_back({std::filesystem::path(path).filename().string(), valid_utf8(content)});
+    docs.push_back({std::filesystem::path(path).filename().string(), checked_utf8(content, label)});
   }
   return docs;
 }
@@ -163,8 +165,9 @@ struct RunArgs {
 
 }  // namespace
 
-void print_workflow_result(const graph::RunResult& r, bool as_json) {
+void print_workflow_result(const graph::RunResult& r, bool as_json, const GlobalOptions& options) {
   const json& s = r.state;
+  const std::string resume = a4ps_command(options, "resume " + r.thread_id);
   if (as_json) {
     json out = {{"run", r.run_id},
                 {"thread", r.thread_id},
@@ -188,16 +191,24 @@ void print_workflow_result(const graph::RunResult& r, bool as_json) {
                 two_places(x.value("score", 0.0)).c_str(),
                 two_places(x.value("threshold", 0.0)).c_str(), r.thread_id.c_str(),
                 r.run_id.c_str());
-  } else {
-    std::printf("\nrun %s on thread %s: %s after %d steps; continue with: a4ps resume %s\n",
-                r.run_id.c_str(), r.thread_id.c_str(),
-                std::string(graph::run_status_name(r.status)).c_str(), r.steps,
-                r.thread_id.c_str());
+  } else if (r.status != graph::RunStatus::kCancelled && r.status != graph::RunStatus::kError) {
+    std::printf("\nrun %s on thread %s: %s after %d steps; continue with: %s\n", r.run_id.c_str(),
+                r.thread_id.c_str(), std::string(graph::run_status_name(r.status)).c_str(), r.steps,
+                resume.c_str());
   }
+  throw_unless_finished(r, resume);
+}
+
+void throw_unless_finished(const graph::RunResult& r, const std::string& resume) {
   if (r.status == graph::RunStatus::kError) {
     throw Error(ErrorCode::kFailedPrecondition,
                 "run " + r.run_id + " failed at " + r.failed_node + ": " + r.error +
-                    "; once the cause is fixed, continue with: a4ps resume " + r.thread_id);
+                    "; once the cause is fixed, continue with: " + resume);
+  }
+  if (r.status == graph::RunStatus::kCancelled) {
+    throw Error(ErrorCode::kCancelled, "run " + r.run_id + " on thread " + r.thread_id +
+                                           " was cancelled after " + std::to_string(r.steps) +
+                                           " steps; continue with: " + resume);
   }
 }
 
@@ -207,6 +218,7 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   if (args.task.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw_invalid_argument("the task is empty; say what the personas should work on");
   }
+  const std::string task = checked_utf8(args.task, "the task");
   const std::vector<persona::Document> docs = read_documents(args.docs);
   WritableImage opened = open_image_for_writing(options);
   GraphRuntime runtime(options, opened.config, opened.image->dir());
@@ -218,8 +230,8 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
   print_workflow_result(graph::start_run(workflow, *opened.checkpointer, args.thread,
-                                         persona::workflow_input(valid_utf8(args.task), docs), run),
-                        args.json);
+                                         persona::workflow_input(task, docs), run),
+                        args.json, options);
 }
 
 }  // namespace

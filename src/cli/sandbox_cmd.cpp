@@ -160,14 +160,12 @@ void add_sandbox_commands(CLI::App& app, const GlobalOptions& options) {
       "pass'\n");
   run_cmd->add_option("--runtime", a->runtime, "auto, runsc or bwrap (default: [sandbox] runtime)")
       ->check(CLI::IsMember({"auto", "runsc", "bwrap"}));
-  run_cmd->add_option("--wall-ms", a->wall_ms, "Wall-clock limit")->check(CLI::PositiveNumber);
-  run_cmd->add_option("--cpu-ms", a->cpu_ms, "CPU-time limit")->check(CLI::PositiveNumber);
-  run_cmd->add_option("--memory-mb", a->memory_mb, "Memory limit")->check(CLI::PositiveNumber);
-  run_cmd->add_option("--max-processes", a->max_processes, "Process limit")
-      ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--max-output-bytes", a->max_output_bytes, "Per stream")
-      ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--tmp-size-mb", a->tmp_size_mb, "Size of /tmp")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--wall-ms", a->wall_ms, "Wall-clock limit")->check(at_least(1));
+  run_cmd->add_option("--cpu-ms", a->cpu_ms, "CPU-time limit")->check(at_least(1));
+  run_cmd->add_option("--memory-mb", a->memory_mb, "Memory limit")->check(at_least(1));
+  run_cmd->add_option("--max-processes", a->max_processes, "Process limit")->check(at_least(1));
+  run_cmd->add_option("--max-output-bytes", a->max_output_bytes, "Per stream")->check(at_least(1));
+  run_cmd->add_option("--tmp-size-mb", a->tmp_size_mb, "Size of /tmp")->check(at_least(1));
   run_cmd->add_option("--file", a->files, "HOSTPATH[:NAME]: placed read-only at /work/NAME");
   run_cmd->add_option("--stdin", a->stdin_file, "A file fed to the command's stdin");
   run_cmd->add_flag("--json", a->json, "Print the result as JSON");

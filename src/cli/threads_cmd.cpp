@@ -155,7 +155,8 @@ void show_thread(const GlobalOptions& options, const std::string& id, bool as_js
   }
   for (const json& i : out["interrupts"]) {
     std::cout << "  waiting for interrupt " << i["id"].get<std::string>() << ": "
-              << i["payload"].dump() << "\n    answer with: a4ps resume " << id << " --interrupt "
+              << i["payload"].dump()
+              << "\n    answer with: " << a4ps_command(options, "resume " + id) << " --interrupt "
               << i["id"].get<std::string>() << " --value JSON\n";
   }
   if (out.contains("state")) std::cout << "state:\n" << out["state"].dump(2) << "\n";
@@ -210,7 +211,8 @@ void fork_thread(const GlobalOptions& options, const ForkArgs& args) {
     return;
   }
   std::cout << "forked " << args.thread << " at checkpoint " << *made.parent_checkpoint
-            << " into thread " << made.id << "\ncontinue it with: a4ps resume " << made.id << "\n";
+            << " into thread " << made.id
+            << "\ncontinue it with: " << a4ps_command(options, "resume " + made.id) << "\n";
 }
 
 void list_runs(const GlobalOptions& options, const std::string& thread, const std::string& status,
@@ -298,7 +300,7 @@ void add_thread_commands(CLI::App& app, const GlobalOptions& options) {
   fork->add_option("thread", fork_args->thread, "Thread to fork")->required();
   fork->add_option("--checkpoint", fork_args->checkpoint,
                    "Checkpoint id to fork from (default: the latest; see threads history)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   fork->add_option("--update", fork_args->update,
                    "A JSON object of channels folded into the state by their reducers, e.g. "
                    "'{\"draft\": \"...\"}'");
@@ -316,7 +318,7 @@ void add_thread_commands(CLI::App& app, const GlobalOptions& options) {
   rlist->add_option("--status", *status, "Only runs with this status")
       ->check(CLI::IsMember(
           {"running", "interrupted", "done", "error", "cancelled", "step_limit", "crashed"}));
-  rlist->add_option("--limit", *limit, "At most this many")->check(CLI::PositiveNumber);
+  rlist->add_option("--limit", *limit, "At most this many")->check(at_least(1));
   rlist->add_flag("--json", *as_json, "Print JSON");
   rlist->callback([&options, thread, status, limit, as_json] {
     list_runs(options, *thread, *status, *limit, *as_json);
@@ -330,7 +332,7 @@ void add_thread_commands(CLI::App& app, const GlobalOptions& options) {
   rshow
       ->add_option("--after", *after,
                    "With --events: only events after this sequence number (continue a stream)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   rshow->add_flag("--json", *as_json, "Print JSON");
   rshow->callback([&options, id, after, events, as_json] {
     show_run(options, *id, *after, *events || *after > 0, *as_json);

@@ -1,6 +1,10 @@
 #include "image/sqlite.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -13,6 +17,38 @@ namespace {
                          : (rc & 0xff) == SQLITE_BUSY     ? ErrorCode::kUnavailable
                                                           : ErrorCode::kDataLoss;
   throw Error(code, where + ": " + reason);
+}
+
+// `path` as the path of a file: URI, percent-encoding all but unreserved characters and '/'.
+std::string file_uri(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+      uri += c;
+    } else {
+      uri += '%';
+      uri += kHex[u >> 4];
+      uri += kHex[u & 0xF];
+    }
+  }
+  return uri;
+}
+
+// A reader of a WAL database must create its -shm file when none exists, which a directory it
+// may not write forbids ("attempt to write a readonly database"). When there is also no -wal
+// file, every committed transaction is in the database file itself, and nobody who cannot write
+// the directory can add one, so the file can be read as immutable: without the shared memory,
+// and without locks.
+bool needs_immutable_open(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path file(path);
+  if (std::filesystem::exists(path + "-wal", ec) || std::filesystem::exists(path + "-shm", ec)) {
+    return false;
+  }
+  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+  return access(dir.c_str(), W_OK) != 0;
 }
 
 }  // namespace
@@ -101,9 +137,14 @@ bool Statement::is_null(int column) const {
 
 std::unique_ptr<Database> Database::open(const std::string& path, OpenMode mode) {
   sqlite3* raw = nullptr;
-  const int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
-                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  std::string name = path;
+  if (mode == OpenMode::kReadOnly && path != ":memory:" && needs_immutable_open(path)) {
+    name = file_uri(path) + "?mode=ro&immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Database> db(new Database(raw, path));
   if (rc != SQLITE_OK) {
     throw Error(ErrorCode::kUnavailable,

@@ -101,7 +101,9 @@ class Query {
 class Database {
  public:
   // Opens `path` (kReadWrite creates it if needed); ":memory:" for a private in-memory
-  // database. Throws a4ps::Error kUnavailable when it cannot be opened.
+  // database. kReadOnly also reads a WAL database in a directory this process may not write
+  // (a read-only image): when it has no -wal or -shm file, it is opened as immutable. Throws
+  // a4ps::Error kUnavailable when it cannot be opened.
   static std::unique_ptr<Database> open(const std::string& path,
                                         OpenMode mode = OpenMode::kReadWrite);
   ~Database();

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/text.h"
 
 namespace a4ps::memory {
@@ -105,7 +106,62 @@ std::string pdf_to_text(const std::filesystem::path& file) {
   return text;
 }
 
+constexpr const char* kTextExtensions[] = {".txt", ".text", ".md", ".markdown", ".rst"};
+constexpr const char* kOtherExtensions[] = {".html", ".htm", ".pdf"};
+
+bool is_text_extension(const std::string& ext) {
+  return std::find(std::begin(kTextExtensions), std::end(kTextExtensions), ext) !=
+         std::end(kTextExtensions);
+}
+
+// `text` as valid UTF-8; says on the log how many bytes were not (each became U+FFFD).
+std::string utf8_of(const std::string& text, const std::filesystem::path& file) {
+  std::string valid = valid_utf8(text);
+  if (valid != text) {
+    // Every replaced byte grows the text by two (one byte becomes the three of U+FFFD).
+    log::warn(file.string() +
+              ": not valid UTF-8: " + std::to_string((valid.size() - text.size()) / 2) +
+              " byte(s) replaced by U+FFFD (convert it first, e.g. iconv -f latin1 -t utf-8)");
+  }
+  return valid;
+}
+
+// What is at `file` instead of a regular file, or "" when nothing is there.
+std::string kind_of(const std::filesystem::path& file) {
+  std::error_code ec;
+  switch (std::filesystem::status(file, ec).type()) {
+    case std::filesystem::file_type::not_found:
+    case std::filesystem::file_type::none:
+      return "";
+    case std::filesystem::file_type::directory:
+      return "a directory";
+    case std::filesystem::file_type::fifo:
+      return "a FIFO";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    case std::filesystem::file_type::block:
+    case std::filesystem::file_type::character:
+      return "a device";
+    default:
+      return "a special file";
+  }
+}
+
 }  // namespace
+
+bool is_importable(const std::filesystem::path& file) {
+  const std::string ext = to_lower(file.extension().string());
+  return is_text_extension(ext) ||
+         std::find(std::begin(kOtherExtensions), std::end(kOtherExtensions), ext) !=
+             std::end(kOtherExtensions);
+}
+
+std::string importable_extensions() {
+  std::string out;
+  for (const char* e : kTextExtensions) out += std::string(out.empty() ? "" : ", ") + e;
+  for (const char* e : kOtherExtensions) out += std::string(", ") + e;
+  return out;
+}
 
 std::vector<Chunk> chunk_text(std::string_view text, size_t max_chars, size_t overlap) {
   std::vector<Chunk> chunks;
@@ -142,8 +198,11 @@ std::string html_to_text(std::string_view html, const std::string& where) {
 
 std::string extract_text(const std::filesystem::path& file) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    throw_not_found(file.string() + ": no such file");
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    const std::string kind = kind_of(file);
+    if (kind.empty()) throw_not_found(file.string() + ": no such file");
+    throw_invalid_argument(file.string() + ": is " + kind + ", not a document file");
+  }
   const auto size = std::filesystem::file_size(file, ec);
   if (size > kMaxImportBytes) {
     throw Error(ErrorCode::kResourceExhausted, file.string() + ": " + std::to_string(size) +
@@ -153,17 +212,16 @@ std::string extract_text(const std::filesystem::path& file) {
   const std::string ext = to_lower(file.extension().string());
   if (ext == ".pdf") return valid_utf8(pdf_to_text(file));
   if (ext == ".html" || ext == ".htm")
-    return valid_utf8(html_to_text(read_file(file), file.string()));
-  if (ext == ".txt" || ext == ".text" || ext == ".md" || ext == ".markdown" || ext == ".rst") {
+    return utf8_of(html_to_text(read_file(file), file.string()), file);
+  if (is_text_extension(ext)) {
     const std::string text = read_file(file);
     if (text.find('\0') != std::string::npos) {
       throw_invalid_argument(file.string() + ": not a text file (it contains NUL bytes)");
     }
-    return valid_utf8(text);
+    return utf8_of(text, file);
   }
-  throw_invalid_argument(
-      file.string() + ": unsupported format \"" + ext +
-      "\" (import reads .txt, .text, .md, .markdown, .rst, .html, .htm and .pdf)");
+  throw_invalid_argument(file.string() + ": unsupported format \"" + ext + "\" (import reads " +
+                         importable_extensions() + ")");
 }
 
 }  // namespace a4ps::memory

@@ -24,10 +24,17 @@ struct Chunk {
 // inside a UTF-8 character. Whitespace-only chunks are dropped.
 std::vector<Chunk> chunk_text(std::string_view text, size_t max_chars = 1200, size_t overlap = 200);
 
+// True when extract_text reads files with this one's extension.
+bool is_importable(const std::filesystem::path& file);
+// The extensions extract_text reads, for messages: ".txt, .text, ..., .pdf".
+std::string importable_extensions();
+
 // The file's text by its extension: .txt .text .md .markdown .rst (UTF-8 text), .html .htm,
-// .pdf. Throws a4ps::Error: kNotFound (no file), kResourceExhausted (over kMaxImportBytes),
-// kInvalidArgument (another extension, or a "text" file that is binary), kDataLoss (an HTML
-// or PDF file that cannot be read, e.g. encrypted or damaged).
+// .pdf. Bytes that are not UTF-8 become U+FFFD, and a warning on the log says how many.
+// Throws a4ps::Error: kNotFound (nothing at that path), kResourceExhausted (over
+// kMaxImportBytes), kInvalidArgument (a directory, FIFO or other non-regular file; another
+// extension; a "text" file that is binary), kDataLoss (an HTML or PDF file that cannot be read,
+// e.g. encrypted or damaged).
 std::string extract_text(const std::filesystem::path& file);
 
 // The text of an HTML document (exposed for tests and for fetched pages).

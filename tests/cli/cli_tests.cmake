@@ -99,6 +99,30 @@ a4ps_cli_test(generate_needs_a_model 2 "give --model FILE or --persona NAME" gen
 a4ps_cli_test(bad_mktest_shape 2 "--heads 5: must divide --embd 64"
               models mktest ${F}/x.gguf --heads 5)
 a4ps_cli_test(unknown_option 2 "--frobnicate" generate --frobnicate "hi")
+a4ps_cli_test(usage_errors_have_the_prefix 2 "^a4ps: error: .*--frobnicate.*see: a4ps generate --help"
+              generate --frobnicate "hi")
+a4ps_cli_test(unknown_top_level_option 2 "^a4ps: error: unknown option --bogus for a4ps" --bogus)
+a4ps_cli_test(no_command 2 "^a4ps: error: a4ps: a command is required \\(see: a4ps --help\\)")
+a4ps_cli_test(runs_list_limit_zero 2 "^a4ps: error: --limit: 0: must be a whole number, at least 1"
+              runs list --limit 0)
+a4ps_cli_test(memory_search_k_zero 2 "^a4ps: error: --k: 0: must be a whole number, at least 1"
+              memory search atlas --k 0)
+a4ps_cli_test(models_info_directory 2 "cli-fixtures: is a directory, not a GGUF model file"
+              models info ${F})
+a4ps_cli_test(generate_model_directory 2 "is a directory, not a GGUF model file"
+              generate --model ${F} "hi")
+
+# config check on an image as run loads it, a read-only image, hints that name the image.
+add_test(NAME cli.check_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/check_flow.sh" ${A4PS_BIN} "${F}/tiny.gguf"
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-check-flow")
+set_tests_properties(cli.check_flow PROPERTIES FIXTURES_REQUIRED cli_fixtures)
+
+# Every a4ps command and option named in docs/cli.md and README.md exists, and docs/cli.md
+# names every command and option there is.
+add_test(NAME cli.docs_match_the_command
+         COMMAND python3 "${CMAKE_CURRENT_SOURCE_DIR}/cli/docs_match_cli.py" ${A4PS_BIN}
+                 "${PROJECT_SOURCE_DIR}/docs/cli.md" "${PROJECT_SOURCE_DIR}/README.md")
 
 # The graph commands end to end, in order, on their own image.
 add_test(NAME cli.graph_flow

@@ -23,10 +23,11 @@ step() {
   LAST_OUTPUT=$output
 }
 
-# kill_run_when PID THREAD PATTERN: SIGKILLs PID as soon as an event of the thread's run
-# matches PATTERN (as `a4ps runs show RUN --events` prints it); fails if the run ends first.
-kill_run_when() {
-  local pid=$1 thread=$2 pattern=$3 run seen=""
+# signal_run_when SIGNAL PID THREAD PATTERN: sends SIGNAL to PID as soon as an event of the
+# thread's newest run matches PATTERN (as `a4ps runs show RUN --events` prints it), waits for
+# PID and sets SIGNALLED_RC to its exit status; fails if the run ends first.
+signal_run_when() {
+  local signal=$1 pid=$2 thread=$3 pattern=$4 run seen=""
   for _ in $(seq 1 600); do
     run=$("$a4ps" runs list --thread "$thread" --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
     if [[ -n "$run" ]] && "$a4ps" runs show "$run" --events 2>/dev/null | grep -q -- "$pattern"; then
@@ -36,9 +37,15 @@ kill_run_when() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -9 "$pid" 2>/dev/null
+  kill "-$signal" "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  SIGNALLED_RC=$?
   [[ -n "$seen" ]] || fail "thread $thread ended before an event matched: $pattern"
+}
+
+# kill_run_when PID THREAD PATTERN: SIGKILLs PID as signal_run_when says.
+kill_run_when() {
+  signal_run_when KILL "$@"
 }
 
 # finish: the script's exit status from the failures counted.

@@ -45,6 +45,27 @@ step 0 "docs/hours document: .*hours.html" memory search "when do clinics open"
 printf 'PK\003\004' >"$work/slides.docx"
 step 2 "unsupported format \".docx\"" memory import "$work/hours.html" "$work/slides.docx"
 step 3 "no such file" memory import "$work/missing.md"
+# A directory: its documents, recursively; a bad one is reported and passed over, and the exit
+# code is its error's; other formats and hidden entries are passed over; a FIFO is named so.
+mkdir -p "$work/folder/sub" "$work/folder/.git"
+printf 'The food bank on Elm Street opens at nine.\n' >"$work/folder/elm.md"
+printf 'Volunteers meet on Fridays at the library.\n' >"$work/folder/sub/volunteers.txt"
+printf 'a\0b' >"$work/folder/broken.txt"
+printf 'x' >"$work/folder/photo.png"
+printf 'The hidden config mentions zebras.\n' >"$work/folder/.git/notes.md"
+step 2 "2 of 4 file\(s\) not imported; the first: .*broken.txt: not a text file" \
+  memory import "$work/folder" "$work/slides.docx"
+for said in "elm.md: 1 chunks in docs/elm" "volunteers.txt: 1 chunks in docs/volunteers" \
+  "skipped 1 file\(s\) of other formats" "slides.docx: unsupported format"; do
+  grep -q -- "$said" <<<"$LAST_OUTPUT" || fail "memory import of a directory does not say: $said"
+done
+step 0 "volunteers.txt" memory search "Fridays library volunteers"
+step 0 "nothing remembered matches" memory search "zebras"
+mkfifo "$work/pipe.md"
+step 2 "pipe.md: is a FIFO, not a document file" memory import "$work/pipe.md"
+# Bad numbers and text that is not UTF-8 are named.
+step 2 "^a4ps: error: --k: 0: must be a whole number, at least 1" memory search "atlas" --k 0
+step 0 "the text is not valid UTF-8: 1 byte\(s\) replaced by U\+FFFD" memory add "$(printf 'caf\xe9 au lait')"
 # Killed (SIGKILL) while importing a large file (about 16,000 chunks) into an HNSW index: the
 # file is stored whole or not at all, and the index the next process loads and replays holds
 # exactly SQLite's live rows.

@@ -58,6 +58,13 @@ out=$("$a4ps" run "   " 2>&1)
 [[ $? == 2 ]] && grep -q "the task is empty" <<<"$out" || fail "an empty task: $out"
 out=$("$a4ps" run "x" --doc "$work/nope.md" 2>&1)
 [[ $? == 3 ]] && grep -q "no such file" <<<"$out" || fail "a missing --doc: $out"
+out=$("$a4ps" run "x" --doc "$work" 2>&1)
+[[ $? == 2 ]] && grep -q "is a directory, not a text file" <<<"$out" || fail "a directory --doc: $out"
+head -c 5000000 /dev/zero | tr '\0' 'a' >"$work/big.md"
+out=$("$a4ps" run "x" --doc "$work/big.md" 2>&1)
+[[ $? == 5 ]] && grep -q "larger than 4 MiB; put it in the image's memory with \`a4ps memory import" \
+  <<<"$out" || fail "a --doc over 4 MiB: $out"
+rm -f "$work/big.md"
 
 # Killed while BRICK proposes his third candidate thought (two are journaled), then resumed:
 # the two are replayed from the journal, not generated again.
@@ -95,5 +102,17 @@ grep -q "ROBIN answers" <<<"$out" || fail "the resumed run did not continue with
 repeated=$(comm -12 <(hashes "$work/rec3.jsonl") <(hashes "$work/rec4.jsonl") | wc -l)
 echo "mid-dialogue: calls before the kill: $(hashes "$work/rec3.jsonl" | wc -l); repeated: $repeated"
 ((repeated <= 1)) || fail "$repeated model calls ran again after resuming mid-dialogue"
+
+# Ctrl-C (SIGINT) stops a run at its next step: it exits 10 (Cancelled), not 0 like success, and
+# says how to continue it; a resume stopped the same way exits 10 too.
+"$a4ps" run "Design a gentle onboarding" --thread w4 >"$work/w4.out" 2>&1 &
+signal_run_when INT $! w4 'node_started .*"node":"alfred_route"'
+[[ $SIGNALLED_RC == 10 ]] || fail "a run stopped by Ctrl-C exited $SIGNALLED_RC: $(cat "$work/w4.out")"
+grep -Eq "w4 was cancelled after [0-9]+ steps; continue with: a4ps --image $A4PS_IMAGE resume w4" \
+  "$work/w4.out" || fail "the cancelled run does not say how to continue: $(cat "$work/w4.out")"
+"$a4ps" resume w4 >"$work/w4-resume.out" 2>&1 &
+signal_run_when INT $! w4 'run_started .*"resumed":true'
+[[ $SIGNALLED_RC == 10 ]] || fail "a resume stopped by Ctrl-C exited $SIGNALLED_RC: $(cat "$work/w4-resume.out")"
+"$a4ps" runs list --thread w4 | grep -q "cancelled" || fail "the stopped run is not listed as cancelled"
 
 finish

@@ -1,8 +1,14 @@
 #include "image/sqlite.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "core/error.h"
+#include "support/test_models.h"
 
 namespace a4ps::sql {
 namespace {
@@ -62,6 +68,41 @@ TEST(Sqlite, ConstraintViolationsAreFailedPreconditionsAndOtherErrorsNameTheStat
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no such column: nope"), std::string::npos) << e.what();
   }
+}
+
+// A WAL database in a directory the reader may not write (a read-only image): the reader cannot
+// make the -shm file SQLite wants, yet it can read. Root writes anywhere, so the reader drops to
+// nobody in a child process when the test runs as root.
+TEST(Sqlite, AReaderReadsAWalDatabaseInADirectoryItMayNotWrite) {
+  const auto dir = testing::scratch_dir() / "sqlite-read-only";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "state.db").string();
+  {
+    auto db = Database::open(path);
+    db->exec("PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)",
+             "setup");
+  }
+  ASSERT_FALSE(std::filesystem::exists(path + "-shm"));  // the last connection removed it
+  ASSERT_EQ(chmod(dir.c_str(), 0555), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+    if (access(dir.c_str(), W_OK) == 0) _exit(4);  // the directory is still writable
+    try {
+      auto db = Database::open(path, OpenMode::kReadOnly);
+      _exit(count_rows(*db) == 1 ? 0 : 1);
+    } catch (const Error&) {
+      _exit(2);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  chmod(dir.c_str(), 0755);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: opening or reading failed; 3: could not drop to nobody; "
+                                       "4: the directory stayed writable";
 }
 
 }  // namespace

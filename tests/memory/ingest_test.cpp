@@ -1,6 +1,7 @@
 #include "memory/ingest.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -90,6 +91,35 @@ TEST(Ingest, BadFilesAreRefusedWithTheirReason) {
   EXPECT_EQ(code_of([] { extract_text(write("b.docx", "PK")); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([] { extract_text(write("b.pdf", "not a pdf at all")); }),
             ErrorCode::kDataLoss);
+}
+
+TEST(Ingest, ADirectoryOrFifoIsNamedForWhatItIs) {
+  const auto dir = testing::scratch_dir() / "ingest" / "folder.md";
+  std::filesystem::create_directories(dir);
+  try {
+    extract_text(dir);
+    ADD_FAILURE() << "a directory was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+  const auto fifo = testing::scratch_dir() / "ingest" / "pipe.txt";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    extract_text(fifo);  // must not block reading it
+    ADD_FAILURE() << "a FIFO was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("is a FIFO"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Ingest, TextThatIsNotUtf8IsRepairedAndImportable) {
+  // "café" in Latin-1: one byte that is not UTF-8.
+  EXPECT_EQ(extract_text(write("latin1.txt", "caf\xE9 au lait")), "caf\xEF\xBF\xBD au lait");
+  EXPECT_TRUE(is_importable("notes/A.MD"));
+  EXPECT_FALSE(is_importable("photo.png"));
 }
 
 }  // namespace
