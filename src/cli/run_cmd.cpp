@@ -201,9 +201,11 @@ void print_workflow_result(const graph::RunResult& r, bool as_json, const Global
 
 void throw_unless_finished(const graph::RunResult& r, const std::string& resume) {
   if (r.status == graph::RunStatus::kError) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                "run " + r.run_id + " failed at " + r.failed_node + ": " + r.error +
-                    "; once the cause is fixed, continue with: " + resume);
+    // A server that does not answer keeps its own exit code (4), so scripts can wait and retry.
+    const ErrorCode code = r.error_code == ErrorCode::kUnavailable ? ErrorCode::kUnavailable
+                                                                   : ErrorCode::kFailedPrecondition;
+    throw Error(code, "run " + r.run_id + " failed at " + r.failed_node + ": " + r.error +
+                          "; once the cause is fixed, continue with: " + resume);
   }
   if (r.status == graph::RunStatus::kCancelled) {
     throw Error(ErrorCode::kCancelled, "run " + r.run_id + " on thread " + r.thread_id +
