@@ -56,12 +56,17 @@ void send_json(httplib::Response& res, const json& body, int status = 200) {
   send_json_body(res, body, status);
 }
 
-// The run's row plus, when it is done, the answer in its thread's state.
+// The run's row plus, when it is done, the answer in the state of the run's last checkpoint
+// (not the thread's latest: a later run on the thread has its own answer).
 json describe_run(ApiServer::Impl& s, const std::string& run_id) {
   const graph::RunInfo info = s.deps.checkpointer->get_run(run_id);
   json out = run_json(info);
   if (info.status == "done" && s.deps.answer) {
-    out["answer"] = s.deps.answer(s.deps.checkpointer->load(info.thread_id).state);
+    std::optional<std::int64_t> last;
+    for (const graph::CheckpointInfo& c : s.deps.checkpointer->history(info.thread_id)) {
+      if (c.run_id == run_id) last = c.id;
+    }
+    if (last) out["answer"] = s.deps.answer(s.deps.checkpointer->load(info.thread_id, last).state);
   }
   return out;
 }

@@ -163,7 +163,9 @@ add_test(NAME node.openai_client
                  "$<TARGET_FILE:a4ps_test_api_server>")
 
 # The browser UI in Debian's chromium (playwright-core) against a4ps serve on a copy of the demo
-# image: generated models through llama.cpp. Leaves build/tests/ui-browser/ui-screenshot.png.
+# image: generated models through llama.cpp. A failed run, a stuck thread, a cancelled and
+# resumed run, the panels, threads and an unknown run; leaves a screenshot of each state in
+# build/tests/ui-browser/screens/.
 add_test(NAME node.browser_ui
          COMMAND "${PROJECT_SOURCE_DIR}/tests/node/browser_ui.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/ui-browser")

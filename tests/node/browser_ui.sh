@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Serves a copy of the demo image (made by scripts/demo.sh: generated models, real llama.cpp)
-# with a4ps serve and runs the browser test against it in headless chromium.
+# with a4ps serve and runs the browser test against it in headless chromium. The copy's models
+# are links in WORK_DIR/models, so that the test can take ALFRED's away for a run that fails.
+# Leaves a screenshot of each state the test checks in WORK_DIR/screens.
 # usage: browser_ui.sh A4PS_BIN WORK_DIR
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,9 +13,15 @@ for need in "$here/node_modules/playwright-core" "$root/demo/image/config.toml";
   [[ -e "$need" ]] || { echo "missing $need: run scripts/test.sh (it makes both)" >&2; exit 1; }
 done
 command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)" >&2; exit 1; }
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work/models"
 cp -r "$root/demo/image" "$work/image"
 rm -f "$work/image/lock"
+for model in "$root"/demo/models/*.gguf; do
+  ln -s "$model" "$work/models/$(basename "$model")"
+done
+sed -i "s|$root/demo/models/|$work/models/|" "$work/image/config.toml"
+grep -q "alfred = \"$work/models/alfred.gguf\"" "$work/image/config.toml" ||
+  { echo "the demo image's config names no $root/demo/models/alfred.gguf" >&2; exit 1; }
 "$a4ps" --image "$work/image" serve --port 0 2>"$work/serve.log" &
 pid=$!
 # Whatever happens, the server goes (its own SIGTERM handling is cli.serve_flow's to test).
@@ -33,6 +41,6 @@ for _ in $(seq 1 600); do
 done
 [[ -n "$port" ]] || { echo "a4ps serve printed no address" >&2; cat "$work/serve.log" >&2; exit 1; }
 status=0
-node "$here/browser_ui.mjs" "http://127.0.0.1:$port" "$work/ui-screenshot.png" \
-  "$root/data/demo/seeding-task.md" || status=$?
+node "$here/browser_ui.mjs" "http://127.0.0.1:$port" "$work/screens" \
+  "$root/data/demo/seeding-task.md" "$work/models/alfred.gguf" || status=$?
 exit $status

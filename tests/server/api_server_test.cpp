@@ -63,6 +63,23 @@ TEST(ApiServer, InvokeKeepsTheBlueprintsContractAndHealthAnswers) {
   EXPECT_EQ(body_of(c.Get("/v1/threads"))["threads"].size(), 1u);
 }
 
+TEST(ApiServer, EachRunOfAThreadAnswersWithItsOwnAnswer) {
+  Served s;
+  auto c = s.client();
+  const auto first = c.Post("/v1/runs", R"({"task": "plan the week"})", "application/json");
+  ASSERT_EQ(first->status, 200) << first->body;
+  const std::string thread = body_of(first)["thread_id"];
+  const auto second =
+      c.Post("/v1/runs", json({{"task", "tidy the atlas"}, {"thread_id", thread}}).dump(),
+             "application/json");
+  ASSERT_EQ(second->status, 200) << second->body;
+  EXPECT_EQ(body_of(second)["thread_id"], thread);
+  const std::string first_id = body_of(first)["run_id"];
+  const std::string second_id = body_of(second)["run_id"];
+  EXPECT_EQ(body_of(c.Get("/v1/runs/" + first_id))["answer"], "answer to plan the week");
+  EXPECT_EQ(body_of(c.Get("/v1/runs/" + second_id))["answer"], "answer to tidy the atlas");
+}
+
 TEST(ApiServer, BadRequestsGetTheRightStatusAndAJsonError) {
   ApiOptions options;
   options.max_body_bytes = 4096;
