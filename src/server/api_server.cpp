@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -182,6 +183,11 @@ void require_utf8(const httplib::Request& req, const std::map<std::string, std::
 }
 
 json parse_body(const std::string& body) {
+  if (const std::string valid = valid_utf8(body); valid != body) {
+    const auto at = std::mismatch(body.begin(), body.end(), valid.begin()).first - body.begin();
+    throw_invalid_argument("the request body is not UTF-8 (a byte that is not, near byte " +
+                           std::to_string(at) + "): JSON text must be UTF-8");
+  }
   try {
     return json::parse(body);
   } catch (const json::parse_error& e) {
@@ -190,7 +196,6 @@ json parse_body(const std::string& body) {
     if (const auto tag_end = why.find("] "); why.starts_with("[json") && tag_end != why.npos) {
       why.erase(0, tag_end + 2);
     }
-    if (why.find("UTF-8") != std::string::npos) why += " (JSON text must be UTF-8)";
     throw_invalid_argument("the request body is not valid JSON: " + why);
   }
 }
