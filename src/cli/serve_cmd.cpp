@@ -127,10 +127,9 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   o.web_dir = web_dir != nullptr ? web_dir : A4PS_WEB_DIR;
   server::ApiServer server(deps, o);
   stop_on_signal.watch(server);
-  const int port = server.bind();
-  std::fprintf(stderr,
-               "a4ps: serving the image %s on http://%s:%d (API: /openapi.json; Ctrl-C stops)\n",
-               opened.image->dir().c_str(), o.host.c_str(), port);
+  server.bind();
+  std::fprintf(stderr, "a4ps: serving the image %s on %s (API: /openapi.json; Ctrl-C stops)\n",
+               opened.image->dir().c_str(), server.url().c_str());
   server.serve();
 }
 

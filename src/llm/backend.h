@@ -39,6 +39,8 @@ struct SamplingParams {
   float min_p = 0.05f;
   float repeat_penalty = 1.1f;
   int32_t repeat_last_n = 64;
+  float frequency_penalty = 0.0f;  // OpenAI's: -2..2, 0 off; over the repeat_last_n window
+  float presence_penalty = 0.0f;   // OpenAI's: -2..2, 0 off; over the repeat_last_n window
   uint32_t seed = 0;
 };
 

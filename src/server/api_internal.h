@@ -45,8 +45,11 @@ struct ApiServer::Impl {
   Impl(ApiDeps deps, ApiOptions options);
 
   void authorize(const httplib::Request& req) const;
-  // Handles the request and counts it in the metrics.
+  // Handles the request and names its route for the metrics.
   void dispatch(const Endpoint& endpoint, const httplib::Request& req, httplib::Response& res);
+  // Counts a request in the metrics once it is answered, whatever answered it (an endpoint,
+  // the UI's files, a refusal).
+  void count_request(const httplib::Request& req, const httplib::Response& res);
   void handle(const Endpoint& endpoint, const httplib::Request& req, httplib::Response& res);
   void register_routes();
   void reap();

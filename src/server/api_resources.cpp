@@ -189,8 +189,8 @@ void metrics(ApiServer::Impl& s, httplib::Response& res) {
       "# HELP a4ps_http_requests_total HTTP requests by route and status.\n"
       "# TYPE a4ps_http_requests_total counter\n";
   std::string latency =
-      "# HELP a4ps_http_request_seconds Time to answer, by route (SSE: to the end of the "
-      "stream).\n# TYPE a4ps_http_request_seconds summary\n";
+      "# HELP a4ps_http_request_seconds Time to answer, by route (streams: to their first "
+      "byte).\n# TYPE a4ps_http_request_seconds summary\n";
   {
     std::lock_guard lock(s.metrics_mu);
     for (const auto& [key, count] : s.requests) {
@@ -294,6 +294,21 @@ void ui_page(ApiServer::Impl& s, httplib::Response& res) {
   res.set_content(html.str(), "text/html; charset=utf-8");
 }
 
+// The site icon browsers ask for at /favicon.ico: web/ui/favicon.svg (an SVG served under the
+// .ico name is what browsers take, by its Content-Type).
+void favicon(ApiServer::Impl& s, httplib::Response& res) {
+  std::ifstream in(s.options.web_dir / "ui" / "favicon.svg", std::ios::binary);
+  if (s.options.web_dir.empty() || !in) {
+    throw_not_found(
+        "favicon: web/ui/favicon.svg is not installed (set A4PS_WEB_DIR to the web/ "
+        "folder of the source tree)");
+  }
+  std::ostringstream svg;
+  svg << in.rdbuf();
+  res.set_header("Cache-Control", "max-age=86400");
+  res.set_content(svg.str(), "image/svg+xml");
+}
+
 }  // namespace
 
 void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
@@ -356,6 +371,10 @@ void add_resource_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
   ui.open = true;
   ui.content_type = "text/html";
   out.push_back(make_endpoint(ui, [&s](Call&, httplib::Response& res) { ui_page(s, res); }));
+  Route icon{"GET", "/favicon.ico", "The site icon (SVG)", nullptr, {{"type", "string"}}};
+  icon.open = true;
+  icon.content_type = "image/svg+xml";
+  out.push_back(make_endpoint(icon, [&s](Call&, httplib::Response& res) { favicon(s, res); }));
   Route docs{"GET",
              "/docs",
              "Swagger UI for this API (served locally, no CDN)",

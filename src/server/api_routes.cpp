@@ -39,6 +39,18 @@ const json& run_schema() {
   return schema;
 }
 
+// The ?status= of GET /v1/runs: empty (all runs) or one of the statuses a run can have.
+std::string status_filter(const httplib::Request& req) {
+  const std::string status = req.get_param_value("status");
+  if (status.empty()) return status;
+  std::string known;
+  for (const json& name : run_schema()["properties"]["status"]["enum"]) {
+    if (name == status) return status;
+    known += (known.empty() ? "" : ", ") + name.get<std::string>();
+  }
+  throw_invalid_argument("status=" + status + ": expected one of " + known);
+}
+
 json run_json(const graph::RunInfo& r) {
   json out = {{"task", r.input.is_object() ? r.input.value("task", json("")) : json("")},
               {"run_id", r.id},
@@ -110,6 +122,9 @@ json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, const R
   };
   {
     std::lock_guard lock(s.mu);
+    // stop() sets `stopping` before it takes the slots to cancel: checked under the same lock,
+    // no run starts that it would miss.
+    if (s.stopping) throw Error(ErrorCode::kUnavailable, "the server is stopping");
     s.slots.push_back(slot);
   }
   const auto finish = [&s, slot] {
@@ -281,13 +296,15 @@ void stream_events(ApiServer::Impl& s, Call& c, httplib::Response& res) {
             after = last;
             continue;
           }
-          if (s.stopping || (!live && s.deps.checkpointer->get_run(id).status != "running")) {
+          // A run this server executes is followed to its end, even while the server stops
+          // (it is being cancelled, and its last events say so).
+          if (!live && (s.stopping || s.deps.checkpointer->get_run(id).status != "running")) {
             sink.done();
             return true;
           }
           std::unique_lock lock(s.mu);
           s.changed.wait_for(lock, std::chrono::milliseconds(250),
-                             [&] { return s.generation != seen || s.stopping; });
+                             [&] { return s.generation != seen; });
         }
       });
 }
@@ -368,12 +385,13 @@ bool follow_run(ApiServer::Impl& s, const std::string& run_id,
       after = e.seq;
     }
     if (!events.empty()) continue;
-    if (s.stopping || (!live && s.deps.checkpointer->get_run(run_id).status != "running")) {
+    // While the server stops, its runs are being cancelled: followed until they are.
+    if (!live && (s.stopping || s.deps.checkpointer->get_run(run_id).status != "running")) {
       return true;
     }
     std::unique_lock lock(s.mu);
-    s.changed.wait_for(lock, std::chrono::milliseconds(250),
-                       [&] { return s.generation != seen || s.stopping; });
+    // stop() bumps the generation too.
+    s.changed.wait_for(lock, std::chrono::milliseconds(250), [&] { return s.generation != seen; });
   }
 }
 
@@ -423,16 +441,16 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
                      {"task"}),
        run_schema()},
       [&s](Call& c, httplib::Response& res) { create_run(s, c, res); }));
-  out.push_back(endpoint(
-      {"GET", "/v1/runs", "Runs, newest first (?thread_id=, ?status=)", nullptr, run_list},
-      [&s](Call& c, httplib::Response& res) {
-        json runs = json::array();
-        for (const auto& r : s.deps.checkpointer->list_runs(c.request.get_param_value("thread_id"),
-                                                            c.request.get_param_value("status"))) {
-          runs.push_back(run_json(r));
-        }
-        send_json(res, {{"runs", runs}});
-      }));
+  out.push_back(
+      endpoint({"GET", "/v1/runs", "Runs, newest first (?thread_id=, ?status=)", nullptr, run_list},
+               [&s](Call& c, httplib::Response& res) {
+                 json runs = json::array();
+                 for (const auto& r : s.deps.checkpointer->list_runs(
+                          c.request.get_param_value("thread_id"), status_filter(c.request))) {
+                   runs.push_back(run_json(r));
+                 }
+                 send_json(res, {{"runs", runs}});
+               }));
   out.push_back(endpoint(
       {"GET", "/v1/runs/{id}", "One run; its answer once it is done", nullptr, run_schema()},
       [&s](Call& c, httplib::Response& res) { send_json(res, describe_run(s, c.params["id"])); }));

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "forge/tool_registry.h"
 #include "graph/checkpointer.h"
 #include "graph/runner.h"
@@ -80,9 +81,11 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Binds; returns the port. Throws kUnavailable when the address cannot be bound.
+  // Binds; returns the port. Throws bind_error()'s error when the address cannot be bound.
   int bind();
   int port() const;
+  // "http://HOST:PORT" once bound (an IPv6 host in brackets: http://[::1]:8000).
+  std::string url() const;
   // Serves until stop(); call bind() first.
   void serve();
   // Stops accepting, cancels runs in flight at their next step (they stay resumable) and waits
@@ -100,5 +103,13 @@ class ApiServer {
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback(const std::string& host);
+
+// `host` as it goes in a URL: an IPv6 address in brackets ("::1" -> "[::1]").
+std::string url_host(const std::string& host);
+
+// Why binding host:port failed, from bind(2)'s errno: kPermissionDenied for EACCES/EPERM (a
+// port below 1024 without the capability), kUnavailable for a port in use, an address this
+// machine does not have, or anything else; the message names the address and the fix.
+Error bind_error(const std::string& host, int port, int error_number);
 
 }  // namespace a4ps::server

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <set>
@@ -87,7 +91,9 @@ TEST(ApiServer, BadRequestsGetTheRightStatusAndAJsonError) {
   auto c = s.client();
   const auto malformed = c.Post("/invoke", "{\"task\": ", "application/json");
   EXPECT_EQ(malformed->status, 400);
-  EXPECT_EQ(error_message(malformed), "the request body is not valid JSON");
+  EXPECT_TRUE(error_message(malformed).starts_with(
+      "the request body is not valid JSON: parse error at line 1, column"))
+      << error_message(malformed);
   const auto wrong_type = c.Post("/invoke", R"({"task": 7})", "application/json");
   EXPECT_EQ(wrong_type->status, 400);
   EXPECT_NE(error_message(wrong_type).find("POST /invoke"), std::string::npos);
@@ -96,10 +102,13 @@ TEST(ApiServer, BadRequestsGetTheRightStatusAndAJsonError) {
   EXPECT_EQ(unknown_field->status, 400) << unknown_field->body;
   const auto empty_task = c.Post("/invoke", R"({"task": ""})", "application/json");
   EXPECT_EQ(empty_task->status, 400);
-  const auto oversized =
-      c.Post("/invoke", json{{"task", std::string(10000, 'a')}}.dump(), "application/json");
+  const std::string big = json{{"task", std::string(10000, 'a')}}.dump();
+  const auto oversized = c.Post("/invoke", big, "application/json");
   EXPECT_EQ(oversized->status, 413);
   EXPECT_EQ(body_of(oversized)["error"]["code"], "too_large");
+  EXPECT_EQ(error_message(oversized), "the request body (" + std::to_string(big.size()) +
+                                          " bytes) is over this server's limit of 4096 bytes "
+                                          "([server] max_body_bytes)");
   const auto unknown_run = c.Get("/v1/runs/r-nope");
   EXPECT_EQ(unknown_run->status, 404);
   EXPECT_EQ(body_of(unknown_run)["error"]["code"], "not_found");
@@ -371,83 +380,6 @@ TEST(ApiServer, MetricsCountRequestsByRouteAndStatusAndRunsByStatus) {
   EXPECT_NE(text.find("a4ps_runs_in_flight 0"), std::string::npos);
 }
 
-// The data frames of an SSE body ("[DONE]" included), parsed when they are JSON.
-std::vector<json> data_frames(const std::string& body) {
-  std::vector<json> frames;
-  size_t at = 0;
-  while ((at = body.find("data: ", at)) != std::string::npos) {
-    const size_t end = body.find("\n\n", at);
-    const std::string data = body.substr(at + 6, end - at - 6);
-    frames.push_back(data == "[DONE]" ? json("[DONE]") : json::parse(data));
-    at = end;
-  }
-  return frames;
-}
-
-TEST(ApiServer, ChatCompletionsRunTheWholeSystemAsModelA4ps) {
-  Served s;
-  auto c = s.client();
-  const json request = {{"model", "a4ps"},
-                        {"messages", {{{"role", "user"}, {"content", "plan the week"}}}}};
-  const auto r = c.Post("/v1/chat/completions", request.dump(), "application/json");
-  ASSERT_EQ(r->status, 200) << r->body;
-  const json body = body_of(r);
-  EXPECT_EQ(body["object"], "chat.completion");
-  EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
-  EXPECT_EQ(body["choices"][0]["message"]["content"], "answer to plan the week");
-  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
-  EXPECT_EQ(body["a4ps"]["turns"], json::array({"one", "two", "three"}));
-
-  json streamed = request;
-  streamed["stream"] = true;
-  const auto sse = c.Post("/v1/chat/completions", streamed.dump(), "application/json");
-  ASSERT_EQ(sse->status, 200);
-  const std::vector<json> frames = data_frames(sse->body);
-  ASSERT_GE(frames.size(), 4u);
-  EXPECT_EQ(frames.back(), "[DONE]");
-  EXPECT_EQ(frames[frames.size() - 2]["choices"][0]["finish_reason"], "stop");
-  std::string content;
-  size_t persona_events = 0;
-  for (const json& f : frames) {
-    if (!f.is_object()) continue;
-    EXPECT_EQ(f["object"], "chat.completion.chunk");
-    content += f["choices"][0]["delta"].value("content", "");
-    if (f.contains("a4ps")) ++persona_events;
-  }
-  EXPECT_EQ(content, "answer to plan the week");
-  EXPECT_GT(persona_events, 9u) << "the other nodes' events travel in the extension field";
-}
-
-TEST(ApiServer, ChatCompletionsTalkToOnePersonaAndRefuseUnknownModels) {
-  Served s;
-  auto c = s.client();
-  const json request = {{"model", "a4ps-brick"},
-                        {"messages",
-                         {{{"role", "system"}, {"content", "Be brief."}},
-                          {{"role", "user"}, {"content", "how fast?"}}}},
-                        {"max_tokens", 50}};
-  const auto r = c.Post("/v1/chat/completions", request.dump(), "application/json");
-  ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(body_of(r)["choices"][0]["message"]["content"], "BRICK hears: how fast?");
-  json streamed = request;
-  streamed["stream"] = true;
-  std::string content;
-  for (const json& f :
-       data_frames(c.Post("/v1/chat/completions", streamed.dump(), "application/json")->body)) {
-    if (f.is_object()) content += f["choices"][0]["delta"].value("content", "");
-  }
-  EXPECT_EQ(content, "BRICK hears: how fast?");
-  json unknown = request;
-  unknown["model"] = "gpt-4o";
-  const auto refused = c.Post("/v1/chat/completions", unknown.dump(), "application/json");
-  EXPECT_EQ(refused->status, 404);
-  EXPECT_NE(error_message(refused).find("a4ps-PERSONA"), std::string::npos);
-  json no_user = request;
-  no_user["messages"] = {{{"role", "system"}, {"content", "hi"}}};
-  no_user["model"] = "a4ps";
-  EXPECT_EQ(c.Post("/v1/chat/completions", no_user.dump(), "application/json")->status, 400);
-}
-
 TEST(ApiServer, DocsServesSwaggerUiLocallyWithoutTheToken) {
   ApiOptions options;
   options.token = "s3cret";
@@ -493,6 +425,140 @@ TEST(ApiServer, DocsWithoutTheAssetsSaysHowToInstallThem) {
   EXPECT_EQ(page->status, 503);
   EXPECT_NE(error_message(page).find("npm ci --prefix web"), std::string::npos);
   EXPECT_EQ(s.client().Get("/")->status, 503);
+}
+
+// What a raw HTTP exchange on 127.0.0.1:port answers (status line to the end), for requests
+// cpp-httplib's client will not send.
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval wait{60, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) {
+      answer.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return answer;
+}
+
+TEST(ApiServer, APostWithoutALengthIsAnswered411AtOnceAndAnEmptyBodyByTheSchema) {
+  Served s;
+  const std::string headers =
+      "POST /invoke HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\n";
+  const std::string no_length = raw_exchange(s.port, headers + "\r\n");
+  EXPECT_TRUE(no_length.starts_with("HTTP/1.1 411")) << no_length;
+  EXPECT_NE(no_length.find("\"code\":\"length_required\""), std::string::npos) << no_length;
+  EXPECT_NE(no_length.find("POST /invoke: the request has no Content-Length"), std::string::npos);
+  const std::string empty = raw_exchange(s.port, headers + "Content-Length: 0\r\n\r\n");
+  EXPECT_TRUE(empty.starts_with("HTTP/1.1 400")) << empty;
+  EXPECT_NE(empty.find("does not match the schema of POST /invoke"), std::string::npos) << empty;
+}
+
+TEST(ApiServer, TextThatIsNotUtf8IsRefusedNamingWhereNotReplaced) {
+  Served s;
+  auto c = s.client();
+  const auto body = c.Post("/invoke", "{\"task\": \"caf\xe9\"}", "application/json");
+  EXPECT_EQ(body->status, 400);
+  EXPECT_EQ(error_message(body),
+            "the request body is not UTF-8 (a byte that is not, near byte 13): JSON text must be "
+            "UTF-8");
+  const auto query = c.Get("/v1/memory/search?q=caf%E9");
+  EXPECT_EQ(query->status, 400);
+  EXPECT_EQ(error_message(query),
+            "query parameter q: its bytes are not UTF-8 (percent-encode UTF-8 text)");
+  EXPECT_EQ(c.Get("/v1/runs/r-caf%E9")->status, 400);
+  EXPECT_EQ(c.Get("/v1/memory/search?q=caf%C3%A9")->status, 200);
+}
+
+TEST(ApiServer, RunsFilteredByAStatusNoRunCanHaveAreRefused) {
+  Served s;
+  auto c = s.client();
+  c.Post("/invoke", R"({"task": "one run"})", "application/json");
+  const auto bogus = c.Get("/v1/runs?status=bogus");
+  EXPECT_EQ(bogus->status, 400);
+  EXPECT_EQ(error_message(bogus),
+            "status=bogus: expected one of running, interrupted, done, error, cancelled, "
+            "step_limit, crashed");
+  EXPECT_EQ(body_of(c.Get("/v1/runs?status=done"))["runs"].size(), 1u);
+  EXPECT_EQ(body_of(c.Get("/v1/runs?status=error"))["runs"].size(), 0u);
+}
+
+TEST(ApiServer, MetricsCountTheUiItsFilesTheIconAndRefusalsWithTheirStatus) {
+  ApiOptions options;
+  options.web_dir = A4PS_WEB_DIR;
+  Served s(options);
+  auto c = s.client();
+  EXPECT_EQ(c.Get("/")->status, 200);
+  EXPECT_EQ(c.Get("/docs")->status, 200);
+  EXPECT_EQ(c.Get("/ui/app.js")->status, 200);
+  EXPECT_EQ(c.Get("/ui/app.css")->status, 200);
+  const auto icon = c.Get("/favicon.ico");
+  ASSERT_EQ(icon->status, 200);
+  EXPECT_EQ(icon->get_header_value("Content-Type"), "image/svg+xml");
+  EXPECT_TRUE(icon->body.starts_with("<svg")) << icon->body;
+  EXPECT_EQ(c.Get("/nowhere")->status, 404);
+  const std::string text = c.Get("/metrics")->body;
+  for (const char* line :
+       {"{route=\"GET /\",status=\"200\"} 1", "{route=\"GET /docs\",status=\"200\"} 1",
+        "{route=\"GET /ui/{file}\",status=\"200\"} 2",
+        "{route=\"GET /favicon.ico\",status=\"200\"} 1", "{route=\"other\",status=\"404\"} 1",
+        "a4ps_http_request_seconds_count{route=\"GET /ui/{file}\"} 2"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
+  }
+  EXPECT_EQ(text.find("status=\"-1\""), std::string::npos) << text;
+}
+
+TEST(ApiServer, ASecondServerOnTheSamePortIsRefusedAsInUse) {
+  Served s;
+  ApiOptions same;
+  same.port = s.port;
+  ApiServer second({}, same);
+  try {
+    second.bind();
+    ADD_FAILURE() << "a second server bound port " << s.port;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(std::string(e.what()), "cannot listen on 127.0.0.1:" + std::to_string(s.port) +
+                                         ": the port is in use (another server? pick another "
+                                         "--port, or 0 for any free one)");
+  }
+  EXPECT_EQ(s.client().Get("/health")->status, 200);
+}
+
+TEST(ApiServer, BindErrorsSayWhatTheSystemSaidAndTheFix) {
+  const Error denied = bind_error("127.0.0.1", 1, EACCES);
+  EXPECT_EQ(denied.code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(std::string(denied.what()),
+            "cannot listen on 127.0.0.1:1: permission denied (ports below 1024 need root or "
+            "CAP_NET_BIND_SERVICE; use --port 1024 or above, e.g. 8000)");
+  EXPECT_EQ(bind_error("::1", 8000, EADDRINUSE).code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(std::string(bind_error("::1", 8000, EADDRINUSE).what())
+                  .starts_with("cannot listen on [::1]:8000: the port is in use"));
+  EXPECT_NE(std::string(bind_error("10.9.9.9", 80, EADDRNOTAVAIL).what())
+                .find("10.9.9.9 is not an address of this machine"),
+            std::string::npos);
+}
+
+TEST(ApiServer, AnIpv6HostIsServedAndWrittenInBracketsInItsUrl) {
+  for (const char* host : {"::1", "[::1]"}) {
+    ApiOptions options;
+    options.host = host;
+    Served s(options);
+    EXPECT_EQ(s.server->url(), "http://[::1]:" + std::to_string(s.port));
+    httplib::Client c("::1", s.port);
+    const auto health = c.Get("/health");
+    ASSERT_TRUE(health) << host;
+    EXPECT_EQ(health->status, 200);
+  }
 }
 
 }  // namespace
