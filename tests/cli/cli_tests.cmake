@@ -169,7 +169,7 @@ add_test(NAME node.openai_client
 add_test(NAME node.browser_ui
          COMMAND "${PROJECT_SOURCE_DIR}/tests/node/browser_ui.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/ui-browser")
-set_tests_properties(node.browser_ui PROPERTIES FIXTURES_REQUIRED demo_image TIMEOUT 900)
+set_tests_properties(node.browser_ui PROPERTIES FIXTURES_REQUIRED demo_image TIMEOUT 1800)
 
 # SIGTERM to a4ps serve with a run in flight on the demo image's generated models.
 add_test(NAME cli.serve_resume

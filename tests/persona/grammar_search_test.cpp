@@ -25,7 +25,7 @@ namespace {
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kSeedsPerCall = 1;  // the sanitizers watch our code; llama.cpp runs as it is
 #else
-constexpr int kSeedsPerCall = 6;
+constexpr int kSeedsPerCall = 3;
 #endif
 constexpr auto kCallDeadline = std::chrono::seconds(120);
 
