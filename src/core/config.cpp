@@ -109,9 +109,9 @@ const std::vector<SectionDoc>& section_docs() {
   static const std::vector<SectionDoc> docs = {
       {"models",
        "Model references by name. A reference is a path to a local GGUF file (\"gguf:PATH\" or a\n"
-       "bare path); \"ollama:NAME\" and \"openai:NAME@URL\" arrive with those backends. The\n"
-       "blueprint's Ollama names are the defaults. Names beyond these five may be added and\n"
-       "referred to from the persona codex."},
+       "bare path), \"ollama:NAME\" (Ollama) or \"openai:NAME@URL\" (an OpenAI-compatible\n"
+       "server). The blueprint's Ollama names are the defaults. Names beyond these five may be\n"
+       "added and referred to from the persona codex."},
       {"inference", "How the embedded llama.cpp runs a local model."},
       {"budget", "The memory budget the ModelManager keeps all resident models within."},
       {"memory", "Episodic memory (kept in the image's state.db)."},
