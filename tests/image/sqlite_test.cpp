@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -74,9 +75,11 @@ TEST(Sqlite, ConstraintViolationsAreFailedPreconditionsAndOtherErrorsNameTheStat
 // make the -shm file SQLite wants, yet it can read. Root writes anywhere, so the reader drops to
 // nobody in a child process when the test runs as root.
 TEST(Sqlite, AReaderReadsAWalDatabaseInADirectoryItMayNotWrite) {
-  const auto dir = testing::scratch_dir() / "sqlite-read-only";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  // Not under scratch_dir(): that is private (0700), and nobody must be able to reach the file.
+  std::string where = (std::filesystem::temp_directory_path() / "a4ps-read-only-XXXXXX").string();
+  ASSERT_NE(mkdtemp(where.data()), nullptr);
+  const std::filesystem::path dir = where;
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
   const std::string path = (dir / "state.db").string();
   {
     auto db = Database::open(path);
@@ -100,6 +103,7 @@ TEST(Sqlite, AReaderReadsAWalDatabaseInADirectoryItMayNotWrite) {
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   chmod(dir.c_str(), 0755);
+  std::filesystem::remove_all(dir);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: opening or reading failed; 3: could not drop to nobody; "
                                        "4: the directory stayed writable";
