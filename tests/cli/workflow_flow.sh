@@ -43,8 +43,10 @@ printf 'The Community Resource Atlas lists food banks and clinics.\n' >"$work/at
 out=$("$a4ps" run "Design a gentle onboarding" --thread w1 --doc "$work/atlas.md" 2>&1)
 rc=$?
 [[ $rc == 0 ]] || fail "run exited $rc: $out"
+# ALFRED's route may give a task no dialogue (turns 0; the model chooses): the dialogue's turns
+# are checked on the run killed in the middle of its dialogue, below.
 for said in "ALFRED routes the task" "BABS researches" "BRICK proposes candidate thoughts" \
-  "ROBIN scores the candidates" "ROBIN answers" "BRICK answers" "ALFRED writes the final answer" \
+  "ROBIN scores the candidates" "ALFRED writes the final answer" \
   "ALFRED judges the conflict" "══ Answer" "dissonance [0-9.]+ \(threshold 0.80\)"; do
   grep -Eq -- "$said" <<<"$out" || fail "the transcript lacks: $said"
 done
