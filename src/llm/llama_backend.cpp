@@ -235,10 +235,10 @@ SamplerPtr LlamaBackend::Impl::make_chain(const ChatRequest& request) const {
   }
   if (s.repeat_last_n != 0 &&
       (s.repeat_penalty != 1.0f || s.frequency_penalty != 0.0f || s.presence_penalty != 0.0f)) {
-    llama_sampler_chain_add(chain.get(), llama_sampler_init_penalties(
-                                             llama_vocab_n_tokens(vocab), s.repeat_last_n,
-                                             s.repeat_penalty, s.frequency_penalty,
-                                             s.presence_penalty));
+    llama_sampler_chain_add(
+        chain.get(),
+        llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), s.repeat_last_n, s.repeat_penalty,
+                                     s.frequency_penalty, s.presence_penalty));
   }
   if (s.temperature <= 0.0f) {
     llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
