@@ -4,7 +4,7 @@
 // thread; a reload shows the same again, following a run from its first event.
 import { ApiError, api, post } from './api.js';
 import { refreshHistory, setUpPanels } from './panels.js';
-import { RunView } from './run_view.js';
+import { RunView, button } from './run_view.js';
 import { renderConversation, renderThreadList, threadRuns } from './threads.js';
 import { UNFINISHED, statusWord } from './words.js';
 
@@ -21,14 +21,6 @@ function notice(id, text, ...buttons) {
   const box = $(id);
   box.hidden = !text;
   box.replaceChildren(...(text ? [text] : []), ...buttons);
-}
-
-function button(text, onclick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = text;
-  b.onclick = onclick;
-  return b;
 }
 
 const latest = () => page.runs[page.runs.length - 1] || null;

@@ -247,7 +247,7 @@ export class RunView {
   }
 }
 
-function button(text, onclick) {
+export function button(text, onclick) {
   const b = document.createElement('button');
   b.type = 'button';
   b.textContent = text;
