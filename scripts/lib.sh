@@ -40,6 +40,13 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$A4PS_ROOT}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 
+# llama.cpp's threads meet at a barrier after every operation of a model's graph, and OpenMP's
+# default is to spin there. When more threads want the CPU than it has (the test suite runs two
+# tests at a time on CI's two cores, or a build runs beside the demo), a spinning thread burns
+# the time slice its partner needs: the demo's models ran four times slower that way (issue 13's
+# note). Waiting passively costs little on an idle machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
 # Configures the build tree once, then builds the given targets.
 build_targets() {
   "$A4PS_ROOT/scripts/fetch-llama.sh"

@@ -25,7 +25,7 @@ struct ModelsConfig {
 struct InferenceConfig {
   int64_t context_size = 4096;  // tokens per context
   int64_t batch_size = 512;     // tokens per prompt-evaluation batch
-  int64_t threads = 0;          // 0: the number of physical cores llama.cpp detects
+  int64_t threads = 0;          // 0: the physical cores (llama.cpp's common_cpu_get_num_math)
   int64_t gpu_layers = 0;       // layers offloaded to a GPU; -1 offloads all
   bool mmap = true;             // map the GGUF file instead of reading it
   // Every model call's deadline once it runs (llama-server's --timeout is 600 s too).

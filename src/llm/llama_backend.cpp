@@ -8,7 +8,6 @@
 #include <map>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <utility>
 
 #include "core/error.h"
@@ -17,6 +16,7 @@
 #include "core/text.h"
 #include "llm/ggml_log.h"
 #include "llm/json_schema.h"
+#include "llm/schema_grammar.h"
 #include "llm/stream_filter.h"
 
 namespace a4ps::llm {
@@ -92,7 +92,7 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 }
 
 int32_t default_threads() {
-  return static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  return physical_cpu_cores();
 }
 
 // Progress callback bridge: llama.cpp calls a C function pointer.

@@ -4,7 +4,10 @@
 // can drive into an explosion of parse stacks (shared/repro/brick-tools-hang) shows up here as
 // a call stopped by its deadline; each call runs under [inference] call_timeout_seconds, so
 // the search itself cannot hang. The deadline is generous (a wall-time bound against a hang,
-// not a speed threshold): a healthy call on these models takes well under a second.
+// not a speed threshold): a healthy call on these models takes a few seconds even when it runs
+// to its token limit, and under OMP_WAIT_POLICY=passive (tests/CMakeLists.txt) it stays within
+// a few times that on a machine busy with other tests. With OpenMP's default spinning, the
+// same calls ran past two minutes on CI's two cores beside another test (issue 13's note).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -27,7 +30,7 @@ constexpr int kSeedsPerCall = 1;  // the sanitizers watch our code; llama.cpp ru
 #else
 constexpr int kSeedsPerCall = 3;
 #endif
-constexpr auto kCallDeadline = std::chrono::seconds(120);
+constexpr auto kCallDeadline = std::chrono::seconds(300);
 
 // The demo's model for `persona` (scripts/demo.sh: seeds 11..14 in workflow order).
 std::filesystem::path demo_model(const std::string& persona) {
@@ -65,14 +68,6 @@ TEST(GrammarSearch, NoWorkflowDecisionRunsIntoItsDeadlineOnTheDemoModels) {
   int answered = 0;
   int searched = 0;
   for (const StructuredCall& call : calls) {
-    // Known and open (issue 13's note): BRICK's arguments for a forged tool, a schema that is
-    // only a free-form object, still reaches minutes per token on these models with some
-    // seeds, bounded as it is; the deadline ends it, late. Searched again once it is fixed.
-    if (call.name == "tool arguments") {
-      std::printf("%-15s not searched: a known open trap (see the test's comment)\n",
-                  call.name.c_str());
-      continue;
-    }
     ++searched;
     const llm::JsonSchema schema = llm::JsonSchema::create(call.schema);
     for (std::uint32_t seed = 0; seed < kSeedsPerCall; ++seed) {
