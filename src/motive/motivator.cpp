@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <vector>
 
@@ -35,7 +36,8 @@ int clamp_priority(double priority) {
 
 // Keeps the last kMaxCauses elements.
 json last_of(json array) {
-  if (array.size() > kMaxCauses) array.erase(array.begin(), array.end() - kMaxCauses);
+  if (array.size() > kMaxCauses)
+    array.erase(array.begin(), array.end() - static_cast<std::ptrdiff_t>(kMaxCauses));
   return array;
 }
 
@@ -81,7 +83,8 @@ std::string synthesis_prompt(const json& c) {
   std::string prompt = "Resolve the cognitive dissonance on this task: " + string_field(c, "task") +
                        "\nThese positions conflicted (dissonance " +
                        format_score(c.value("score", 0.0)) + "):";
-  for (const auto& [speaker, text] : c.value("positions", json::object()).items()) {
+  const json positions = c.value("positions", json::object());  // items() of a temporary dangles
+  for (const auto& [speaker, text] : positions.items()) {
     prompt +=
         "\n" + upper(speaker) + ": " + (text.is_string() ? text.get<std::string>() : text.dump());
   }
