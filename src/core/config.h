@@ -67,11 +67,20 @@ struct GraphConfig {
   int64_t queue_timeout_seconds = 60;
 };
 
+// Dissonance, the Motivator's goals and the bounds of the autonomous loop (docs/config.md).
 struct MotivatorConfig {
   double dissonance_threshold = 0.8;
   int64_t curiosity_interval_seconds = 3600;
   double dissonance_embedding_weight = 0.5;
   double dissonance_judge_weight = 0.5;
+  bool autonomous = false;                   // whether the loop runs goals by itself at all
+  int64_t idle_seconds = 300;                // no user request or run for this long first
+  int64_t max_goals_per_hour = 4;            // goals started in any hour
+  int64_t max_autonomous_runs_per_day = 24;  // goal runs started in any 24 hours
+  int64_t max_chain_depth = 2;               // a deeper goal is recorded expired, never queued
+  int64_t goal_budget_tokens = 20000;        // tokens one goal may spend
+  int64_t goal_deadline_seconds = 1800;      // a goal's run is stopped after this long
+  int64_t reflection_episodes = 5;           // episodes a reflection goal looks at
 };
 
 struct SocraticConfig {

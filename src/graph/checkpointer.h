@@ -123,6 +123,24 @@ struct JournalEntry {
   nlohmann::json value;
 };
 
+// A bus event that a node published through its step's journal: an entry of kind "event"
+// whose value is {"topic", "payload"} (docs/formats/workflow.md). `id` is the entry's rowid,
+// which grows with every journal entry committed and is never reused (journal entries are
+// never deleted), so a reader that keeps the last id it consumed sees each event exactly once.
+struct PublishedEvent {
+  std::int64_t id = 0;
+  std::string thread_id;
+  std::string topic;
+  nlohmann::json payload;
+  std::int64_t created_ms = 0;
+};
+
+struct PublishedEvents {
+  std::vector<PublishedEvent> events;  // oldest first
+  // Every journal entry up to this id has been looked at: the reader's next `after_id`.
+  std::int64_t scanned_to = 0;
+};
+
 // One node's update within a super-step, in the order the runner applied them.
 struct StepWrite {
   std::string node;
@@ -213,6 +231,9 @@ class Checkpointer {
   std::vector<EventRecord> record_journal(const std::string& thread_id, std::int64_t checkpoint,
                                           const std::string& run_id, const JournalEntry& entry,
                                           const std::vector<NewEvent>& events);
+  // The bus events journaled after journal entry `after_id`, at most `limit`, oldest first.
+  // Entries of other kinds are skipped, and counted as read in `scanned_to`.
+  PublishedEvents published_events(std::int64_t after_id, int limit = 256);
   // Interrupts raised at the thread's latest checkpoint that have no resume value yet.
   std::vector<PendingInterrupt> pending_interrupts(const std::string& thread_id);
 

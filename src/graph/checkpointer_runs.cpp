@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -311,6 +312,35 @@ std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_
   txn.commit();
   remember_seq(stored);
   return stored;
+}
+
+PublishedEvents Checkpointer::published_events(std::int64_t after_id, int limit) {
+  limit = std::max(limit, 1);
+  std::lock_guard lock(mu_);
+  PublishedEvents out;
+  // The highest id first, in its own snapshot: every entry up to it is committed (ids are
+  // taken under the write lock), so after reading up to it nothing below it can appear.
+  auto top = db_->prepare("SELECT IFNULL(max(rowid), 0) FROM journal");
+  const std::int64_t high = top.step() ? top.int64(0) : 0;
+  out.scanned_to = std::max(after_id, high);
+  auto q = db_->prepare(
+      "SELECT rowid, thread_id, value, created_ms FROM journal WHERE rowid > ? AND rowid <= ?"
+      " AND kind = 'event' ORDER BY rowid LIMIT ?");
+  q.bind(1, after_id).bind(2, high).bind(3, static_cast<std::int64_t>(limit));
+  while (q.step()) {
+    const json value = parse_or_string(q.text(2));
+    PublishedEvent e;
+    e.id = q.int64(0);
+    e.thread_id = q.text(1);
+    e.topic = value.is_object() ? value.value("topic", "") : "";
+    e.payload = value.is_object() && value.contains("payload") ? value["payload"] : json();
+    e.created_ms = q.int64(3);
+    out.events.push_back(std::move(e));
+  }
+  if (out.events.size() == static_cast<size_t>(limit)) {
+    out.scanned_to = out.events.back().id;  // more may follow
+  }
+  return out;
 }
 
 std::vector<PendingInterrupt> Checkpointer::pending_interrupts(const std::string& thread_id) {

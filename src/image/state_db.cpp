@@ -169,6 +169,54 @@ CREATE TABLE tool_versions (
 ) STRICT;
 )sql";
 
+// docs/formats/state-db.md, version 5.
+constexpr const char* kGoalSchemaV5 = R"sql(
+CREATE TABLE goals (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('synthesis', 'reflection', 'capability', 'user')),
+  cause_event INTEGER,
+  cause_topic TEXT NOT NULL DEFAULT '',
+  theme TEXT NOT NULL,
+  prompt TEXT NOT NULL,
+  context TEXT NOT NULL DEFAULT '{}',
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'done', 'failed',
+                                         'cancelled', 'expired')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  thread_id TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  budget_tokens INTEGER NOT NULL,
+  chain_depth INTEGER NOT NULL DEFAULT 0,
+  parent_goal INTEGER REFERENCES goals(id),
+  merged INTEGER NOT NULL DEFAULT 0,
+  result TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX goals_by_status ON goals (status, priority DESC, created_ms, id);
+CREATE INDEX goals_by_theme ON goals (kind, theme, status);
+CREATE TABLE goal_runs (
+  goal_id INTEGER NOT NULL REFERENCES goals(id),
+  attempt INTEGER NOT NULL,
+  thread_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  finished_ms INTEGER,
+  outcome TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (goal_id, attempt)
+) STRICT;
+CREATE INDEX goal_runs_by_run ON goal_runs (run_id);
+CREATE INDEX goal_runs_by_start ON goal_runs (started_ms);
+CREATE TABLE motivator (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  event_cursor INTEGER NOT NULL,
+  curiosity_ms INTEGER NOT NULL
+) STRICT;
+-- Events from before the Motivator existed are history, not goals.
+INSERT INTO motivator (id, event_cursor, curiosity_ms)
+  VALUES (1, (SELECT IFNULL(max(rowid), 0) FROM journal), 0);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& state_db_migrations() {
@@ -184,6 +232,8 @@ const std::vector<Migration>& state_db_migrations() {
       {3, "episodic memory: memories, their embeddings, and an FTS5 index kept by triggers",
        kMemorySchemaV3},
       {4, "the Tool Forge's registry: tools and their versions", kToolSchemaV4},
+      {5, "the Motivator: goals, the runs they became, and its place in the event log",
+       kGoalSchemaV5},
   };
   return migrations;
 }
