@@ -77,21 +77,6 @@ Codex load_codex(const GlobalOptions& options, const Config& config) {
   return codex;
 }
 
-llm::ModelRef resolve_model(const Config& config, const std::string& model_name) {
-  const auto found = config.models.refs.find(model_name);
-  if (found == config.models.refs.end()) {
-    throw_not_found("model " + model_name + ": not named in " + config.source + " [models]");
-  }
-  const std::filesystem::path base = config.source == "<defaults>"
-                                         ? std::filesystem::path(".")
-                                         : std::filesystem::path(config.source).parent_path();
-  try {
-    return llm::ModelRef::parse(found->second, base);
-  } catch (const Error& e) {
-    throw Error(e.code(), config.source + ": [models] " + model_name + ": " + e.what());
-  }
-}
-
 bool stderr_is_terminal() {
   return isatty(STDERR_FILENO) != 0;
 }

@@ -4,12 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
-#include <optional>
 #include <string>
 
 #include "core/config.h"
-#include "llm/model_manager.h"
-#include "llm/model_ref.h"
 #include "persona/codex.h"
 
 namespace a4ps::cli {
@@ -35,10 +32,6 @@ void apply_verbosity(const GlobalOptions& options);
 Config load_config(const GlobalOptions& options);
 // Loads the codex per the options, validated against `config`; prints its warnings.
 Codex load_codex(const GlobalOptions& options, const Config& config);
-
-// The reference a model name in [models] holds, parsed (relative paths against the directory of
-// config.toml). Throws kNotFound for an unknown name, kInvalidArgument for a malformed one.
-llm::ModelRef resolve_model(const Config& config, const std::string& model_name);
 
 // True when stderr is a terminal (progress is drawn in place there, else printed as lines).
 bool stderr_is_terminal();
@@ -78,16 +71,5 @@ void add_tools_commands(CLI::App& app, const GlobalOptions& options);
 void add_sandbox_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
-
-// Makes `ref` known to `manager` under `key`: a local GGUF file, an Ollama model (keep_alive 0
-// under the "sequential" policy) or an OpenAI-compatible server's model.
-void register_model_ref(llm::ModelManager& manager, const Config& config, const std::string& key,
-                        const llm::ModelRef& ref, llm::ModelPurpose purpose);
-
-// The ModelManager's budget, policy, keep-alive and load settings from config.toml.
-llm::ModelManagerOptions model_manager_options(const Config& config);
-// [budget.keep_alive_by_model] for `model`, if set.
-std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
-                                                        const std::string& model);
 
 }  // namespace a4ps::cli

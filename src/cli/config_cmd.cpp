@@ -3,9 +3,10 @@
 #include <optional>
 #include <vector>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 #include "llm/gguf_info.h"
+#include "runtime/model_wiring.h"
 
 namespace a4ps::cli {
 namespace {
@@ -32,7 +33,7 @@ std::string check_models(const Config& config, std::vector<Error>& problems) {
   for (const auto& [name, text] : config.models.refs) {
     const std::string where = config.source + ": [models] " + name + " = \"" + text + "\": ";
     try {
-      const llm::ModelRef ref = resolve_model(config, name);
+      const llm::ModelRef ref = runtime::resolve_model(config, name);
       if (ref.source != llm::ModelSource::kLocalGguf) {
         ++remote;
         continue;
@@ -60,7 +61,7 @@ void check(const GlobalOptions& options) {
   std::vector<Error> problems;
   std::optional<Config> config;
   try {
-    config = image ? load_image_config(options, *image) : load_config(options);
+    config = image ? runtime::load_image_config(runtime_options(options)) : load_config(options);
     std::cout << config->source << ": valid"
               << (config->warnings.empty() ? "" : " (with warnings above)") << "\n";
   } catch (const Error& e) {
@@ -68,8 +69,8 @@ void check(const GlobalOptions& options) {
   }
   if (config) {
     try {
-      const Codex codex =
-          image ? load_image_codex(options, *config, *image) : load_codex(options, *config);
+      const Codex codex = image ? runtime::load_image_codex(runtime_options(options), *config)
+                                : load_codex(options, *config);
       std::cout << codex.source() << ": valid, personas";
       for (const Persona& p : codex.personas()) std::cout << " " << p.name;
       std::cout << "\n";

@@ -14,6 +14,7 @@
 #include "llm/ollama_backend.h"
 #include "llm/openai_backend.h"
 #include "llm/recording.h"
+#include "runtime/model_wiring.h"
 
 namespace a4ps::cli {
 namespace {
@@ -109,7 +110,7 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
   if (!o.persona.empty()) {
     const Codex codex = load_codex(global, config);
     const Persona& persona = codex.persona(o.persona);
-    g.model = resolve_model(config, persona.model);
+    g.model = runtime::resolve_model(config, persona.model);
     g.model_key = persona.model;
     g.request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
     g.request.sampling = persona.sampling;
@@ -146,7 +147,7 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
 // recorded with --record.
 std::unique_ptr<llm::ModelManager> open_manager(const Config& config, const GenerateOptions& o,
                                                 const Generation& g, LoadProgress& progress) {
-  llm::ModelManagerOptions options = model_manager_options(config);
+  llm::ModelManagerOptions options = runtime::model_manager_options(config);
   if (o.n_ctx) options.load_defaults.n_ctx = *o.n_ctx;
   options.record_path = o.record_file;
   options.on_load_progress = [&progress](const std::string&, float p) { progress.update(p); };
@@ -155,7 +156,8 @@ std::unique_ptr<llm::ModelManager> open_manager(const Config& config, const Gene
     manager->register_remote(g.model_key,
                              std::make_unique<llm::ReplayBackend>(g.model_key, o.replay_file));
   } else {
-    register_model_ref(*manager, config, g.model_key, g.model, llm::ModelPurpose::kGenerate);
+    runtime::register_model_ref(*manager, config, g.model_key, g.model,
+                                llm::ModelPurpose::kGenerate);
   }
   return manager;
 }

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <optional>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -17,20 +17,14 @@ namespace {
 
 using nlohmann::json;
 
-// The image, its models and its memory store for one command. Not copied or moved: the
-// runtime refers to the image's config.
+// The image and its memory store for one command.
 struct MemoryCommand {
-  explicit MemoryCommand(const GlobalOptions& options)
-      : opened(open_image_for_writing(options)),
-        runtime(options, opened.config, opened.image->dir()) {
-    runtime.on_load_progress(load_progress_printer());
-    store = &runtime.memory();
+  explicit MemoryCommand(const GlobalOptions& options) : rt(open_runtime(options)) {
+    rt->on_load_progress(load_progress_printer());
+    store = &rt->memory();
   }
-  MemoryCommand(const MemoryCommand&) = delete;
-  MemoryCommand& operator=(const MemoryCommand&) = delete;
 
-  WritableImage opened;
-  GraphRuntime runtime;
+  std::unique_ptr<runtime::Runtime> rt;
   memory::MemoryStore* store = nullptr;
 };
 

@@ -10,6 +10,7 @@
 #include "llm/gguf_info.h"
 #include "llm/model_manager.h"
 #include "llm/residency.h"
+#include "runtime/model_wiring.h"
 
 namespace a4ps::cli {
 namespace {
@@ -61,7 +62,7 @@ void run_plan(const GlobalOptions& options, bool json) {
     PlannedModel& m = models[p.model];
     m.name = p.model;
     m.personas.push_back(p.name);
-    m.ref = resolve_model(config, p.model);
+    m.ref = runtime::resolve_model(config, p.model);
     if (m.ref.source == llm::ModelSource::kLocalGguf) {
       m.bytes = llm::inspect_gguf(m.ref.path).estimate_memory_bytes(n_ctx);
     }

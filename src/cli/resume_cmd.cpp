@@ -1,8 +1,9 @@
 // a4ps resume THREAD [--value JSON] [--interrupt ID], a4ps graph list|check
 #include <iostream>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
+#include "runtime/engine_check.h"
 
 namespace a4ps::cli {
 namespace {
@@ -96,15 +97,14 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   } else if (!args.interrupt.empty()) {
     throw_invalid_argument("--interrupt " + args.interrupt + " needs --value JSON");
   }
-  WritableImage opened = open_image_for_writing(options);
-  const graph::ThreadInfo thread = opened.checkpointer->get_thread(args.thread);
-  GraphRuntime runtime(options, opened.config, opened.image->dir());
-  if (!args.record.empty()) runtime.record_to(args.record);
-  const graph::CompiledGraph graph = runtime.find(thread.graph);
-  graph::RunOptions run = run_options(opened.config);
+  const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
+  const graph::ThreadInfo thread = rt->checkpointer().get_thread(args.thread);
+  if (!args.record.empty()) rt->record_to(args.record);
+  const graph::CompiledGraph graph = rt->graph(thread.graph);
+  graph::RunOptions run = rt->run_options();
   if (args.max_steps > 0) run.max_steps = args.max_steps;
   if (thread.graph == persona::kWorkflowGraphName) {
-    runtime.on_load_progress(load_progress_printer());
+    rt->on_load_progress(load_progress_printer());
     if (!args.json) run.on_event = workflow_printer();
   } else {
     run.on_event = print_event;
@@ -112,7 +112,7 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
   const graph::RunResult result =
-      graph::resume_run(graph, *opened.checkpointer, args.thread, values, run);
+      graph::resume_run(graph, rt->checkpointer(), args.thread, values, run);
   if (thread.graph == persona::kWorkflowGraphName) {
     print_workflow_result(result, args.json, options);
   } else {
@@ -121,14 +121,13 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
 }
 
 void engine_check(const GlobalOptions& options, const std::string& thread, bool as_json) {
-  WritableImage opened = open_image_for_writing(options);
-  graph::RunOptions run = run_options(opened.config);
+  const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
+  graph::RunOptions run = rt->run_options();
   run.on_event = print_event;
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  GraphRuntime runtime(options, opened.config, opened.image->dir());
-  report(graph::start_run(runtime.find("engine-check"), *opened.checkpointer, thread, nullptr, run),
-         as_json, options);
+  const graph::CompiledGraph check = rt->graph(std::string(runtime::kEngineCheckGraphName));
+  report(graph::start_run(check, rt->checkpointer(), thread, nullptr, run), as_json, options);
 }
 
 }  // namespace
@@ -158,7 +157,7 @@ void add_resume_commands(CLI::App& app, const GlobalOptions& options) {
   CLI::App* graph_cmd = app.add_subcommand("graph", "The graphs this build can run");
   graph_cmd->require_subcommand(1);
   graph_cmd->add_subcommand("list", "List the graphs threads can belong to")->callback([] {
-    for (const std::string& name : graph_names()) std::cout << name << "\n";
+    for (const std::string& name : runtime::graph_names()) std::cout << name << "\n";
   });
   auto thread = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/text.h"
 
@@ -222,16 +222,15 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   }
   const std::string task = checked_utf8(args.task, "the task");
   const std::vector<persona::Document> docs = read_documents(args.docs);
-  WritableImage opened = open_image_for_writing(options);
-  GraphRuntime runtime(options, opened.config, opened.image->dir());
-  runtime.on_load_progress(load_progress_printer());
-  if (!args.record.empty()) runtime.record_to(args.record);
-  const graph::CompiledGraph workflow = runtime.find(std::string(persona::kWorkflowGraphName));
-  graph::RunOptions run = run_options(opened.config);
+  const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
+  rt->on_load_progress(load_progress_printer());
+  if (!args.record.empty()) rt->record_to(args.record);
+  const graph::CompiledGraph workflow = rt->graph(std::string(persona::kWorkflowGraphName));
+  graph::RunOptions run = rt->run_options();
   if (!args.json) run.on_event = WorkflowPrinter();
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  print_workflow_result(graph::start_run(workflow, *opened.checkpointer, args.thread,
+  print_workflow_result(graph::start_run(workflow, rt->checkpointer(), args.thread,
                                          persona::workflow_input(task, docs), run),
                         args.json, options);
 }

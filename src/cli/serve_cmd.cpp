@@ -8,16 +8,12 @@
 #include <cstdlib>
 #include <thread>
 
-#include "cli/graphs.h"
-#include "core/error.h"
-#include "core/text.h"
-#include "llm/llama_backend.h"
+#include "cli/runtime_access.h"
+#include "server/api_runtime.h"
 #include "server/api_server.h"
 
 namespace a4ps::cli {
 namespace {
-
-using nlohmann::json;
 
 struct ServeArgs {
   std::string host;
@@ -67,61 +63,15 @@ class StopOnSignal {
   std::jthread watcher_;
 };
 
-// What /health reports beside "ok": the parts that work and those that are degraded.
-json health_facts(const WritableImage& opened, const forge::ToolForge& forge) {
-  json degraded = json::array();
-  const bool gpu = llm::llama_gpu_offload_supported();
-  if (!gpu) degraded.push_back("no GPU offload in this build: local models run on the CPU");
-  json sandbox = nullptr;
-  if (!forge.available()) {
-    degraded.push_back("no sandbox (" + forge.sandbox_problem() +
-                       "): the Tool Forge cannot run tools");
-  } else {
-    sandbox = std::string(forge::runtime_name(forge.sandbox().runtime()));
-    if (forge.sandbox().runtime() != forge::SandboxRuntime::kRunsc) {
-      degraded.push_back("gVisor (runsc) does not work here: tools run under bubblewrap");
-    }
-  }
-  return {{"version", A4PS_VERSION},
-          {"image", opened.image->dir().string()},
-          {"gpu_offload", gpu},
-          {"sandbox", sandbox},
-          {"degraded", degraded}};
-}
-
 void serve(const GlobalOptions& options, const ServeArgs& args) {
   StopOnSignal stop_on_signal;
-  WritableImage opened = open_image_for_writing(options);
-  GraphRuntime runtime(options, opened.config, opened.image->dir());
-  runtime.on_load_progress(load_progress_printer());
-  const graph::CompiledGraph workflow = runtime.find(std::string(persona::kWorkflowGraphName));
-  server::ApiDeps deps;
-  deps.checkpointer = opened.checkpointer.get();
-  deps.graph = [workflow] { return workflow; };
-  deps.input = [](const std::string& task, const json& documents) {
-    std::vector<persona::Document> docs;
-    for (const json& d : documents) {
-      docs.push_back(
-          {valid_utf8(d["label"].get<std::string>()), valid_utf8(d["text"].get<std::string>())});
-    }
-    return persona::workflow_input(valid_utf8(task), docs);
-  };
-  deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
-  deps.answer_node = "alfred_answer";
-  deps.turns = [](const graph::State& s) { return s.value("dialogue", json::array()); };
-  deps.run_options = run_options(opened.config);
-  deps.health = health_facts(opened, runtime.forge());
-  deps.tools = &runtime.forge().registry();
-  deps.memory = &runtime.memory();
-  deps.models = &runtime.models();
-  deps.codex = &runtime.codex();
-  const ServerConfig& c = opened.config.server;
-  server::ApiOptions o;
-  o.host = args.host.empty() ? c.host : args.host;
-  o.port = args.port >= 0 ? args.port : static_cast<int>(c.port);
-  o.token = c.token;
-  o.max_body_bytes = static_cast<std::size_t>(c.max_body_bytes);
-  o.cors_origins = c.cors_origins;
+  const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
+  rt->on_load_progress(load_progress_printer());
+  server::ApiDeps deps = server::api_deps(*rt);
+  deps.health["version"] = A4PS_VERSION;
+  server::ApiOptions o = server::api_options(rt->config().server);
+  if (!args.host.empty()) o.host = args.host;
+  if (args.port >= 0) o.port = args.port;
   // The browser assets: $A4PS_WEB_DIR, else the source tree's web/ this binary was built from.
   const char* web_dir = std::getenv("A4PS_WEB_DIR");
   o.web_dir = web_dir != nullptr ? web_dir : A4PS_WEB_DIR;
@@ -129,7 +79,7 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   stop_on_signal.watch(server);
   server.bind();
   std::fprintf(stderr, "a4ps: serving the image %s on %s (API: /openapi.json; Ctrl-C stops)\n",
-               opened.image->dir().c_str(), server.url().c_str());
+               rt->image().dir().c_str(), server.url().c_str());
   server.serve();
 }
 

@@ -9,8 +9,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "llm/model_manager.h"
-#include "llm/ollama_backend.h"
-#include "llm/openai_backend.h"
+#include "runtime/model_wiring.h"
 
 namespace a4ps::cli {
 namespace {
@@ -55,10 +54,10 @@ void print_stats(const std::string& name, const llm::ModelStats& s) {
 void run_stats(const GlobalOptions& options, const StatsOptions& o) {
   const Config config = load_config(options);
   const Codex codex = load_codex(options, config);
-  llm::ModelManager manager(model_manager_options(config));
+  llm::ModelManager manager(runtime::model_manager_options(config));
   std::vector<const Persona*> local;
   for (const Persona& p : codex.personas()) {
-    const llm::ModelRef ref = resolve_model(config, p.model);
+    const llm::ModelRef ref = runtime::resolve_model(config, p.model);
     if (ref.source != llm::ModelSource::kLocalGguf) {
       log::warn("persona " + p.name + ": model " + p.model + " is served by " +
                 std::string(llm::model_source_name(ref.source)) + "; not measured here");
@@ -66,7 +65,7 @@ void run_stats(const GlobalOptions& options, const StatsOptions& o) {
     }
     if (manager.stats().count(p.model) == 0)
       manager.register_model(p.model, ref.path, llm::ModelPurpose::kGenerate,
-                             keep_alive_for(config, p.model));
+                             runtime::keep_alive_for(config, p.model));
     local.push_back(&p);
   }
   for (int round = 0; round < 2; ++round) {
@@ -96,45 +95,6 @@ void run_stats(const GlobalOptions& options, const StatsOptions& o) {
 }
 
 }  // namespace
-
-llm::ModelManagerOptions model_manager_options(const Config& config) {
-  llm::ModelManagerOptions o;
-  o.budget_bytes = static_cast<uint64_t>(config.budget.memory_mb) << 20;
-  o.policy = llm::parse_budget_policy(config.budget.policy);
-  o.keep_alive = std::chrono::seconds(config.budget.keep_alive_seconds);
-  o.prefix_cache_bytes = static_cast<size_t>(config.budget.prefix_cache_mb) << 20;
-  o.prefix_cache_dir = config.budget.prefix_cache_dir;
-  o.load_defaults.n_ctx = static_cast<uint32_t>(config.inference.context_size);
-  o.load_defaults.n_batch = static_cast<uint32_t>(config.inference.batch_size);
-  o.load_defaults.n_threads = static_cast<int32_t>(config.inference.threads);
-  o.load_defaults.n_gpu_layers = static_cast<int32_t>(config.inference.gpu_layers);
-  o.load_defaults.use_mmap = config.inference.mmap;
-  o.call_timeout = std::chrono::seconds(config.inference.call_timeout_seconds);
-  return o;
-}
-
-void register_model_ref(llm::ModelManager& manager, const Config& config, const std::string& key,
-                        const llm::ModelRef& ref, llm::ModelPurpose purpose) {
-  if (ref.source == llm::ModelSource::kLocalGguf) {
-    manager.register_model(key, ref.path, purpose, keep_alive_for(config, key));
-  } else if (ref.source == llm::ModelSource::kOllama) {
-    // The blueprint's keep_alive 0 under "sequential"; otherwise the configured idle time.
-    const auto keep_alive = manager.options().policy == llm::BudgetPolicy::kSequential
-                                ? std::chrono::seconds(0)
-                                : std::chrono::seconds(config.budget.keep_alive_seconds);
-    manager.register_remote(
-        key, std::make_unique<llm::OllamaBackend>(llm::default_ollama_url(), ref.name, keep_alive));
-  } else {
-    manager.register_remote(key, std::make_unique<llm::OpenAIBackend>(ref.base_url, ref.name));
-  }
-}
-
-std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
-                                                        const std::string& model) {
-  const auto it = config.budget.keep_alive_by_model.find(model);
-  if (it == config.budget.keep_alive_by_model.end()) return std::nullopt;
-  return std::chrono::seconds(it->second);
-}
 
 void add_stats_command(CLI::App& models, const GlobalOptions& options) {
   auto o = std::make_shared<StatsOptions>();

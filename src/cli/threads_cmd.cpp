@@ -5,7 +5,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 
 namespace a4ps::cli {
@@ -202,10 +202,10 @@ struct ForkArgs {
 
 void fork_thread(const GlobalOptions& options, const ForkArgs& args) {
   const json update = args.update.empty() ? json() : parse_json_option(args.update, "--update");
-  WritableImage opened = open_image_for_writing(options);
+  const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
   const std::optional<std::int64_t> at =
       args.checkpoint < 0 ? std::nullopt : std::optional<std::int64_t>(args.checkpoint);
-  const ThreadInfo made = opened.checkpointer->fork(args.thread, at, update, args.new_id);
+  const ThreadInfo made = rt->checkpointer().fork(args.thread, at, update, args.new_id);
   if (args.json) {
     std::cout << thread_json(made, std::nullopt).dump(2) << "\n";
     return;

@@ -4,33 +4,28 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/graphs.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "llm/recording.h"
 #include "persona/speaker.h"
 #include "persona/tool_use.h"
+#include "runtime/model_wiring.h"
 
 namespace a4ps::cli {
 namespace {
 
 using nlohmann::json;
 
-// The image and its forge for one command. Not copied or moved: the runtime refers to the
-// image's config.
+// The image and its forge for one command.
 struct ToolsCommand {
-  explicit ToolsCommand(const GlobalOptions& options)
-      : opened(open_image_for_writing(options)),
-        runtime(options, opened.config, opened.image->dir()) {}
-  ToolsCommand(const ToolsCommand&) = delete;
-  ToolsCommand& operator=(const ToolsCommand&) = delete;
+  explicit ToolsCommand(const GlobalOptions& options) : rt(open_runtime(options)) {}
 
   // The registry alone: commands that run no code probe no sandbox.
-  forge::ToolRegistry& registry() { return runtime.tools(); }
-  forge::ToolForge& forge() { return runtime.forge(); }
+  forge::ToolRegistry& registry() { return rt->tools(); }
+  forge::ToolForge& forge() { return rt->forge(); }
 
-  WritableImage opened;
-  GraphRuntime runtime;
+  std::unique_ptr<runtime::Runtime> rt;
 };
 
 struct ForgeArgs {
@@ -57,21 +52,20 @@ void print_attempt(const json& a) {
 void forge_tool(const GlobalOptions& options, const ForgeArgs& a) {
   ToolsCommand t(options);
   t.forge().sandbox();  // no sandbox: refuse before any model loads
-  const Codex& codex = t.runtime.codex();
+  const Codex& codex = t.rt->codex();
   const std::string brick_model = codex.persona("brick").model;
   std::unique_ptr<llm::ModelManager> replay;
   llm::ModelManager* models = nullptr;
   if (!a.replay_file.empty()) {
-    replay = std::make_unique<llm::ModelManager>(model_manager_options(t.opened.config));
+    replay = std::make_unique<llm::ModelManager>(runtime::model_manager_options(t.rt->config()));
     replay->register_remote(brick_model,
                             std::make_unique<llm::ReplayBackend>(brick_model, a.replay_file));
     models = replay.get();
   } else {
-    t.runtime.on_load_progress(load_progress_printer());
-    models = &t.runtime.models();
+    t.rt->on_load_progress(load_progress_printer());
+    models = &t.rt->models();
   }
-  persona::Speaker speaker(*models, codex,
-                           static_cast<int>(t.opened.config.inference.context_size));
+  persona::Speaker speaker(*models, codex, static_cast<int>(t.rt->config().inference.context_size));
   persona::BrickAuthor author(speaker, nullptr);
   forge::ForgeRequest request;
   request.capability = valid_utf8(a.capability);

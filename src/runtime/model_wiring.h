@@ -1,0 +1,34 @@
+// runtime/model_wiring: how config.toml's [models], [budget] and [inference] become a
+// ModelManager: the reference a model name holds, the manager's options, and registering a
+// local GGUF file, an Ollama model or an OpenAI-compatible server's model under a name. The
+// Runtime uses these, and so do the commands that need models but no image (a4ps generate,
+// a4ps models stats).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "llm/model_manager.h"
+#include "llm/model_ref.h"
+
+namespace a4ps::runtime {
+
+// The reference a model name in [models] holds, parsed (relative paths against the directory of
+// config.toml). Throws kNotFound for an unknown name, kInvalidArgument for a malformed one.
+llm::ModelRef resolve_model(const Config& config, const std::string& model_name);
+
+// The ModelManager's budget, policy, keep-alive and load settings from config.toml.
+llm::ModelManagerOptions model_manager_options(const Config& config);
+
+// Makes `ref` known to `manager` under `key`: a local GGUF file, an Ollama model (keep_alive 0
+// under the "sequential" policy) or an OpenAI-compatible server's model.
+void register_model_ref(llm::ModelManager& manager, const Config& config, const std::string& key,
+                        const llm::ModelRef& ref, llm::ModelPurpose purpose);
+
+// [budget.keep_alive_by_model] for `model`, if set.
+std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
+                                                        const std::string& model);
+
+}  // namespace a4ps::runtime
