@@ -66,6 +66,7 @@ void add_thread_commands(CLI::App& app, const GlobalOptions& options);
 void add_resume_commands(CLI::App& app, const GlobalOptions& options);
 void add_run_command(CLI::App& app, const GlobalOptions& options);
 void add_serve_command(CLI::App& app, const GlobalOptions& options);
+void add_goals_commands(CLI::App& app, const GlobalOptions& options);
 void add_memory_commands(CLI::App& app, const GlobalOptions& options);
 void add_tools_commands(CLI::App& app, const GlobalOptions& options);
 void add_sandbox_commands(CLI::App& app, const GlobalOptions& options);

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   cli::add_sandbox_commands(app, options);
   cli::add_resume_commands(app, options);
   cli::add_serve_command(app, options);
+  cli::add_goals_commands(app, options);
   cli::add_tools_commands(app, options);
 
   // --version works alone, without a subcommand.

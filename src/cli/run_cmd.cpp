@@ -6,7 +6,9 @@
 
 #include "cli/runtime_access.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/text.h"
+#include "runtime/living_loop.h"
 
 namespace a4ps::cli {
 namespace {
@@ -216,6 +218,16 @@ void throw_unless_finished(const graph::RunResult& r, const std::string& resume)
 
 namespace {
 
+// What the run published (its dissonance, a tool the forge could not build) becomes goals now,
+// so `a4ps goals list` shows them at once.
+void queue_goals_of_the_run(runtime::Runtime& rt) {
+  try {
+    runtime::LivingLoop(rt).poll();
+  } catch (const Error& e) {
+    log::warn(std::string("the run's events could not become goals yet: ") + e.what());
+  }
+}
+
 void run_task(const GlobalOptions& options, const RunArgs& args) {
   if (args.task.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw_invalid_argument("the task is empty; say what the personas should work on");
@@ -230,9 +242,10 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   if (!args.json) run.on_event = WorkflowPrinter();
   CancelOnCtrlC ctrl_c;
   run.cancel = ctrl_c.token();
-  print_workflow_result(graph::start_run(workflow, rt->checkpointer(), args.thread,
-                                         persona::workflow_input(task, docs), run),
-                        args.json, options);
+  const graph::RunResult result = graph::start_run(workflow, rt->checkpointer(), args.thread,
+                                                   persona::workflow_input(task, docs), run);
+  queue_goals_of_the_run(*rt);
+  print_workflow_result(result, args.json, options);
 }
 
 }  // namespace

@@ -135,6 +135,11 @@ add_test(NAME cli.workflow_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/workflow_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-workflow-flow")
 
+# The living loop: a run's dissonance becomes a goal, and a4ps live pursues it (issue 14).
+add_test(NAME cli.live_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/live_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-live-flow")
+
 # The run that hung in BRICK's tool step (shared/repro/brick-tools-hang) resumes to its end.
 add_test(NAME cli.hang_regression
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/hang_regression.sh" ${A4PS_BIN}

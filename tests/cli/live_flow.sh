@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The living loop end to end on generated tiny models through the real llama.cpp (issue 14):
+# `a4ps run` the seeding task with the dissonance threshold at 0 -> a synthesis goal is queued;
+# `a4ps live` runs it once the image is idle -> the goal is done, linked to its run, and its
+# answer is an insight memory. Goals are steered while live holds the image; bad input is
+# refused; live stops cleanly on SIGTERM; with the loop off, live says why.
+# usage: live_flow.sh A4PS_BIN WORK_DIR
+set -u
+a4ps=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work/models"
+export A4PS_IMAGE="$work/image"
+failures=0
+source "$(dirname "$0")/lib.sh"
+
+seed=51
+for persona in alfred babs brick robin; do
+  "$a4ps" models mktest "$work/models/$persona.gguf" --seed $seed --layers 2 --embd 128 \
+    --heads 4 --ff 256 --type f16 >/dev/null || fail "mktest $persona"
+  seed=$((seed + 1))
+done
+"$a4ps" init >/dev/null || fail "init"
+write_config() {  # write_config AUTONOMOUS
+  cat >"$A4PS_IMAGE/config.toml" <<TOML
+[models]
+alfred = "$work/models/alfred.gguf"
+babs = "$work/models/babs.gguf"
+brick = "$work/models/brick.gguf"
+robin = "$work/models/robin.gguf"
+[inference]
+context_size = 2048
+[socratic]
+breadth = 2
+beam = 1
+max_depth = 1
+max_turns = 1
+[motivator]
+dissonance_threshold = 0.0
+autonomous = $1
+idle_seconds = 1
+max_chain_depth = 0
+curiosity_interval_seconds = 86400
+TOML
+}
+write_config false
+sed -i 's/^max_tokens = .*/max_tokens = 24/' "$A4PS_IMAGE/codex/persona_codex.toml"
+
+# The loop off: live refuses and says how to turn it on.
+step 7 'autonomous loop is off: \[motivator\] autonomous = false' live
+
+# The seeding task: its dissonance (any score is over 0) becomes a synthesis goal at once.
+"$a4ps" run "Design the core user onboarding protocol for the Community Resource Atlas." \
+  --thread seed >/dev/null 2>&1 || fail "the seeding run"
+step 0 'synthesis +queued' goals list
+json=$("$a4ps" goals list --json)
+grep -q '"cause_topic":"COGNITIVE_DISSONANCE"' <<<"$json" || fail "the goal's cause: $json"
+step 0 'why: COGNITIVE_DISSONANCE' goals show 1
+
+# Bad input.
+step 3 'goal 99: no such goal' goals show 99
+step 2 'goal status "bogus": must be one of' goals list --status bogus
+step 2 'prompt is empty' goals add "   "
+step 2 'priority' goals add "x" --priority 101
+step 0 'goal 2 queued' goals add "A goal of my own" --priority 10
+step 0 'goal 2 cancelled' goals cancel 2
+step 7 'goal 2 is cancelled: only a queued or running goal can be paused' goals pause 2
+
+# live runs the synthesis goal once idle; the goal list is read while live holds the image.
+write_config true
+"$a4ps" live >"$work/live.log" 2>&1 &
+live=$!
+done_seen=""
+for _ in $(seq 1 1200); do
+  if "$a4ps" goals list --status done --json 2>/dev/null | grep -q '"id":1,'; then
+    done_seen=yes
+    break
+  fi
+  kill -0 $live 2>/dev/null || break
+  sleep 0.25
+done
+[[ -n "$done_seen" ]] || fail "live did not finish goal 1: $(tail -20 "$work/live.log")"
+step 7 'the image is in use by process' run "x"  # one process owns the image
+kill -TERM $live
+wait $live
+rc=$?
+[[ $rc == 0 ]] || fail "live exited $rc on SIGTERM: $(tail -5 "$work/live.log")"
+grep -q "stopping" "$work/live.log" || fail "live did not say it stops"
+show=$("$a4ps" goals show 1 --json)
+grep -Eq '"run":"r-[0-9a-f]+"' <<<"$show" || fail "goal 1 is not linked to its run: $show"
+grep -Eq '"thread":"goal-1-1"' <<<"$show" || fail "goal 1 did not run on a thread of its own: $show"
+step 0 'goal-1-1' threads list
+# The synthesis's answer is remembered as an insight (what BABS cites on later runs).
+word=$(python3 -c 'import json, re, sys
+words = re.findall(r"[A-Za-z]{3,}", json.load(sys.stdin)["result"])
+print(words[0] if words else "")' <<<"$show")
+if [[ -n "$word" ]]; then
+  step 0 'insights/goal-1 insight' memory search "$word" --namespace insights/goal-1
+else
+  echo "note: goal 1's answer has no word to search its insight by: $show"
+fi
+grep -q "goal 1 .*done" "$work/live.log" || fail "live did not log the goal's end: $(tail -5 "$work/live.log")"
+# The goal's own run had a dissonance too: one chain deeper than max_chain_depth 0, expired.
+step 0 'expired' goals list --status expired
+
+if ((failures)); then
+  echo "live_flow: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "live_flow: all checks passed"
