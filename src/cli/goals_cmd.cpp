@@ -10,7 +10,6 @@
 #include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "motive/motivator.h"
 #include "runtime/living_loop.h"
 
 namespace a4ps::cli {
@@ -134,14 +133,8 @@ void add_goal(const GlobalOptions& options, const GoalsArgs& args) {
   }
   const auto rt = open_runtime(options);
   runtime::LivingLoop loop(*rt);
-  motive::NewGoal goal;
-  goal.kind = motive::GoalKind::kUser;
-  goal.cause_topic = "";
-  goal.prompt = checked_utf8(args.prompt, "the goal's prompt");
-  goal.theme = motive::theme_of("user", goal.prompt);
-  goal.priority = args.priority;
-  goal.budget_tokens = rt->config().motivator.goal_budget_tokens;
-  print_or_json(loop.goals().create(goal), args.json, "queued");
+  print_or_json(loop.add_user_goal(checked_utf8(args.prompt, "the goal's prompt"), args.priority),
+                args.json, "queued");
 }
 
 void run_next(const GlobalOptions& options, const GoalsArgs& args) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/runtime_access.h"
+#include "runtime/living_loop.h"
 #include "server/api_runtime.h"
 #include "server/api_server.h"
 
@@ -69,6 +70,10 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   rt->on_load_progress(load_progress_printer());
   server::ApiDeps deps = server::api_deps(*rt);
   deps.health["version"] = A4PS_VERSION;
+  // The living loop pursues the goals when no user's run has come for [motivator]
+  // idle_seconds (when autonomous is on; /health says why when it is off).
+  runtime::LivingLoop loop(*rt);
+  deps.loop = &loop;
   server::ApiOptions o = server::api_options(rt->config().server);
   if (!args.host.empty()) o.host = args.host;
   if (args.port >= 0) o.port = args.port;
@@ -80,7 +85,9 @@ void serve(const GlobalOptions& options, const ServeArgs& args) {
   server.bind();
   std::fprintf(stderr, "a4ps: serving the image %s on %s (API: /openapi.json; Ctrl-C stops)\n",
                rt->image().dir().c_str(), server.url().c_str());
+  loop.start();
   server.serve();
+  loop.stop();  // after the server: its runs are cancelled first, then the goal's run
 }
 
 }  // namespace
@@ -92,8 +99,9 @@ void add_serve_command(CLI::App& app, const GlobalOptions& options) {
       "Serve the HTTP API on the image: POST /invoke {\"task\"} runs the four personas, /v1/runs "
       "starts, lists, cancels and resumes runs, and streams their events (Server-Sent Events, "
       "resumable with Last-Event-ID); /openapi.json describes it all. Bound to anything but "
-      "loopback it needs [server] token. SIGTERM or Ctrl-C stops; runs in flight stay "
-      "resumable");
+      "loopback it needs [server] token. With [motivator] autonomous = true it also pursues "
+      "the goals (/v1/goals) when no user's run has come for idle_seconds. SIGTERM or Ctrl-C "
+      "stops; runs in flight stay resumable");
   cmd->add_option("--host", args->host, "Address to bind (default: [server] host, 127.0.0.1)");
   cmd->add_option("--port", args->port, "Port (default: [server] port, 8000; 0: any free one)")
       ->check(CLI::Range(0, 65535));

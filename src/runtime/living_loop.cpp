@@ -51,6 +51,23 @@ LivingLoop::LivingLoop(Runtime& runtime, const Clock& clock)
       motivator_(std::make_unique<motive::Motivator>(runtime.config().motivator,
                                                      runtime.checkpointer(), *goals_)) {
   user_last_ms_ = clock_.now_ms();  // opening counts as activity: no goal starts at once
+  // This process holds the image's lock, so a goal still marked running is a crash's.
+  requeue_orphaned_goals();
+}
+
+motive::Goal LivingLoop::add_user_goal(const std::string& prompt, int priority,
+                                       const json& context) {
+  if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw_invalid_argument("the goal's prompt is empty; say what A4PS should work on");
+  }
+  motive::NewGoal goal;
+  goal.kind = GoalKind::kUser;
+  goal.prompt = prompt;
+  goal.theme = motive::theme_of("user", prompt);
+  goal.priority = priority;
+  goal.context = context;
+  goal.budget_tokens = runtime_.config().motivator.goal_budget_tokens;
+  return goals_->create(goal);
 }
 
 LivingLoop::~LivingLoop() {
@@ -113,11 +130,6 @@ json LivingLoop::status() {
 }
 
 void LivingLoop::loop(std::stop_token stop) {
-  try {
-    resume_orphaned_goals();
-  } catch (const Error& e) {
-    log::warn(std::string("the living loop could not resume a goal: ") + e.what());
-  }
   while (!stop.stop_requested()) {
     LoopPass pass;
     try {
@@ -261,15 +273,14 @@ Goal LivingLoop::run_goal(Goal goal, std::stop_token stop, std::string* outcome)
   return goals_->mark_failed(id, why);
 }
 
-// A goal left `running` by a crash, or requeued with a run to continue: its run resumes
-// first, from its checkpoint, and the goal is not duplicated.
-void LivingLoop::resume_orphaned_goals() {
-  for (const Goal& goal : goals_->list({GoalStatus::kRunning, 10})) {
-    Goal queued = goals_->requeue(goal.id);
-    std::lock_guard pass_lock(pass_mu_);
-    std::string outcome;
-    run_goal(queued, {}, &outcome);
-    log::info("goal " + std::to_string(goal.id) + " resumed after a restart: " + outcome);
+// A goal left `running` by a crash is queued again with its run: the next pass that picks it
+// resumes that run from its checkpoint (resume_run), so it is neither duplicated nor started
+// over, and nothing it journaled is asked of a model again.
+void LivingLoop::requeue_orphaned_goals() {
+  for (const Goal& goal : goals_->list({GoalStatus::kRunning, 100})) {
+    goals_->requeue(goal.id);
+    log::info("goal " + std::to_string(goal.id) + " was running when the process ended; queued " +
+              "again, its run " + goal.run_id + " resumes on thread " + goal.thread_id);
   }
 }
 

@@ -45,14 +45,16 @@ struct LoopPass {
 
 class LivingLoop {
  public:
-  // `runtime` and `clock` must outlive the loop.
+  // `runtime` (which holds the image's lock) and `clock` must outlive the loop. A goal that a
+  // crash left `running` is queued again here, with its run: the pass that picks it next
+  // resumes that run from its checkpoint rather than starting it over.
   explicit LivingLoop(Runtime& runtime, const Clock& clock = system_clock());
   ~LivingLoop();  // stop()
   LivingLoop(const LivingLoop&) = delete;
   LivingLoop& operator=(const LivingLoop&) = delete;
 
   // Starts the loop's thread, when [motivator] autonomous is on (otherwise does nothing:
-  // status() says why). Resumes first a goal whose run a crash left behind.
+  // status() says why).
   void start();
   // Stops the running goal's run at its next step (the goal is requeued, its run resumable)
   // and joins the thread. Idempotent.
@@ -76,6 +78,11 @@ class LivingLoop {
   nlohmann::json status();
 
   motive::GoalStore& goals() { return *goals_; }
+  // Queues a goal of a person's own (kind user, themed by its text, with [motivator]
+  // goal_budget_tokens). Throws kInvalidArgument for an empty prompt or a priority outside
+  // 0..100.
+  motive::Goal add_user_goal(const std::string& prompt, int priority,
+                             const nlohmann::json& context = nlohmann::json::object());
   // Every event of the goals' runs, as RunOptions::on_event (a front end's transcript); set
   // before start() or run_once().
   void on_event(std::function<void(const graph::EventRecord&)> sink) { sink_ = std::move(sink); }
@@ -83,7 +90,7 @@ class LivingLoop {
  private:
   void loop(std::stop_token stop);
   motive::Goal run_goal(motive::Goal goal, std::stop_token stop, std::string* outcome);
-  void resume_orphaned_goals();
+  void requeue_orphaned_goals();
   void keep_what_it_produced(const motive::Goal& goal, const nlohmann::json& state);
 
   // Constant after construction.

@@ -95,6 +95,10 @@ bool follow_run(ApiServer::Impl& impl, const std::string& run_id,
 void add_openai_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 // Memory, models, codex and /metrics (api_resources.cpp).
 void add_resource_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
+// /v1/goals (api_goals.cpp); the goals' lines of /metrics; the loop's state for /health.
+void add_goal_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
+std::string goal_metrics(ApiServer::Impl& impl);
+nlohmann::json loop_health(ApiServer::Impl& impl);
 Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler);
 nlohmann::json openapi_document(const std::vector<Endpoint>& endpoints, bool secured);
 

@@ -222,6 +222,7 @@ void metrics(ApiServer::Impl& s, httplib::Response& res) {
         "# TYPE a4ps_runs_in_flight gauge\na4ps_runs_in_flight " +
         std::to_string(running) + "\n";
   }
+  out += goal_metrics(s);
   if (s.deps.models != nullptr) {
     out += "# HELP a4ps_model_loads_total Model loads.\n# TYPE a4ps_model_loads_total counter\n";
     std::string evictions =

@@ -2,6 +2,7 @@
 #include <future>
 
 #include "core/clock.h"
+#include "runtime/living_loop.h"
 #include "server/api_internal.h"
 
 namespace a4ps::server {
@@ -127,11 +128,14 @@ json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, const R
     if (s.stopping) throw Error(ErrorCode::kUnavailable, "the server is stopping");
     s.slots.push_back(slot);
   }
+  // A user's run: an autonomous one gives way at its next step, and no goal starts meanwhile.
+  if (s.deps.loop != nullptr) s.deps.loop->user_started();
   const auto finish = [&s, slot] {
     {
       std::lock_guard lock(s.mu);
       slot->finished = true;
     }
+    if (s.deps.loop != nullptr) s.deps.loop->user_finished();
     s.notify();
   };
   if (wait) {
@@ -350,6 +354,7 @@ json health(ApiServer::Impl& s) {
   std::size_t running = 0;
   for (const auto& slot : s.slots) running += slot->finished ? 0U : 1U;
   out["runs_in_flight"] = running;
+  out["living_loop"] = loop_health(s);
   return out;
 }
 
@@ -513,6 +518,7 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
        run_schema()},
       [&s](Call& c, httplib::Response& res) { resume(s, c, res, true); }));
   add_resource_endpoints(s, out);
+  add_goal_endpoints(s, out);
   add_openai_endpoints(s, out);
   return out;
 }

@@ -27,6 +27,10 @@
 #include "memory/memory_store.h"
 #include "persona/codex.h"
 
+namespace a4ps::runtime {
+class LivingLoop;
+}
+
 namespace a4ps::server {
 
 // What the API runs. The graph is the persona workflow in `a4ps serve`, any graph in tests.
@@ -47,6 +51,10 @@ struct ApiDeps {
   llm::ModelManager* models = nullptr;         // /v1/models' budget and stats, /metrics
   const Codex* codex = nullptr;                // /v1/codex
   const forge::ToolRegistry* tools = nullptr;  // /v1/tools; null: those routes answer 503
+  // /v1/goals, the goals in /metrics and the loop in /health; null: those routes answer 503.
+  // A run a user starts here tells it (user_started/user_finished), so that an autonomous run
+  // gives way at its next step.
+  runtime::LivingLoop* loop = nullptr;
 };
 
 struct ApiOptions {

@@ -102,6 +102,32 @@ grep -q "goal 1 .*done" "$work/live.log" || fail "live did not log the goal's en
 # The goal's own run had a dissonance too: one chain deeper than max_chain_depth 0, expired.
 step 0 'expired' goals list --status expired
 
+# kill -9 in the middle of a goal's run, then live again: the goal's run resumes from its
+# checkpoint (the same run, one attempt), and the goal is not duplicated.
+sed -i 's/^max_tokens = .*/max_tokens = 200/' "$A4PS_IMAGE/codex/persona_codex.toml"
+step 0 'goal 4 queued' goals add "Plan a welcome day for new volunteers" --priority 90
+"$a4ps" live >"$work/live2.log" 2>&1 &
+kill_run_when $! goal-4-1 'node_finished'
+run=$("$a4ps" runs list --thread goal-4-1 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
+[[ -n "$run" ]] || fail "goal 4 did not start its run: $(tail -5 "$work/live2.log")"
+step 0 'image' image unlock
+"$a4ps" live >"$work/live3.log" 2>&1 &
+live=$!
+for _ in $(seq 1 2400); do
+  "$a4ps" goals show 4 --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
+  kill -0 $live 2>/dev/null || break
+  sleep 0.25
+done
+kill -TERM $live
+wait $live
+show=$("$a4ps" goals show 4 --json)
+grep -q '"status":"done"' <<<"$show" || fail "goal 4 did not finish after the restart: $show $(tail -5 "$work/live3.log")"
+grep -q "\"run\":\"$run\"" <<<"$show" || fail "goal 4's run is not the one resumed ($run): $show"
+grep -q '"attempts":1,' <<<"$show" || fail "goal 4 was attempted more than once: $show"
+grep -q "resumes on thread goal-4-1" "$work/live3.log" || fail "live did not resume goal 4's run: $(cat "$work/live3.log")"
+[[ $("$a4ps" goals list --json | grep -o '"prompt":"Plan a welcome day for new volunteers"' | wc -l) == 1 ]] ||
+  fail "goal 4 was duplicated"
+
 if ((failures)); then
   echo "live_flow: $failures check(s) failed" >&2
   exit 1
