@@ -52,18 +52,26 @@ step 7 'autonomous loop is off: \[motivator\] autonomous = false' live
 "$a4ps" run "Design the core user onboarding protocol for the Community Resource Atlas." \
   --thread seed >/dev/null 2>&1 || fail "the seeding run"
 step 0 'synthesis +queued' goals list
-json=$("$a4ps" goals list --json)
+# goal_id KIND: the id of the newest goal of that kind.
+goal_id() {
+  "$a4ps" goals list --json | python3 -c 'import json, sys
+print(next((g["id"] for g in json.load(sys.stdin) if g["kind"] == sys.argv[1]), ""))' "$1"
+}
+s1=$(goal_id synthesis)
+[[ -n "$s1" ]] || fail "no synthesis goal after the seeding run"
+json=$("$a4ps" goals show "$s1" --json)
 grep -q '"cause_topic":"COGNITIVE_DISSONANCE"' <<<"$json" || fail "the goal's cause: $json"
-step 0 'why: COGNITIVE_DISSONANCE' goals show 1
+step 0 'why: COGNITIVE_DISSONANCE' goals show "$s1"
 
 # Bad input.
 step 3 'goal 99: no such goal' goals show 99
 step 2 'goal status "bogus": must be one of' goals list --status bogus
 step 2 'prompt is empty' goals add "   "
 step 2 'priority' goals add "x" --priority 101
-step 0 'goal 2 queued' goals add "A goal of my own" --priority 10
-step 0 'goal 2 cancelled' goals cancel 2
-step 7 'goal 2 is cancelled: only a queued or running goal can be paused' goals pause 2
+step 0 'goal [0-9]+ queued' goals add "A goal of my own" --priority 10
+mine=$(goal_id user)
+step 0 "goal $mine cancelled" goals cancel "$mine"
+step 7 "goal $mine is cancelled: only a queued or running goal can be paused" goals pause "$mine"
 
 # live runs the synthesis goal once idle; the goal list is read while live holds the image.
 write_config true
@@ -71,62 +79,93 @@ write_config true
 live=$!
 done_seen=""
 for _ in $(seq 1 1200); do
-  if "$a4ps" goals list --status done --json 2>/dev/null | grep -q '"id":1,'; then
+  if "$a4ps" goals list --status done --json 2>/dev/null | grep -q "\"id\":$s1,"; then
     done_seen=yes
     break
   fi
   kill -0 $live 2>/dev/null || break
   sleep 0.25
 done
-[[ -n "$done_seen" ]] || fail "live did not finish goal 1: $(tail -20 "$work/live.log")"
+[[ -n "$done_seen" ]] || fail "live did not finish goal $s1: $(tail -20 "$work/live.log")"
 step 7 'the image is in use by process' run "x"  # one process owns the image
 kill -TERM $live
 wait $live
 rc=$?
 [[ $rc == 0 ]] || fail "live exited $rc on SIGTERM: $(tail -5 "$work/live.log")"
 grep -q "stopping" "$work/live.log" || fail "live did not say it stops"
-show=$("$a4ps" goals show 1 --json)
-grep -Eq '"run":"r-[0-9a-f]+"' <<<"$show" || fail "goal 1 is not linked to its run: $show"
-grep -Eq '"thread":"goal-1-1"' <<<"$show" || fail "goal 1 did not run on a thread of its own: $show"
-step 0 'goal-1-1' threads list
+show=$("$a4ps" goals show "$s1" --json)
+grep -Eq '"run":"r-[0-9a-f]+"' <<<"$show" || fail "goal $s1 is not linked to its run: $show"
+grep -Eq "\"thread\":\"goal-$s1-1\"" <<<"$show" || fail "goal $s1 did not run on a thread of its own: $show"
+step 0 "goal-$s1-1" threads list
 # The synthesis's answer is remembered as an insight (what BABS cites on later runs).
 word=$(python3 -c 'import json, re, sys
 words = re.findall(r"[A-Za-z]{3,}", json.load(sys.stdin)["result"])
 print(words[0] if words else "")' <<<"$show")
 if [[ -n "$word" ]]; then
-  step 0 'insights/goal-1 insight' memory search "$word" --namespace insights/goal-1
+  step 0 "insights/goal-$s1 insight" memory search "$word" --namespace "insights/goal-$s1"
 else
-  echo "note: goal 1's answer has no word to search its insight by: $show"
+  echo "note: goal $s1's answer has no word to search its insight by: $show"
 fi
-grep -q "goal 1 .*done" "$work/live.log" || fail "live did not log the goal's end: $(tail -5 "$work/live.log")"
+grep -q "goal $s1 done" "$work/live.log" || fail "live did not log the goal's end: $(tail -5 "$work/live.log")"
 # The goal's own run had a dissonance too: one chain deeper than max_chain_depth 0, expired.
 step 0 'expired' goals list --status expired
 
 # kill -9 in the middle of a goal's run, then live again: the goal's run resumes from its
 # checkpoint (the same run, one attempt), and the goal is not duplicated.
 sed -i 's/^max_tokens = .*/max_tokens = 200/' "$A4PS_IMAGE/codex/persona_codex.toml"
-step 0 'goal 4 queued' goals add "Plan a welcome day for new volunteers" --priority 90
+g=$("$a4ps" goals add "Plan a welcome day for new volunteers" --priority 90 --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 "$a4ps" live >"$work/live2.log" 2>&1 &
-kill_run_when $! goal-4-1 'node_finished'
-run=$("$a4ps" runs list --thread goal-4-1 --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
-[[ -n "$run" ]] || fail "goal 4 did not start its run: $(tail -5 "$work/live2.log")"
+kill_run_when $! "goal-$g-1" 'node_finished'
+run=$("$a4ps" runs list --thread "goal-$g-1" --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
+[[ -n "$run" ]] || fail "goal $g did not start its run: $(tail -5 "$work/live2.log")"
 step 0 'image' image unlock
 "$a4ps" live >"$work/live3.log" 2>&1 &
 live=$!
 for _ in $(seq 1 2400); do
-  "$a4ps" goals show 4 --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
+  "$a4ps" goals show "$g" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
   kill -0 $live 2>/dev/null || break
   sleep 0.25
 done
 kill -TERM $live
 wait $live
-show=$("$a4ps" goals show 4 --json)
-grep -q '"status":"done"' <<<"$show" || fail "goal 4 did not finish after the restart: $show $(tail -5 "$work/live3.log")"
-grep -q "\"run\":\"$run\"" <<<"$show" || fail "goal 4's run is not the one resumed ($run): $show"
-grep -q '"attempts":1,' <<<"$show" || fail "goal 4 was attempted more than once: $show"
-grep -q "resumes on thread goal-4-1" "$work/live3.log" || fail "live did not resume goal 4's run: $(cat "$work/live3.log")"
+show=$("$a4ps" goals show "$g" --json)
+grep -q '"status":"done"' <<<"$show" || fail "goal $g did not finish after the restart: $show $(tail -5 "$work/live3.log")"
+grep -q "\"run\":\"$run\"" <<<"$show" || fail "goal $g's run is not the one resumed ($run): $show"
+grep -q '"attempts":1,' <<<"$show" || fail "goal $g was attempted more than once: $show"
+grep -q "resumes on thread goal-$g-1" "$work/live3.log" || fail "live did not resume goal $g's run: $(cat "$work/live3.log")"
 [[ $("$a4ps" goals list --json | grep -o '"prompt":"Plan a welcome day for new volunteers"' | wc -l) == 1 ]] ||
-  fail "goal 4 was duplicated"
+  fail "goal $g was duplicated"
+
+# a4ps serve runs the loop too, and a user's run that arrives while a goal runs stops the
+# goal's run at its next step; the goal is queued again and its run resumed (the same run, one
+# attempt) once the image is idle.
+id=$("$a4ps" goals add "Write a short welcome note for volunteers" --priority 95 --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+serve_in_background "$work/serve.log"
+base="http://127.0.0.1:$SERVE_PORT"
+running=""
+for _ in $(seq 1 1200); do
+  curl -s "$base/v1/goals/$id" | grep -q '"status":"running"' && running=yes && break
+  sleep 0.05
+done
+[[ -n "$running" ]] || fail "serve did not start goal $id: $(tail -5 "$work/serve.log")"
+answer=$(curl -s "$base/invoke" -H 'Content-Type: application/json' -d '{"task": "Say hello"}')
+grep -q '"run_id"' <<<"$answer" || fail "the user's run while goal $id ran: $answer"
+for _ in $(seq 1 2400); do
+  curl -s "$base/v1/goals/$id" | grep -Eq '"status":"(done|failed)"' && break
+  sleep 0.25
+done
+goal=$(curl -s "$base/v1/goals/$id")
+grep -q '"status":"done"' <<<"$goal" || fail "goal $id did not finish under serve: $goal"
+grep -q '"attempts":1,' <<<"$goal" || fail "goal $id was attempted more than once: $goal"
+curl -s "$base/health" | grep -q '"living_loop":{[^}]*"on":true' || fail "/health: the loop is not on"
+curl -s "$base/metrics" | grep -q '^a4ps_goals{status="done"} [1-9]' || fail "/metrics lacks the goals"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+goal_run=$(grep -Eo '"run_id":"r-[0-9a-f]+"' <<<"$goal" | head -1 | grep -Eo 'r-[0-9a-f]+')
+starts=$("$a4ps" runs show "$goal_run" --events | grep -c "run_started")
+[[ "$starts" -ge 2 ]] || fail "goal $id's run $goal_run was not stopped and resumed ($starts starts)"
 
 if ((failures)); then
   echo "live_flow: $failures check(s) failed" >&2
