@@ -10,6 +10,7 @@
 #include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "runtime/living_loop.h"
 
 namespace a4ps::cli {
@@ -32,7 +33,7 @@ std::string one_line(std::string text, size_t width) {
   for (char& c : text) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
-  return text.size() <= width ? text : text.substr(0, width - 1) + "…";
+  return utf8_prefix(text, width);
 }
 
 void print_goal_line(const Goal& g) {

@@ -142,6 +142,13 @@ std::string valid_utf8(std::string_view text) {
   return out;
 }
 
+std::string utf8_prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return valid_utf8(text);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return valid_utf8(text.substr(0, end)) + "…";
+}
+
 std::string cut_middle(std::string_view text, size_t max_chars) {
   if (text.size() <= max_chars) return std::string(text);
   static constexpr std::string_view kCut = "\n[...]\n";

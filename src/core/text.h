@@ -24,6 +24,11 @@ std::string format_bytes(double bytes);
 // (models sampled at random, tools and files can produce such bytes; JSON cannot hold them).
 std::string valid_utf8(std::string_view text);
 
+// The start of `text`, at most `max_bytes` long, ending on a whole UTF-8 sequence; "…" is
+// appended when anything was cut. For summaries and log lines of model output, which a byte
+// cut could leave as invalid UTF-8 that no JSON can hold.
+std::string utf8_prefix(std::string_view text, size_t max_bytes);
+
 // `text` cut to at most `max_chars` bytes by removing its middle, marked "\n[...]\n": the
 // start (two fifths) and the end stay, each a whole UTF-8 sequence. Unchanged when it fits.
 std::string cut_middle(std::string_view text, size_t max_chars);

@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/json_text.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "graph/checkpointer.h"
 #include "motive/event_bus.h"
 
@@ -110,7 +111,7 @@ std::string reflection_prompt(const json& c) {
   for (const json& e : episodes) {
     prompt += "\n" + std::to_string(++n) + ". " + string_field(e, "task");
     const std::string answer = string_field(e, "answer");
-    if (!answer.empty()) prompt += "\n   Answer: " + answer.substr(0, 400);
+    if (!answer.empty()) prompt += "\n   Answer: " + utf8_prefix(answer, 400);
   }
   return prompt;
 }

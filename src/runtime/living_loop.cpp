@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "graph/runner.h"
 #include "persona/workflow.h"
 #include "runtime/runtime.h"
@@ -37,8 +38,7 @@ std::string summary_of(const json& state) {
   const std::string answer = state.value("answer", json()).is_string()
                                  ? state["answer"].get<std::string>()
                                  : std::string();
-  if (answer.size() <= kResultChars) return answer;
-  return answer.substr(0, kResultChars) + "…";
+  return utf8_prefix(answer, kResultChars);
 }
 
 }  // namespace
@@ -199,7 +199,7 @@ LoopPass LivingLoop::run_once(bool force) {
   }
   pass.outcome = outcome;
   log::info("goal " + std::to_string(goal->id) + " " + outcome +
-            (pass.goal->result.empty() ? "" : ": " + pass.goal->result.substr(0, 200)));
+            (pass.goal->result.empty() ? "" : ": " + utf8_prefix(pass.goal->result, 200)));
   std::lock_guard lock(mu_);
   running_.reset();
   return pass;
@@ -229,7 +229,7 @@ Goal LivingLoop::run_goal(Goal goal, std::stop_token stop, std::string* outcome)
   };
   log::info("goal " + std::to_string(id) + " (" + std::string(motive::goal_kind_name(goal.kind)) +
             ") " + (resuming ? "resumes on thread " + goal.thread_id : "starts") + ": " +
-            goal.prompt.substr(0, 120));
+            utf8_prefix(goal.prompt, 120));
   graph::RunResult result;
   try {
     result =
