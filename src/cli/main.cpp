@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/cli_context.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "llm/llama_backend.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     std::cerr << "a4ps: error: " << cli::usage_error_text(app, e) << "\n";
     return exit_code_for(ErrorCode::kInvalidArgument);
   } catch (const Error& e) {
-    std::cerr << "a4ps: error: " << e.what() << "\n";
+    std::cerr << "a4ps: error: " << cli::with_invocation_in_hints(e.what(), options) << "\n";
     return exit_code_for(e.code());
   } catch (const std::exception& e) {
     std::cerr << "a4ps: internal error: " << e.what() << "\n";

@@ -1,6 +1,7 @@
 #include "cli/runtime_access.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -34,6 +35,23 @@ std::string shell_word(const std::string& text) {
 std::filesystem::path selected_image_dir(const GlobalOptions& options) {
   return options.image_path.empty() ? default_image_dir()
                                     : std::filesystem::path(options.image_path);
+}
+
+std::string with_invocation_in_hints(const std::string& message, const GlobalOptions& options) {
+  const std::string prefix = a4ps_command(options, "");  // "a4ps [--image DIR ...] "
+  if (prefix == "a4ps ") return message;
+  std::string out;
+  size_t from = 0;
+  for (size_t at = message.find("a4ps "); at != std::string::npos;
+       at = message.find("a4ps ", at + 5)) {
+    const bool word_start = at == 0 || !std::isalnum(static_cast<unsigned char>(message[at - 1]));
+    const bool command_follows =
+        at + 5 < message.size() && std::islower(static_cast<unsigned char>(message[at + 5]));
+    if (!word_start || !command_follows) continue;  // "a4ps --image ..." is complete already
+    out += message.substr(from, at - from) + prefix;
+    from = at + 5;
+  }
+  return out + message.substr(from);
 }
 
 std::string a4ps_command(const GlobalOptions& options, const std::string& rest) {

@@ -25,6 +25,11 @@ std::filesystem::path selected_image_dir(const GlobalOptions& options);
 // --config and --codex when they were given; paths are shell-quoted when they need it.
 std::string a4ps_command(const GlobalOptions& options, const std::string& rest);
 
+// `message` (a library's error) with the image and configuration of this invocation in each
+// command it suggests: "see: a4ps threads list" becomes "see: a4ps --image DIR threads list"
+// when DIR is not the default image, so the hint works when pasted. Unchanged otherwise.
+std::string with_invocation_in_hints(const std::string& message, const GlobalOptions& options);
+
 // The Runtime's options from the global options: the selected image; --config, else
 // $A4PS_CONFIG, else the image's config.toml, else ./config.toml; --codex, else $A4PS_CODEX,
 // else the image's codex; index rebuilds shown on stderr; crashed runs named with the

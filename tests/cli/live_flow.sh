@@ -68,6 +68,8 @@ step 3 'goal 99: no such goal' goals show 99
 step 2 'goal status "bogus": must be one of' goals list --status bogus
 step 2 'prompt is empty' goals add "   "
 step 2 'priority' goals add "x" --priority 101
+# A library's hint names this invocation's image, so it works when pasted.
+step 3 "no such thread \(see: a4ps --image $A4PS_IMAGE threads list\)" threads show nope
 step 0 'goal [0-9]+ queued' goals add "A goal of my own" --priority 10
 mine=$(goal_id user)
 step 0 "goal $mine cancelled" goals cancel "$mine"

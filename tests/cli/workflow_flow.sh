@@ -64,7 +64,7 @@ out=$("$a4ps" run "x" --doc "$work" 2>&1)
 [[ $? == 2 ]] && grep -q "is a directory, not a text file" <<<"$out" || fail "a directory --doc: $out"
 head -c 5000000 /dev/zero | tr '\0' 'a' >"$work/big.md"
 out=$("$a4ps" run "x" --doc "$work/big.md" 2>&1)
-[[ $? == 5 ]] && grep -q "larger than 4 MiB; put it in the image's memory with \`a4ps memory import" \
+[[ $? == 5 ]] && grep -q "larger than 4 MiB; put it in the image's memory with \`a4ps --image $A4PS_IMAGE memory import" \
   <<<"$out" || fail "a --doc over 4 MiB: $out"
 rm -f "$work/big.md"
 
@@ -76,7 +76,7 @@ sed -i 's/^breadth = .*/breadth = 3/' "$A4PS_IMAGE/config.toml"
 kill_run_when $! w2 'token .*"part":"candidate d1.3"'
 "$a4ps" runs list --thread w2 | grep -q "crashed" || fail "the killed run is not listed as crashed"
 out=$("$a4ps" resume w2 2>&1)
-[[ $? == 7 ]] && grep -q "a4ps image unlock" <<<"$out" || fail "resume on a stale lock: $out"
+[[ $? == 7 ]] && grep -q "a4ps --image $A4PS_IMAGE image unlock" <<<"$out" || fail "resume on a stale lock: $out"
 "$a4ps" image unlock >/dev/null || fail "image unlock"
 out=$("$a4ps" resume w2 --record "$work/rec2.jsonl" 2>&1)
 rc=$?
