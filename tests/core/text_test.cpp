@@ -22,7 +22,9 @@ TEST(Text, ValidUtf8KeepsWellFormedTextAndReplacesEveryBadByte) {
 TEST(Text, Utf8PrefixNeverEndsInsideACharacter) {
   EXPECT_EQ(utf8_prefix("short", 10), "short");
   EXPECT_EQ(utf8_prefix("abcdef", 3), "abc…");
-  const std::string arrows = "ab\xE2\x9F\xB6" "cd";  // "ab⟶cd": the arrow is bytes 2..4
+  const std::string arrows =
+      "ab\xE2\x9F\xB6"
+      "cd";  // "ab⟶cd": the arrow is bytes 2..4
   for (size_t cut = 0; cut < arrows.size(); ++cut) {
     const std::string prefix = utf8_prefix(arrows, cut);
     EXPECT_EQ(valid_utf8(prefix), prefix) << "cut at " << cut;
