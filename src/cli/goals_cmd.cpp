@@ -210,7 +210,8 @@ void add_goals_commands(CLI::App& app, const GlobalOptions& options) {
       "episodes, a capability the forge could not build) and those a person queues; see "
       "docs/formats/goals.md");
   goals->require_subcommand(1);
-  CLI::App* list = goals->add_subcommand("list", "The goals, queued first in the order they run");
+  CLI::App* list = goals->add_subcommand(
+      "list", "The goals, newest first (with --status queued: in the order they run)");
   list->add_option("--status", args->status,
                    "Only goals with this status: queued, running, paused, done, failed, "
                    "cancelled, expired");
@@ -225,7 +226,9 @@ void add_goals_commands(CLI::App& app, const GlobalOptions& options) {
            {"resume", "Queue a paused goal again"},
            {"cancel", "Give up a goal for good"}}) {
     CLI::App* sub = goals->add_subcommand(name, help);
-    sub->add_option("id", args->id, "Goal id (see: a4ps goals list)")->required();
+    sub->add_option("id", args->id, "Goal id (see: a4ps goals list)")
+        ->required()
+        ->check(at_least(1));
     sub->add_flag("--json", args->json, "Print the goal as JSON");
     sub->callback([&options, args, name = name] { goal_action(options, *args, name); });
   }

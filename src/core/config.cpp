@@ -221,10 +221,13 @@ const std::vector<KeySpec>& key_specs() {
                   "as expired and never queued. 0: only goals of user runs and the timer."),
       integer_key("motivator", "goal_budget_tokens", &C::motivator,
                   &MotivatorConfig::goal_budget_tokens, 1, kNoMax,
-                  "Tokens one goal may spend on model calls."),
-      integer_key("motivator", "goal_deadline_seconds", &C::motivator,
-                  &MotivatorConfig::goal_deadline_seconds, 1, kNoMax,
-                  "A goal's run still going after this long is stopped (resumable)."),
+                  "The token budget each new goal records (shown with the goal; its runs are not\n"
+                  "yet held to it: the deadline below is what bounds them)."),
+      integer_key(
+          "motivator", "goal_deadline_seconds", &C::motivator,
+          &MotivatorConfig::goal_deadline_seconds, 1, kNoMax,
+          "A goal's run still going after this long is stopped and the goal fails; the run\n"
+          "stays resumable with a4ps resume."),
       integer_key("motivator", "reflection_episodes", &C::motivator,
                   &MotivatorConfig::reflection_episodes, 1, 100,
                   "Recent episodes a reflection goal looks at."),
