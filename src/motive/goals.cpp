@@ -232,6 +232,40 @@ std::vector<Goal> GoalStore::list(const GoalFilter& filter) {
       "status = ?2", order, [&](sql::Query& q) { q.bind(2, status); }, limit);
 }
 
+std::vector<Goal> GoalStore::changed_after(std::int64_t updated_ms, std::int64_t id, int limit) {
+  std::lock_guard lock(mu_);
+  return query(
+      "updated_ms > ?2 OR (updated_ms = ?2 AND id > ?3)", "updated_ms, id",
+      [&](sql::Query& q) { q.bind(2, updated_ms).bind(3, id); }, std::max(limit, 0));
+}
+
+GoalFigures GoalStore::figures() {
+  std::lock_guard lock(mu_);
+  GoalFigures out;
+  for (const GoalStatus status :
+       {GoalStatus::kQueued, GoalStatus::kRunning, GoalStatus::kPaused, GoalStatus::kDone,
+        GoalStatus::kFailed, GoalStatus::kCancelled, GoalStatus::kExpired}) {
+    out.by_status.emplace_back(status, 0);
+  }
+  auto counts = db_->prepare("SELECT status, COUNT(*) FROM goals GROUP BY status");
+  while (counts.step()) {
+    const GoalStatus status = goal_status_from_name(counts.text(0));
+    for (auto& [s, n] : out.by_status) {
+      if (s == status) n = counts.int64(1);
+    }
+  }
+  auto runs = db_->prepare(
+      "SELECT COUNT(*), COALESCE(SUM(r.attempt = 1), 0),"
+      " COALESCE(SUM(CASE WHEN r.attempt = 1 THEN r.started_ms - g.created_ms END), 0)"
+      " FROM goal_runs r JOIN goals g ON g.id = r.goal_id");
+  if (runs.step()) {
+    out.runs = runs.int64(0);
+    out.first_runs = runs.int64(1);
+    out.waited_seconds = static_cast<double>(runs.int64(2)) / 1000.0;
+  }
+  return out;
+}
+
 std::optional<Goal> GoalStore::find_open(GoalKind kind, const std::string& theme) {
   std::lock_guard lock(mu_);
   std::vector<Goal> found = query(

@@ -99,6 +99,14 @@ struct GoalFilter {
   int limit = 100;
 };
 
+// Goals by status, the runs goals became, and how long goals waited for their first run.
+struct GoalFigures {
+  std::vector<std::pair<GoalStatus, std::int64_t>> by_status;  // every status, in enum order
+  std::int64_t runs = 0;                                       // goal runs, all attempts
+  std::int64_t first_runs = 0;
+  double waited_seconds = 0;  // summed over first runs: from the goal's creation to the run
+};
+
 // The Motivator's place: the last journal entry it consumed and when curiosity last fired.
 struct MotivatorCursor {
   std::int64_t event_cursor = 0;
@@ -121,6 +129,11 @@ class GoalStore {
   Goal get(std::int64_t id);  // throws kNotFound: "goal 42: no such goal"
   // Queued goals in the order they would run: priority, then age. Otherwise newest first.
   std::vector<Goal> list(const GoalFilter& filter = {});
+  // Goals created or changed after (updated_ms, id) `after`, in the order they changed, at most
+  // `limit`: what an observer (the API's goal stream) has not seen yet.
+  std::vector<Goal> changed_after(std::int64_t updated_ms, std::int64_t id, int limit = 200);
+  // The figures /metrics shows, each one query however many goals there are.
+  GoalFigures figures();
   // The open (queued or paused) goal of this kind and theme, if any: where a cause merges.
   std::optional<Goal> find_open(GoalKind kind, const std::string& theme);
   // The goal one of whose runs was `run_id`, if any.

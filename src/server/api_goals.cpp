@@ -1,5 +1,7 @@
 // /v1/goals: the goals A4PS set itself and those a person queues (docs/http-api.md), over the
 // living loop's goal store; and their figures for /metrics and /health.
+#include <chrono>
+#include <limits>
 #include <string>
 
 #include "core/error.h"
@@ -75,39 +77,109 @@ void change_goal(ApiServer::Impl& s, Call& c, httplib::Response& res, const std:
   send_json_body(res, goal_json(goals, g));
 }
 
+// The stream's place in the goals' changes: the last (updated_ms, id) it sent.
+struct GoalCursor {
+  std::int64_t updated_ms = 0;
+  std::int64_t id = 0;
+};
+
+// Where a client resumes: Last-Event-ID (or ?after=) is the updated_ms of the last change it
+// saw; changes at that same millisecond are sent again (a frame is a goal's whole state, so a
+// repeat is harmless, and nothing is lost).
+GoalCursor stream_start(const Call& c) {
+  std::string from = c.request.get_header_value("Last-Event-ID");
+  if (from.empty()) from = c.request.get_param_value("after");
+  if (from.empty()) return {};
+  std::size_t used = 0;
+  long long ms = -1;
+  try {
+    ms = std::stoll(from, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != from.size() || ms < 0) {
+    throw_invalid_argument("Last-Event-ID \"" + from +
+                           "\": expected the updated_ms of the last goal change seen");
+  }
+  return {ms - 1, std::numeric_limits<std::int64_t>::max()};
+}
+
+// The frames of the loop's state when it changed since `*loop`, and of every goal changed
+// after `*at`; both advance.
+std::string goal_frames(ApiServer::Impl& s, std::string* loop, GoalCursor* at) {
+  runtime::LivingLoop& living = loop_of(s);
+  std::string out;
+  const std::string state = living.status().dump();
+  if (state != *loop) {
+    out += "event: loop\ndata: " + state + "\n\n";
+    *loop = state;
+  }
+  motive::GoalStore& goals = living.goals();
+  for (const Goal& g : goals.changed_after(at->updated_ms, at->id)) {
+    out += "id: " + std::to_string(g.updated_ms) +
+           "\nevent: goal\ndata: " + goal_json(goals, g).dump() + "\n\n";
+    *at = {g.updated_ms, g.id};
+  }
+  return out;
+}
+
+// Server-Sent Events of the goals: the loop's state, then every goal changed since the
+// client's Last-Event-ID (all of them at first), then each change as it happens, until the
+// server stops. Changes are read every kGoalStreamPollMs (another process may make them).
+void stream_goals(ApiServer::Impl& s, Call& c, httplib::Response& res) {
+  loop_of(s);  // 503 before the stream starts
+  const GoalCursor start = stream_start(c);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream", [&s, at = start, loop = std::string(), quiet_ms = std::int64_t{0}](
+                               size_t, httplib::DataSink& sink) mutable {
+        constexpr std::int64_t kPollMs = 500;
+        constexpr std::int64_t kKeepAliveMs = 15'000;  // finds a client that went away
+        while (!s.stopping) {
+          if (quiet_ms >= kKeepAliveMs) {
+            if (!sink.write(": keep-alive\n\n", 14)) return false;
+            quiet_ms = 0;
+          }
+          std::string frames;
+          try {
+            s.deps.loop->poll();  // a run's events are goals by the time they are shown
+            frames = goal_frames(s, &loop, &at);
+          } catch (const Error& e) {
+            frames = "event: error\ndata: " + json{{"message", e.what()}}.dump() + "\n\n";
+          }
+          if (!frames.empty()) {
+            if (!sink.write(frames.data(), frames.size())) return false;  // the client left
+            quiet_ms = 0;
+          }
+          std::unique_lock lock(s.mu);
+          s.changed.wait_for(lock, std::chrono::milliseconds(kPollMs));
+          quiet_ms += kPollMs;
+        }
+        sink.done();
+        return true;
+      });
+}
+
 }  // namespace
 
 std::string goal_metrics(ApiServer::Impl& s) {
   if (s.deps.loop == nullptr) return "";
-  motive::GoalStore& goals = s.deps.loop->goals();
+  const motive::GoalFigures f = s.deps.loop->goals().figures();
   std::string out = "# HELP a4ps_goals Goals in the image by status.\n# TYPE a4ps_goals gauge\n";
-  for (const motive::GoalStatus status :
-       {motive::GoalStatus::kQueued, motive::GoalStatus::kRunning, motive::GoalStatus::kPaused,
-        motive::GoalStatus::kDone, motive::GoalStatus::kFailed, motive::GoalStatus::kCancelled,
-        motive::GoalStatus::kExpired}) {
-    const auto n = goals.list({status, 1'000'000}).size();
+  for (const auto& [status, n] : f.by_status) {
     out += "a4ps_goals{status=\"" + std::string(motive::goal_status_name(status)) + "\"} " +
            std::to_string(n) + "\n";
-  }
-  const std::vector<motive::GoalRun> runs = goals.runs_since(0);
-  double waited_s = 0;
-  std::size_t first_runs = 0;
-  for (const motive::GoalRun& r : runs) {
-    if (r.attempt != 1) continue;
-    if (const auto g = goals.find(r.goal_id)) {
-      waited_s += static_cast<double>(r.started_ms - g->created_ms) / 1000.0;
-      ++first_runs;
-    }
   }
   out +=
       "# HELP a4ps_autonomous_runs_total Runs goals became.\n"
       "# TYPE a4ps_autonomous_runs_total counter\na4ps_autonomous_runs_total " +
-      std::to_string(runs.size()) + "\n";
+      std::to_string(f.runs) + "\n";
   out +=
       "# HELP a4ps_goal_wait_seconds From a goal's creation to its first run.\n"
       "# TYPE a4ps_goal_wait_seconds summary\na4ps_goal_wait_seconds_sum " +
-      std::to_string(waited_s) + "\na4ps_goal_wait_seconds_count " + std::to_string(first_runs) +
-      "\n";
+      std::to_string(f.waited_seconds) + "\na4ps_goal_wait_seconds_count " +
+      std::to_string(f.first_runs) + "\n";
   return out;
 }
 
@@ -140,6 +212,15 @@ void add_goal_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
                      object,
                      201},
                     [&s](Call& c, httplib::Response& res) { create_goal(s, c, res); }));
+  Route events{"GET",
+               "/v1/goals/events",
+               "Goal changes and the loop's state as Server-Sent Events, resumable with "
+               "Last-Event-ID",
+               nullptr,
+               {{"type", "string"}}};
+  events.content_type = "text/event-stream";
+  out.push_back(
+      make_endpoint(events, [&s](Call& c, httplib::Response& res) { stream_goals(s, c, res); }));
   out.push_back(
       make_endpoint({"GET", "/v1/goals/{id}", "One goal: why it exists, its runs, what it produced",
                      nullptr, object},

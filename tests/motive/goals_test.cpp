@@ -122,6 +122,60 @@ TEST(GoalStore, QueuedGoalsListByPriorityThenAge) {
   EXPECT_EQ(f.goals->list().front().id, new_high.id);  // unfiltered: newest first
 }
 
+// The API's goal stream reads changes after its place; two goals changed in the same
+// millisecond are both sent, in id order, and a goal changed again comes again.
+TEST(GoalStore, ChangesAfterAPlaceComeInTheOrderTheyHappened) {
+  MotiveFixture f("goal-changes");
+  const Goal a = f.goals->create(user_goal("a"));
+  const Goal b = f.goals->create(user_goal("b"));  // the same millisecond as a
+  f.clock.advance_seconds(1);
+  const Goal c = f.goals->create(user_goal("c"));
+  std::vector<Goal> seen = f.goals->changed_after(0, 0);
+  ASSERT_EQ(seen.size(), 3U);
+  EXPECT_EQ(seen[0].id, a.id);
+  EXPECT_EQ(seen[1].id, b.id);
+  EXPECT_EQ(seen[2].id, c.id);
+  EXPECT_EQ(f.goals->changed_after(a.updated_ms, a.id).front().id, b.id);
+  EXPECT_TRUE(f.goals->changed_after(c.updated_ms, c.id).empty());
+  f.clock.advance_seconds(1);
+  f.goals->pause(a.id);
+  seen = f.goals->changed_after(c.updated_ms, c.id);
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].id, a.id);
+  EXPECT_EQ(seen[0].status, GoalStatus::kPaused);
+  EXPECT_EQ(f.goals->changed_after(0, 0, 2).size(), 2U);  // the limit holds
+}
+
+TEST(GoalStore, FiguresCountEveryStatusTheRunsAndTheWaitForAFirstRun) {
+  MotiveFixture f("goal-figures");
+  const Goal a = f.goals->create(user_goal("a"));
+  const Goal b = f.goals->create(user_goal("b"));
+  f.goals->create(user_goal("c"));
+  f.clock.advance_seconds(30);
+  f.goals->mark_running(a.id, "t-a", "r-a1");
+  f.goals->mark_failed(a.id, "no");
+  f.clock.advance_seconds(30);
+  f.goals->mark_running(b.id, "t-b", "r-b1");
+  f.goals->pause(b.id);
+  f.goals->resume(b.id);
+  f.goals->mark_running(b.id, "t-b2", "r-b2");  // a second attempt
+  const GoalFigures figures = f.goals->figures();
+  ASSERT_EQ(figures.by_status.size(), 7U);
+  const auto count = [&](GoalStatus s) {
+    for (const auto& [status, n] : figures.by_status) {
+      if (status == s) return n;
+    }
+    return std::int64_t{-1};
+  };
+  EXPECT_EQ(count(GoalStatus::kQueued), 1);
+  EXPECT_EQ(count(GoalStatus::kRunning), 1);
+  EXPECT_EQ(count(GoalStatus::kFailed), 1);
+  EXPECT_EQ(count(GoalStatus::kDone), 0);
+  EXPECT_EQ(figures.runs, 3);
+  EXPECT_EQ(figures.first_runs, 2);
+  EXPECT_DOUBLE_EQ(figures.waited_seconds, 30.0 + 60.0);
+}
+
 TEST(GoalStore, CreateRefusesWhatIsNotAGoal) {
   MotiveFixture f("goal-bad");
   std::string message;
