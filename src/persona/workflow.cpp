@@ -423,7 +423,10 @@ json workflow_input(const std::string& task, const std::vector<Document>& docs) 
 std::string_view persona_of_node(std::string_view node) {
   if (node == "alfred_route" || node == "alfred_answer" || node == "alfred_judge") return "ALFRED";
   if (node == "babs_research") return "BABS";
-  if (node == "brick_tools" || node == "brick_propose" || node == "brick_respond") return "BRICK";
+  if (node == "brick_tools" || node == "brick_propose" || node == "brick_respond" ||
+      node == "brick_forge") {
+    return "BRICK";  // brick_forge: the capability graph's one step (persona/capability.h)
+  }
   if (node == "robin_evaluate" || node == "robin_respond") return "ROBIN";
   return "";
 }

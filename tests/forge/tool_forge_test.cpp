@@ -21,6 +21,7 @@
 #include "graph/runner.h"
 #include "image/state_db.h"
 #include "llm/recording.h"
+#include "persona/capability.h"
 #include "persona/speaker.h"
 #include "persona/tool_use.h"
 #include "persona/workflow.h"
@@ -521,6 +522,49 @@ TEST(ToolForge, AResumedToolStepForgesNothingTwice) {
   EXPECT_EQ(t.prompts_with("The tool you asked for exists now"), 2);  // failed, then again
   EXPECT_EQ(t.f.registry->versions("word_count").size(), 1u);
   EXPECT_EQ(t.f.topics(), std::vector<std::string>{motive::kToolCreated});
+}
+
+// A capability goal's run (persona/capability.h) with BRICK scripted by `f`: one brick_forge
+// step, told what went wrong before.
+graph::RunResult run_capability(ForgeFixture& f, const std::string& earlier_failure) {
+  llm::ModelManager models{llm::ModelManagerOptions{}};
+  models.register_remote("brick", std::make_unique<testing::ScriptedBackend>(
+                                      [&f](const llm::ChatRequest& r) { return f.reply(r); }));
+  ToolForge forge = f.forge();
+  persona::WorkflowDeps deps;
+  deps.models = &models;
+  deps.codex = &f.codex;
+  deps.bus = &f.bus;
+  deps.forge = &forge;
+  const auto checkpointer = graph::Checkpointer::open_in_memory();
+  const std::string task =
+      "Build a tool for this capability: count the words in a text\n"
+      "Earlier attempts failed because:\n- " +
+      earlier_failure;
+  return graph::start_run(persona::capability_graph(deps), *checkpointer, "goal-1-1",
+                          persona::capability_input(task, "count the words", "word_count"));
+}
+
+TEST(CapabilityGoal, BrickForgesAgainKnowingWhyTheEarlierAttemptsFailed) {
+  ForgeFixture f{word_count_answer(kFixed)};
+  const graph::RunResult r = run_capability(f, "it counted the spaces, not the words");
+  ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
+  EXPECT_TRUE(r.state["forge"]["created"].get<bool>()) << r.state["forge"].dump(2);
+  EXPECT_TRUE(contains(r.state["answer"].get<std::string>(), "made the tool word_count"));
+  ASSERT_EQ(f.prompts.size(), 1U);
+  EXPECT_TRUE(contains(f.prompts[0], "it counted the spaces, not the words"));
+  EXPECT_EQ(f.registry->get("word_count").provenance.run_id, r.run_id);
+  EXPECT_EQ(f.topics(), std::vector<std::string>{motive::kToolCreated});
+}
+
+TEST(CapabilityGoal, AForgeThatGivesUpAgainSaysWhyAndPublishesTheFailure) {
+  ForgeFixture f{word_count_answer(kBuggy)};
+  const graph::RunResult r = run_capability(f, "it crashed");
+  ASSERT_EQ(r.status, graph::RunStatus::kDone) << r.error;
+  EXPECT_FALSE(r.state["forge"]["created"].get<bool>());
+  EXPECT_TRUE(contains(r.state["answer"].get<std::string>(), "could not make the tool"));
+  EXPECT_EQ(f.topics(), std::vector<std::string>{motive::kToolFailed});
+  EXPECT_TRUE(f.registry->list().empty());
 }
 
 }  // namespace
