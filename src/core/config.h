@@ -78,7 +78,7 @@ struct MotivatorConfig {
   int64_t max_goals_per_hour = 4;            // goals started in any hour
   int64_t max_autonomous_runs_per_day = 24;  // goal runs started in any 24 hours
   int64_t max_chain_depth = 2;               // a deeper goal is recorded expired, never queued
-  int64_t goal_budget_tokens = 20000;        // tokens one goal may spend
+  int64_t goal_budget_tokens = 100000;       // prompt + generated tokens of one goal's run
   int64_t goal_deadline_seconds = 1800;      // a goal's run is stopped after this long
   int64_t reflection_episodes = 5;           // episodes a reflection goal looks at
 };

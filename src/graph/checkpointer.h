@@ -231,6 +231,10 @@ class Checkpointer {
   std::vector<EventRecord> record_journal(const std::string& thread_id, std::int64_t checkpoint,
                                           const std::string& run_id, const JournalEntry& entry,
                                           const std::vector<NewEvent>& events);
+  // The sum of the numbers under `fields` (top-level keys of the value) over the thread's
+  // journal entries of `kind`, e.g. the tokens its model calls took. Missing fields count 0.
+  std::int64_t journal_total(const std::string& thread_id, const std::string& kind,
+                             const std::vector<std::string>& fields);
   // The bus events journaled after journal entry `after_id`, at most `limit`, oldest first.
   // Entries of other kinds are skipped, and counted as read in `scanned_to`.
   PublishedEvents published_events(std::int64_t after_id, int limit = 256);

@@ -289,6 +289,20 @@ std::vector<JournalEntry> Checkpointer::journal(const std::string& thread_id,
   return out;
 }
 
+std::int64_t Checkpointer::journal_total(const std::string& thread_id, const std::string& kind,
+                                         const std::vector<std::string>& fields) {
+  std::lock_guard lock(mu_);
+  std::int64_t total = 0;
+  for (const std::string& field : fields) {
+    auto q = db_->prepare(
+        "SELECT COALESCE(SUM(json_extract(value, ?)), 0) FROM journal"
+        " WHERE thread_id = ? AND kind = ? AND json_valid(value)");
+    q.bind(1, "$.\"" + field + "\"").bind(2, thread_id).bind(3, kind);
+    if (q.step()) total += q.int64(0);
+  }
+  return total;
+}
+
 std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_id,
                                                       std::int64_t checkpoint,
                                                       const std::string& run_id,

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "graph/runner.h"
+#include "persona/capability.h"
 #include "persona/workflow.h"
 #include "runtime/runtime.h"
 
@@ -115,6 +116,7 @@ void LivingLoop::user_finished() {
     std::lock_guard lock(mu_);
     user_runs_ = std::max(0, user_runs_ - 1);
     user_last_ms_ = clock_.now_ms();
+    look_now_ = true;  // the run's dissonance becomes a goal now, not at the next timed look
   }
   wake_.notify_all();
 }
@@ -144,12 +146,13 @@ void LivingLoop::loop(std::stop_token stop) {
     std::unique_lock lock(mu_);
     next_check_ms_ = until;
     wake_.wait_for(lock, stop, std::chrono::milliseconds(std::max<std::int64_t>(until - now, 1)),
-                   [] { return false; });
+                   [this] { return look_now_; });
+    look_now_ = false;
   }
 }
 
 motive::PollResult LivingLoop::poll() {
-  std::lock_guard pass_lock(pass_mu_);
+  std::lock_guard motivator_lock(motivator_mu_);
   motive::PollResult result = motivator_->poll(clock_.now_ms());
   for (const motive::GoalChange& change : result.changes) {
     log::info("goal " + std::to_string(change.goal.id) + " " +
@@ -183,6 +186,16 @@ LoopPass LivingLoop::run_once(bool force) {
     goal = decision.goal;
   }
   if (!goal) return pass;
+  try {
+    runtime_.check_models_reachable();
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnavailable || force) throw;  // a person asked: say so
+    // The goal waits, queued, for the server rather than failing for it.
+    pass.reason = std::string("goal ") + std::to_string(goal->id) + " waits: " + e.what();
+    pass.retry_at_ms = clock_.now_ms() + kPollEveryMs;
+    log::warn(pass.reason);
+    return pass;
+  }
   std::stop_source preempt;
   {
     std::lock_guard lock(mu_);
@@ -205,25 +218,43 @@ LoopPass LivingLoop::run_once(bool force) {
   return pass;
 }
 
+// The graph a goal runs as, and its input: a capability goal forges its tool again
+// (persona/capability.h); every other goal is a workflow run on its prompt.
+std::pair<graph::CompiledGraph, json> LivingLoop::graph_for(const Goal& goal) {
+  if (goal.kind == GoalKind::kCapability) {
+    if (!runtime_.config().tools.forge) {
+      throw Error(
+          ErrorCode::kFailedPrecondition,
+          "the Tool Forge is off ([tools] forge = false in " + runtime_.config().source + ")");
+    }
+    const auto text = [&goal](const char* key) {
+      const json v = goal.context.value(key, json());
+      return v.is_string() ? v.get<std::string>() : std::string();
+    };
+    return {runtime_.graph(std::string(persona::kCapabilityGraphName)),
+            persona::capability_input(goal.prompt, text("capability"), text("name"))};
+  }
+  return {runtime_.graph(std::string(persona::kWorkflowGraphName)),
+          persona::workflow_input(goal.prompt, goal_documents(goal))};
+}
+
 Goal LivingLoop::run_goal(Goal goal, std::stop_token stop, std::string* outcome) {
-  const graph::CompiledGraph workflow = runtime_.graph(std::string(persona::kWorkflowGraphName));
-  graph::RunOptions run = runtime_.run_options();
   const std::int64_t id = goal.id;
   const bool resuming = !goal.run_id.empty() && runtime_.checkpointer().find_thread(goal.thread_id);
-  std::stop_source deadline;
-  std::stop_callback on_stop(stop, [&deadline] { deadline.request_stop(); });
-  run.cancel = deadline.get_token();
-  const std::int64_t stop_at = policy_.deadline_ms(clock_.now_ms());
-  run.on_event = [this, id, &deadline, stop_at](const graph::EventRecord& e) {
+  std::stop_source halt;  // the deadline, the budget, a person's pause or cancel, or `stop`
+  std::stop_callback on_stop(stop, [&halt] { halt.request_stop(); });
+  GoalWatch watch{policy_.deadline_ms(clock_.now_ms()), goal.budget_tokens, 0,
+                  resuming ? goal.thread_id : thread_for(goal)};
+  graph::RunOptions run = runtime_.run_options();
+  run.cancel = halt.get_token();
+  run.on_event = [this, id, &halt, &watch](const graph::EventRecord& e) {
     if (e.kind == "run_started") {
       const json thread = e.data.value("thread", json());
       goals_->mark_running(id, thread.is_string() ? thread.get<std::string>() : "", e.run_id);
     }
-    if (clock_.now_ms() >= stop_at) deadline.request_stop();
-    // A person paused or cancelled the goal (another process, or the API): stop at the next
-    // step. Read at step boundaries only, not for every token.
-    if (e.kind == "node_finished" && goals_->get(id).status != GoalStatus::kRunning) {
-      deadline.request_stop();
+    // Read at step boundaries only, not for every token.
+    if (clock_.now_ms() >= watch.stop_at_ms || (e.kind == "node_finished" && over(id, watch))) {
+      halt.request_stop();
     }
     if (sink_) sink_(e);
   };
@@ -232,44 +263,70 @@ Goal LivingLoop::run_goal(Goal goal, std::stop_token stop, std::string* outcome)
             utf8_prefix(goal.prompt, 120));
   graph::RunResult result;
   try {
-    result =
-        resuming
-            ? graph::resume_run(workflow, runtime_.checkpointer(), goal.thread_id, {}, run)
-            : graph::start_run(workflow, runtime_.checkpointer(), thread_for(goal),
-                               persona::workflow_input(goal.prompt, goal_documents(goal)), run);
+    auto [graph, input] = graph_for(goal);
+    result = resuming ? graph::resume_run(graph, runtime_.checkpointer(), goal.thread_id, {}, run)
+                      : graph::start_run(graph, runtime_.checkpointer(), watch.thread, input, run);
   } catch (const Error& e) {
     *outcome = "failed";
     return goals_->mark_failed(id, std::string("its run could not start: ") + e.what());
   }
+  return settle(id, result, watch, outcome);
+}
+
+// Whether the goal's run must stop at this step: a person paused or cancelled the goal (from
+// another process, or the API), or its model calls spent more than its budget.
+bool LivingLoop::over(std::int64_t id, GoalWatch& watch) {
+  if (goals_->get(id).status != GoalStatus::kRunning) return true;
+  if (watch.budget_tokens <= 0) return false;
+  watch.spent_tokens = runtime_.checkpointer().journal_total(watch.thread, "model",
+                                                             {"prompt_tokens", "generated_tokens"});
+  return watch.spent_tokens > watch.budget_tokens;
+}
+
+// The goal after its run ended: done, failed (why), requeued (a user came, or the loop
+// stops: resumed later), or as a person left it (paused, cancelled).
+Goal LivingLoop::settle(std::int64_t id, const graph::RunResult& result, const GoalWatch& watch,
+                        std::string* outcome) {
   const Goal now = goals_->get(id);
+  *outcome = "failed";
   if (result.status == graph::RunStatus::kDone) {
+    if (now.kind == GoalKind::kCapability && !result.state["forge"].value("created", false)) {
+      return goals_->mark_failed(id, summary_of(result.state));
+    }
     keep_what_it_produced(now, result.state);
     *outcome = "done";
     return goals_->mark_done(id, summary_of(result.state));
   }
+  const std::string resumable = "; its run " + result.run_id + " stays resumable";
   if (result.status == graph::RunStatus::kCancelled) {
-    if (clock_.now_ms() >= stop_at) {
-      *outcome = "failed";
+    if (clock_.now_ms() >= watch.stop_at_ms) {
       return goals_->mark_failed(
-          id,
-          "stopped at its deadline ([motivator] goal_deadline_seconds "
-          "= " +
-              std::to_string(runtime_.config().motivator.goal_deadline_seconds) + "); its run " +
-              result.run_id + " stays resumable");
+          id, "stopped at its deadline ([motivator] goal_deadline_seconds = " +
+                  std::to_string(runtime_.config().motivator.goal_deadline_seconds) + ")" +
+                  resumable);
+    }
+    if (now.status == GoalStatus::kRunning && watch.budget_tokens > 0 &&
+        watch.spent_tokens > watch.budget_tokens) {
+      return goals_->mark_failed(
+          id, "stopped when its model calls had used " + std::to_string(watch.spent_tokens) +
+                  " tokens, over its budget of " + std::to_string(watch.budget_tokens) +
+                  " ([motivator] goal_budget_tokens)" + resumable);
     }
     if (now.status == GoalStatus::kRunning) {
       *outcome = "requeued";
-      return goals_->requeue(id);  // a user came, or the loop stops: resumed later
+      return goals_->requeue(id);
     }
     *outcome = std::string(motive::goal_status_name(now.status));  // paused or cancelled
     return now;
   }
-  *outcome = "failed";
   const std::string why =
       result.status == graph::RunStatus::kError
           ? "run " + result.run_id + " failed at " + result.failed_node + ": " + result.error
           : "run " + result.run_id + " ended " + std::string(graph::run_status_name(result.status));
-  if (now.status != GoalStatus::kRunning && now.status != GoalStatus::kQueued) return now;
+  if (now.status != GoalStatus::kRunning && now.status != GoalStatus::kQueued) {
+    *outcome = std::string(motive::goal_status_name(now.status));
+    return now;
+  }
   return goals_->mark_failed(id, why);
 }
 

@@ -26,6 +26,8 @@
 
 #include "core/clock.h"
 #include "graph/checkpointer.h"
+#include "graph/runner.h"
+#include "graph/state_graph.h"
 #include "motive/goals.h"
 #include "motive/motivator.h"
 #include "motive/policy.h"
@@ -61,7 +63,8 @@ class LivingLoop {
   void stop();
 
   // A user's request or run began / ended. While one is in progress no goal starts, and a
-  // goal running when one begins is stopped at its next step and requeued.
+  // goal running when one begins is stopped at its next step and requeued. When one ends, the
+  // loop's thread looks at once for the goals its events make.
   void user_started();
   void user_finished();
 
@@ -88,8 +91,20 @@ class LivingLoop {
   void on_event(std::function<void(const graph::EventRecord&)> sink) { sink_ = std::move(sink); }
 
  private:
+  // What stops a goal's run besides a person and the loop: its deadline and token budget.
+  struct GoalWatch {
+    std::int64_t stop_at_ms = 0;
+    std::int64_t budget_tokens = 0;  // 0: none
+    std::int64_t spent_tokens = 0;   // by its run's model calls, as last counted
+    std::string thread;              // the run's thread
+  };
+
   void loop(std::stop_token stop);
+  std::pair<graph::CompiledGraph, nlohmann::json> graph_for(const motive::Goal& goal);
   motive::Goal run_goal(motive::Goal goal, std::stop_token stop, std::string* outcome);
+  bool over(std::int64_t id, GoalWatch& watch);
+  motive::Goal settle(std::int64_t id, const graph::RunResult& result, const GoalWatch& watch,
+                      std::string* outcome);
   void requeue_orphaned_goals();
   void keep_what_it_produced(const motive::Goal& goal, const nlohmann::json& state);
 
@@ -101,7 +116,10 @@ class LivingLoop {
   std::function<void(const graph::EventRecord&)> sink_;
 
   std::mutex pass_mu_;  // one pass at a time (the loop's thread, or run_once from a person)
-  std::unique_ptr<motive::Motivator> motivator_;  // guarded by pass_mu_
+  // Its own lock, not pass_mu_: a poll (after a user's run, or an API look) must not wait for
+  // the goal run a pass holds pass_mu_ through.
+  std::mutex motivator_mu_;
+  std::unique_ptr<motive::Motivator> motivator_;  // guarded by motivator_mu_
 
   std::mutex mu_;
   std::condition_variable_any wake_;
@@ -111,6 +129,7 @@ class LivingLoop {
   std::stop_source preempt_;             // guarded by mu_: stops the running goal's run
   std::string why_off_;                  // guarded by mu_
   std::int64_t next_check_ms_ = 0;       // guarded by mu_
+  bool look_now_ = false;                // guarded by mu_: a user's run ended; poll at once
   std::optional<std::jthread> thread_;   // guarded by mu_
 };
 
