@@ -103,6 +103,7 @@ void resume(const GlobalOptions& options, const ResumeArgs& args) {
   const graph::CompiledGraph graph = rt->graph(thread.graph);
   graph::RunOptions run = rt->run_options();
   if (args.max_steps > 0) run.max_steps = args.max_steps;
+  if (thread.graph != runtime::kEngineCheckGraphName) rt->check_models_reachable();
   if (thread.graph == persona::kWorkflowGraphName) {
     rt->on_load_progress(load_progress_printer());
     if (!args.json) run.on_event = workflow_printer();

@@ -237,6 +237,7 @@ void run_task(const GlobalOptions& options, const RunArgs& args) {
   const std::unique_ptr<runtime::Runtime> rt = open_runtime(options);
   rt->on_load_progress(load_progress_printer());
   if (!args.record.empty()) rt->record_to(args.record);
+  rt->check_models_reachable();  // a server that is down: say so, and leave no failed run
   const graph::CompiledGraph workflow = rt->graph(std::string(persona::kWorkflowGraphName));
   graph::RunOptions run = rt->run_options();
   if (!args.json) run.on_event = WorkflowPrinter();

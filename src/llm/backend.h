@@ -111,6 +111,12 @@ class Backend {
 
   // Tokens the context holds.
   virtual int32_t context_size() const = 0;
+
+  // Throws kUnavailable, naming the server and what to do, when the server that answers for
+  // the model does not respond: one short request, asked before a run starts so that a server
+  // that is down stops nothing midway. A model in this process has nothing to check.
+  // Thread-safe (it uses a connection of its own).
+  virtual void check_reachable() const {}
 };
 
 }  // namespace a4ps::llm

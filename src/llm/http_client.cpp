@@ -11,6 +11,12 @@ struct HttpClient::Impl {
   httplib::Client client;
 };
 
+HttpOptions short_timeouts(HttpOptions options) {
+  options.connect_timeout = std::min(options.connect_timeout, std::chrono::milliseconds(3000));
+  options.read_timeout = std::min(options.read_timeout, std::chrono::milliseconds(10000));
+  return options;
+}
+
 HttpClient::HttpClient(const std::string& base_url, HttpOptions options)
     : base_url_(base_url), options_(options) {
   if (!base_url.starts_with("http://") && !base_url.starts_with("https://")) {

@@ -20,6 +20,10 @@ struct HttpOptions {
   std::string unreachable_fix;
 };
 
+// `options` with timeouts for a quick "are you there" request (at most 3 s to connect and
+// 10 s to answer).
+HttpOptions short_timeouts(HttpOptions options);
+
 struct HttpResponse {
   int status = 0;
   std::string body;

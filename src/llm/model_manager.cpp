@@ -195,6 +195,19 @@ void ModelManager::register_remote(const std::string& name, std::unique_ptr<Back
   slots_[name] = std::move(slot);
 }
 
+void ModelManager::check_reachable(const std::string& model) const {
+  const Backend* remote = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = slots_.find(model);
+    if (it == slots_.end())
+      throw_not_found("model " + model + ": not registered with the model manager");
+    if (it->second->local) return;
+    remote = it->second->backend.get();  // set at registration, never replaced
+  }
+  remote->check_reachable();
+}
+
 void ModelManager::submit_and_wait(const std::shared_ptr<Job>& job,
                                    std::optional<Clock::time_point> deadline) {
   Slot* remote = nullptr;

@@ -113,6 +113,11 @@ class ModelManager {
   std::vector<float> embed(const std::string& model, const std::string& text,
                            std::optional<Clock::time_point> deadline = std::nullopt);
 
+  // Throws like Backend::check_reachable when `model` is served elsewhere and its server does
+  // not answer, kNotFound for an unknown model; a local model passes (its file was read at
+  // registration).
+  void check_reachable(const std::string& model) const;
+
   std::map<std::string, ModelStats> stats() const;
   uint64_t resident_bytes() const;
   // The most that was ever resident at once; never above the budget.

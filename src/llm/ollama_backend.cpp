@@ -72,6 +72,11 @@ nlohmann::json OllamaBackend::chat_body(const ChatRequest& r) const {
   return body;
 }
 
+void OllamaBackend::check_reachable() const {
+  HttpClient(http_->base_url(), short_timeouts(named_ollama(options_.http, model_)))
+      .get("/api/version");
+}
+
 HttpResponse OllamaBackend::post_with_retries(const std::string& path, const std::string& body,
                                               const std::function<bool(std::string_view)>& on_chunk,
                                               bool* cancelled) {

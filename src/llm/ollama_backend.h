@@ -37,6 +37,8 @@ class OllamaBackend final : public Backend {
   // Ollama's API has no tokenizer: an estimate of 4 bytes per token.
   int32_t count_tokens(std::string_view text) const override;
   int32_t context_size() const override { return 0; }
+  // GET /api/version with short timeouts; any HTTP answer counts as reachable.
+  void check_reachable() const override;
 
  private:
   nlohmann::json chat_body(const ChatRequest& request) const;

@@ -102,6 +102,10 @@ OpenAIBackend::OpenAIBackend(std::string base_url, std::string model, RemoteOpti
 
 OpenAIBackend::~OpenAIBackend() = default;
 
+void OpenAIBackend::check_reachable() const {
+  HttpClient(http_->base_url(), short_timeouts(named_openai(options_.http))).get("/v1/models");
+}
+
 namespace {
 
 // llama-server refuses an input longer than its batch or context with these words.

@@ -39,6 +39,8 @@ class OpenAIBackend final : public Backend {
   int32_t count_tokens(std::string_view text) const override;
   // The API does not say: 0 (unknown).
   int32_t context_size() const override { return 0; }
+  // GET /v1/models with short timeouts; any HTTP answer counts as reachable.
+  void check_reachable() const override;
 
  private:
   std::vector<float> embed_fitted(std::string_view text, int depth);

@@ -35,6 +35,7 @@ class RecordingBackend final : public Backend {
   int32_t embedding_size() const override { return inner_->embedding_size(); }
   int32_t count_tokens(std::string_view text) const override { return inner_->count_tokens(text); }
   int32_t context_size() const override { return inner_->context_size(); }
+  void check_reachable() const override { inner_->check_reachable(); }
 
  private:
   void append(const nlohmann::json& line);

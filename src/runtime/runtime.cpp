@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "forge/sandbox.h"
 #include "llm/llama_backend.h"
+#include "persona/capability.h"
 #include "runtime/engine_check.h"
 #include "runtime/model_wiring.h"
 #include "web/web_client.h"
@@ -43,7 +44,8 @@ void report_crashed_runs(const RuntimeOptions& options, graph::Checkpointer& che
 }  // namespace
 
 std::vector<std::string> graph_names() {
-  return {std::string(persona::kWorkflowGraphName), std::string(kEngineCheckGraphName)};
+  return {std::string(persona::kWorkflowGraphName), std::string(persona::kCapabilityGraphName),
+          std::string(kEngineCheckGraphName)};
 }
 
 Config load_image_config(const RuntimeOptions& options) {
@@ -125,6 +127,22 @@ llm::ModelManager& Runtime::models() {
   return *models_;
 }
 
+void Runtime::check_models_reachable() {
+  llm::ModelManager& manager = models();
+  std::set<std::string> names;
+  // Not the embedding model: without it the workflow measures with the lexical embedder.
+  for (const Persona& p : codex().personas()) names.insert(p.model);
+  for (const std::string& name : names) {
+    try {
+      manager.check_reachable(name);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable) throw;
+      throw Error(e.code(), "model " + name + " ([models] " + name + " in " + config_.source +
+                                "): " + e.what() + "; nothing was started");
+    }
+  }
+}
+
 llm::ModelManager& Runtime::embedding_models() {
   if (models_) return *models_;
   llm::ModelManagerOptions options = model_manager_options(config_);
@@ -189,6 +207,12 @@ persona::WorkflowDeps& Runtime::workflow_deps() {
 graph::CompiledGraph Runtime::graph(const std::string& name) {
   if (name == kEngineCheckGraphName) return engine_check_graph();
   if (name == persona::kWorkflowGraphName) return persona::workflow_graph(workflow_deps());
+  if (name == persona::kCapabilityGraphName) {
+    // The forge even where the workflow has none (no sandbox): its refusal then says why.
+    persona::WorkflowDeps deps = workflow_deps();
+    deps.forge = &forge();
+    return persona::capability_graph(deps);
+  }
   std::string names;
   for (const std::string& n : graph_names()) names += (names.empty() ? "" : ", ") + n;
   throw_not_found("graph " + name + ": this build has no such graph (it has: " + names + ")");

@@ -96,6 +96,11 @@ class Runtime {
   const Codex& codex();
   // The ModelManager with every [models] entry the personas and the embedder use.
   llm::ModelManager& models();
+  // Throws kUnavailable, naming the model, its [models] entry, its server and the fix, when
+  // a server that answers for one of the personas' models does not respond (the embedding
+  // model is optional: without it the workflow falls back to the lexical embedder). Front ends call
+  // it before a run starts, so that a server that is down leaves no failed run behind.
+  void check_models_reachable();
   // A ModelManager with only [models] embedding registered (for memory commands, which need
   // no persona model). Use either this or models() in one Runtime.
   llm::ModelManager& embedding_models();

@@ -104,6 +104,7 @@ json result_json(ApiServer::Impl& s, const graph::RunResult& r) {
 // what stopped it from starting (a busy thread, an unknown one). Or, when `wait`, runs it here.
 json launch(ApiServer::Impl& s, const std::string& thread_id, bool wait, const RunBody& body) {
   if (s.stopping) throw Error(ErrorCode::kUnavailable, "the server is stopping");
+  if (s.deps.before_run) s.deps.before_run();
   s.reap();
   auto slot = std::make_shared<RunSlot>();
   slot->thread_id = thread_id;

@@ -26,6 +26,7 @@ ApiDeps api_deps(runtime::Runtime& runtime) {
   deps.answer = [](const graph::State& s) { return s.value("answer", std::string()); };
   deps.answer_node = "alfred_answer";
   deps.turns = [](const graph::State& s) { return s.value("dialogue", json::array()); };
+  deps.before_run = [&runtime] { runtime.check_models_reachable(); };
   deps.run_options = runtime.run_options();
   deps.health = runtime.health();
   deps.tools = &runtime.forge().registry();

@@ -45,6 +45,9 @@ struct ApiDeps {
   std::string answer_node;
   // The persona turns of a finished run (the "a4ps" extension of chat completions); optional.
   std::function<nlohmann::json(const graph::State& state)> turns;
+  // Called before every run starts; throws (e.g. kUnavailable: a model's server is down, 503)
+  // to refuse the run before anything is stored. Optional.
+  std::function<void()> before_run;
   graph::RunOptions run_options;  // max_steps and busy policy; cancel and on_event are set here
   nlohmann::json health;          // facts /health adds (version, models, degraded parts)
   memory::MemoryStore* memory = nullptr;       // /v1/memory; null: those routes answer 503

@@ -47,6 +47,27 @@ printf '[models]\nalfred = "%s"\nbabs = "%s"\nbrick = "%s"\nrobin = "%s"\nembedd
 step 0 "\[models\]: 5 local GGUF model\(s\) checked" --image "$img" config check
 cp "$work/config.good" "$img/config.toml"
 
+# A model server that is down is named, with the fix, before a run starts: nothing is stored
+# (no thread, no failed run), and the same for a goal a person runs and for the API.
+printf '[models]\nalfred = "%s"\nbabs = "%s"\nbrick = "ollama:phi3:mini"\nrobin = "%s"\n' \
+  "$model" "$model" "$model" >"$img/config.toml"
+export OLLAMA_HOST=127.0.0.1:9
+down='model brick \(\[models\] brick in .*config.toml\): Ollama at http://127.0.0.1:9/api/version is not reachable \(connection refused\): start it \(`ollama serve`.*; nothing was started'
+step 4 "$down" --image "$img" run "hi"
+step 0 "no threads" --image "$img" threads list
+step 0 "goal 1 queued" --image "$img" goals add "a goal of mine"
+step 4 "$down" --image "$img" goals run-next
+step 0 "queued" --image "$img" goals show 1
+A4PS_IMAGE="$img" serve_in_background "$work/serve.log"
+answer=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$SERVE_PORT/invoke" -H 'Content-Type: application/json' -d '{"task": "hi"}')
+grep -q 'Ollama at http://127.0.0.1:9/api/version is not reachable.* 503$' <<<"$answer" ||
+  fail "/invoke with Ollama down: $answer"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+step 0 "no threads" --image "$img" threads list
+unset OLLAMA_HOST
+cp "$work/config.good" "$img/config.toml"
+
 # The hints name the image: pasted as they are, they work.
 step 0 "continue with: a4ps --image '$img' resume t1 --value JSON" --image "$img" graph check --thread t1
 step 0 "answer with: a4ps --image '$img' resume t1 --interrupt" --image "$img" threads show t1

@@ -120,5 +120,22 @@ TEST(OllamaBackend, UnreachableServerIsUnavailable) {
   EXPECT_EQ(code_of([&] { backend.chat(request("hi")); }), ErrorCode::kUnavailable);
 }
 
+// The check a front end makes before a run: a server that answers passes (whatever it answers),
+// one that does not is kUnavailable naming Ollama, the URL it asked and the fix.
+TEST(OllamaBackend, ReachabilityCheckNamesTheServerAndTheFix) {
+  testing::OllamaContractServer ollama({"m"});
+  EXPECT_NO_THROW(OllamaBackend(ollama.url(), "m", std::nullopt, quick()).check_reachable());
+  const OllamaBackend down("http://127.0.0.1:9", "m", std::nullopt, quick());
+  try {
+    down.check_reachable();
+    FAIL() << "no error for a server that is down";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    const std::string said = e.what();
+    EXPECT_NE(said.find("Ollama at http://127.0.0.1:9/api/version"), std::string::npos) << said;
+    EXPECT_NE(said.find("ollama serve"), std::string::npos) << said;
+  }
+}
+
 }  // namespace
 }  // namespace a4ps::llm
