@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/text.h"
 
@@ -96,38 +97,6 @@ CLI::Validator at_least(long long min) {
         return {};
       },
       "");
-}
-
-std::string checked_utf8(std::string_view text, const std::string& what) {
-  std::string valid = valid_utf8(text);
-  if (valid != text) {
-    // valid_utf8 turns each invalid byte into the three bytes of U+FFFD.
-    log::warn(what + " is not valid UTF-8: " + std::to_string((valid.size() - text.size()) / 2) +
-              " byte(s) replaced by U+FFFD (convert it first, e.g. iconv -f latin1 -t utf-8)");
-  }
-  return valid;
-}
-
-std::string non_regular_kind(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  switch (status.type()) {
-    case std::filesystem::file_type::directory:
-      return "a directory";
-    case std::filesystem::file_type::fifo:
-      return "a FIFO";
-    case std::filesystem::file_type::socket:
-      return "a socket";
-    case std::filesystem::file_type::block:
-    case std::filesystem::file_type::character:
-      return "a device";
-    case std::filesystem::file_type::regular:
-    case std::filesystem::file_type::not_found:
-    case std::filesystem::file_type::none:
-      return "";
-    default:
-      return "a special file";
-  }
 }
 
 void refuse_non_regular_file(const std::filesystem::path& path, const std::string& label,

@@ -40,11 +40,6 @@ bool stderr_is_terminal();
 // the value and the bound ("--limit: 0: must be a whole number, at least 1").
 CLI::Validator at_least(long long min);
 
-// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD. When anything was
-// replaced, says so once on stderr, naming `what` (e.g. "the task", "--doc notes.md") and how
-// many bytes were not UTF-8, so a Latin-1 file is not silently mangled.
-std::string checked_utf8(std::string_view text, const std::string& what);
-
 // Throws unless `path` is a regular file: kNotFound when nothing is there ("LABEL: no such
 // file"), kInvalidArgument naming what is there instead (a directory, a FIFO, a socket, a
 // device), e.g. "--doc notes: is a directory, not a text file".
@@ -54,8 +49,6 @@ void require_regular_file(const std::filesystem::path& path, const std::string& 
 // require_regular_file); does nothing when nothing is there, for the caller to say so.
 void refuse_non_regular_file(const std::filesystem::path& path, const std::string& label,
                              const std::string& expected);
-// What is at `path` when it is not a regular file: "a directory", "a FIFO", ...; "" otherwise.
-std::string non_regular_kind(const std::filesystem::path& path);
 
 // Registers the subcommands; each file below defines one group.
 void add_models_commands(CLI::App& app, const GlobalOptions& options);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "core/log.h"
+
 namespace a4ps {
 
 std::string quote_string(std::string_view text) {
@@ -165,6 +167,16 @@ std::string cut_middle(std::string_view text, size_t max_chars) {
   while (tail_start < text.size() && is_continuation(tail_start)) ++tail_start;
   return valid_utf8(text.substr(0, head_end)) + std::string(kCut) +
          valid_utf8(text.substr(tail_start));
+}
+
+std::string checked_utf8(std::string_view text, const std::string& what) {
+  std::string valid = valid_utf8(text);
+  if (valid != text) {
+    // valid_utf8 turns each invalid byte into the three bytes of U+FFFD.
+    log::warn(what + " is not valid UTF-8: " + std::to_string((valid.size() - text.size()) / 2) +
+              " byte(s) replaced by U+FFFD (convert it first, e.g. iconv -f latin1 -t utf-8)");
+  }
+  return valid;
 }
 
 }  // namespace a4ps

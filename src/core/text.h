@@ -24,6 +24,11 @@ std::string format_bytes(double bytes);
 // (models sampled at random, tools and files can produce such bytes; JSON cannot hold them).
 std::string valid_utf8(std::string_view text);
 
+// valid_utf8(text); when anything was replaced, says so once on the log, naming `what` (e.g.
+// "the task", "notes.md") and how many bytes were not UTF-8, so that a Latin-1 file is not
+// mangled in silence.
+std::string checked_utf8(std::string_view text, const std::string& what);
+
 // The start of `text`, at most `max_bytes` long, ending on a whole UTF-8 sequence; "…" is
 // appended when anything was cut. For summaries and log lines of model output, which a byte
 // cut could leave as invalid UTF-8 that no JSON can hold.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/text.h"
 
@@ -36,13 +37,6 @@ size_t cut_point(std::string_view text, size_t floor, size_t limit) {
 
 bool blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
-
-std::string read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 void collect_text(xmlNode* node, std::string& out) {
@@ -114,39 +108,6 @@ bool is_text_extension(const std::string& ext) {
          std::end(kTextExtensions);
 }
 
-// `text` as valid UTF-8; says on the log how many bytes were not (each became U+FFFD).
-std::string utf8_of(const std::string& text, const std::filesystem::path& file) {
-  std::string valid = valid_utf8(text);
-  if (valid != text) {
-    // Every replaced byte grows the text by two (one byte becomes the three of U+FFFD).
-    log::warn(file.string() +
-              ": not valid UTF-8: " + std::to_string((valid.size() - text.size()) / 2) +
-              " byte(s) replaced by U+FFFD (convert it first, e.g. iconv -f latin1 -t utf-8)");
-  }
-  return valid;
-}
-
-// What is at `file` instead of a regular file, or "" when nothing is there.
-std::string kind_of(const std::filesystem::path& file) {
-  std::error_code ec;
-  switch (std::filesystem::status(file, ec).type()) {
-    case std::filesystem::file_type::not_found:
-    case std::filesystem::file_type::none:
-      return "";
-    case std::filesystem::file_type::directory:
-      return "a directory";
-    case std::filesystem::file_type::fifo:
-      return "a FIFO";
-    case std::filesystem::file_type::socket:
-      return "a socket";
-    case std::filesystem::file_type::block:
-    case std::filesystem::file_type::character:
-      return "a device";
-    default:
-      return "a special file";
-  }
-}
-
 }  // namespace
 
 bool is_importable(const std::filesystem::path& file) {
@@ -199,7 +160,7 @@ std::string html_to_text(std::string_view html, const std::string& where) {
 std::string extract_text(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
-    const std::string kind = kind_of(file);
+    const std::string kind = non_regular_kind(file);
     if (kind.empty()) throw_not_found(file.string() + ": no such file");
     throw_invalid_argument(file.string() + ": is " + kind + ", not a document file");
   }
@@ -212,13 +173,13 @@ std::string extract_text(const std::filesystem::path& file) {
   const std::string ext = to_lower(file.extension().string());
   if (ext == ".pdf") return valid_utf8(pdf_to_text(file));
   if (ext == ".html" || ext == ".htm")
-    return utf8_of(html_to_text(read_file(file), file.string()), file);
+    return checked_utf8(html_to_text(read_file(file), file.string()), file.string());
   if (is_text_extension(ext)) {
     const std::string text = read_file(file);
     if (text.find('\0') != std::string::npos) {
       throw_invalid_argument(file.string() + ": not a text file (it contains NUL bytes)");
     }
-    return utf8_of(text, file);
+    return checked_utf8(text, file.string());
   }
   throw_invalid_argument(file.string() + ": unsupported format \"" + ext + "\" (import reads " +
                          importable_extensions() + ")");
