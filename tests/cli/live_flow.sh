@@ -20,7 +20,7 @@ for persona in alfred babs brick robin; do
   seed=$((seed + 1))
 done
 "$a4ps" init >/dev/null || fail "init"
-write_config() {  # write_config AUTONOMOUS
+write_config() {  # write_config AUTONOMOUS [GOAL_BUDGET_TOKENS]
   cat >"$A4PS_IMAGE/config.toml" <<TOML
 [models]
 alfred = "$work/models/alfred.gguf"
@@ -40,6 +40,7 @@ autonomous = $1
 idle_seconds = 1
 max_chain_depth = 0
 curiosity_interval_seconds = 86400
+goal_budget_tokens = ${2:-100000}
 TOML
 }
 write_config false
@@ -139,6 +140,25 @@ grep -q "resumes on thread goal-$g-1" "$work/live3.log" || fail "live did not re
 [[ $("$a4ps" goals list --json | grep -o '"prompt":"Plan a welcome day for new volunteers"' | wc -l) == 1 ]] ||
   fail "goal $g was duplicated"
 
+# A goal whose run's model calls pass its token budget stops at the end of that step and fails,
+# saying what it used; its run stays resumable.
+write_config true 50
+b=$("$a4ps" goals add "Summarise the atlas in one line" --priority 90 --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+"$a4ps" live >"$work/live4.log" 2>&1 &
+live=$!
+for _ in $(seq 1 1200); do
+  "$a4ps" goals show "$b" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
+  kill -0 $live 2>/dev/null || break
+  sleep 0.25
+done
+kill -TERM $live
+wait $live
+show=$("$a4ps" goals show "$b" --json)
+grep -Eq '"result":"stopped when its model calls had used [0-9]+ tokens, over its budget of 50' <<<"$show" ||
+  fail "goal $b was not held to its budget: $show"
+write_config true
+
 # a4ps serve runs the loop too, and a user's run that arrives while a goal runs stops the
 # goal's run at its next step; the goal is queued again and its run resumed (the same run, one
 # attempt) once the image is idle.
@@ -146,12 +166,17 @@ id=$("$a4ps" goals add "Write a short welcome note for volunteers" --priority 95
   python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 serve_in_background "$work/serve.log"
 base="http://127.0.0.1:$SERVE_PORT"
+# The goals' changes as Server-Sent Events, followed from the start.
+curl -sN "$base/v1/goals/events" >"$work/goals.sse" 2>/dev/null &
+sse=$!
 running=""
 for _ in $(seq 1 1200); do
   curl -s "$base/v1/goals/$id" | grep -q '"status":"running"' && running=yes && break
   sleep 0.05
 done
 [[ -n "$running" ]] || fail "serve did not start goal $id: $(tail -5 "$work/serve.log")"
+# Looking at the goals does not wait for the goal's run (the loop's pass holds it).
+curl -s -m 10 "$base/v1/goals" | grep -q "\"id\":$id," || fail "GET /v1/goals while goal $id runs"
 answer=$(curl -s "$base/invoke" -H 'Content-Type: application/json' -d '{"task": "Say hello"}')
 grep -q '"run_id"' <<<"$answer" || fail "the user's run while goal $id ran: $answer"
 for _ in $(seq 1 2400); do
@@ -165,6 +190,16 @@ curl -s "$base/health" | grep -q '"living_loop":{[^}]*"on":true' || fail "/healt
 curl -s "$base/metrics" | grep -q '^a4ps_goals{status="done"} [1-9]' || fail "/metrics lacks the goals"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
+wait $sse  # the stream ends with the server
+grep -q '^event: loop' "$work/goals.sse" || fail "the goal stream sent no loop state"
+states=$(python3 -c 'import json, sys
+frames = open(sys.argv[1]).read().split("\n\n")
+goals = [json.loads(f.split("data: ", 1)[1]) for f in frames if "event: goal" in f]
+print(" ".join(g["status"] for g in goals if g["id"] == int(sys.argv[2])))' "$work/goals.sse" "$id")
+for state in queued running done; do
+  grep -qw "$state" <<<"$states" || fail "the goal stream did not show goal $id $state (it showed: $states)"
+done
+grep -q "^id: [0-9]*" "$work/goals.sse" || fail "the goal stream's frames have no id"
 goal_run=$(grep -Eo '"run_id":"r-[0-9a-f]+"' <<<"$goal" | head -1 | grep -Eo 'r-[0-9a-f]+')
 starts=$("$a4ps" runs show "$goal_run" --events | grep -c "run_started")
 [[ "$starts" -ge 2 ]] || fail "goal $id's run $goal_run was not stopped and resumed ($starts starts)"
