@@ -7,6 +7,10 @@
 //   the demo task runs live there (Run disabled, progress in words), survives a reload, is
 //   cancelled and resumed, and ends done with all four lanes; a reload of that run (two
 //   run_finished events) shows it done again; the panels open in view over the scrolled run;
+//   the Goals panel shows the loop's state and the queue in run order, a goal added through its
+//   form is queued because "you asked", is paused, resumed and cancelled with its buttons, one
+//   added through the API appears without a reload (the goal stream), and a synthesis goal says
+//   that BRICK and ROBIN disagreed and links to the run that caused it;
 //   the thread list holds each thread, a task goes into the open thread, New thread starts
 //   another; an unknown run clears the page and says so.
 // Leaves a screenshot of each state in SCREEN_DIR.
@@ -28,6 +32,13 @@ async function get(path) {
   return path.endsWith('/events') ? response.text() : response.json();
 }
 const runCount = async () => (await get('/v1/runs')).runs.length;
+async function post(path, body = {}) {
+  const response = await fetch(base + path, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  assert.ok(response.ok, `POST ${path}: HTTP ${response.status} ${await response.clone().text()}`);
+  return response.json();
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -70,6 +81,103 @@ async function cancelRunOnScreen() {
   await page.click('#cancel');
   await outcome('cancelled');
   assert.match(await text('#outcome .text'), /^The run was cancelled after \d+ steps?\. Resume it/);
+}
+
+// The Goals panel (docs/http-api.md, The browser UI). `runId` is the demo task's run;
+// `published` whether its dissonance was over the threshold (then it left a synthesis goal).
+async function checkGoalsPanel(runId, published) {
+  const streams = [];
+  page.on('request', (r) => { if (r.url().includes('/v1/goals/events')) streams.push(r.url()); });
+  const before = await get('/v1/goals');  // turns the events stored so far into goals
+  await assertPanelInView('goals');
+  await page.waitForFunction(() =>
+    /^Autonomous loop: (on|off)/.test(document.querySelector('#goal-loop').textContent));
+  assert.match(await text('#goal-loop'), before.loop.on ? /^Autonomous loop: on/
+    : /^Autonomous loop: off — \[motivator\] autonomous = false in /);
+  await checkSynthesisGoals(before.goals, runId, published);
+
+  // The form: an empty prompt is refused in words; a goal of one's own is queued, "you asked".
+  await page.fill('#goal-prompt', '   ');
+  await page.click('#goal-form button[type=submit]');
+  await page.waitForSelector('#goal-notice:has-text("Say what A4PS should work on first")');
+  const prompt = 'List the three questions a new volunteer asks first.';
+  await page.fill('#goal-prompt', prompt);
+  await page.fill('#goal-priority', '70');
+  await page.click('#goal-form button[type=submit]');
+  await page.waitForSelector('#goal-notice:has-text("is queued")');
+  const id = Number(/Goal #(\d+) is queued/.exec(await text('#goal-notice'))[1]);
+  const mine = await get(`/v1/goals/${id}`);
+  assert.equal(mine.prompt, prompt);
+  assert.ok(mine && mine.kind === 'user' && mine.priority === 70, JSON.stringify(mine));
+  const item = `#goals .goal[data-goal="${mine.id}"]`;
+  await page.waitForSelector(`#goals [data-section=queued] .goal[data-goal="${mine.id}"]`);
+  assert.equal(await text(`${item} .badge`), 'queued');
+  assert.equal(await text(`${item} .why`), 'Why: you asked.');
+  assert.equal(await text(`${item} .task`), `Task: ${prompt}`);
+  await assertQueueOrder();
+  await screenshot('goals-panel');
+
+  // Its buttons: paused, queued again, cancelled; the server agrees each time.
+  const steps = [['pause', 'paused'], ['resume', 'queued'], ['cancel', 'cancelled']];
+  for (const [verb, status] of steps) {
+    await page.click(`${item} [data-action=${verb}]`);
+    await page.waitForSelector(`${item}[data-status=${status}]`);
+    assert.equal(await text(`${item} .badge`), status);
+    assert.equal((await get(`/v1/goals/${mine.id}`)).status, status, `${verb} reached the server`);
+    if (status === 'paused') await screenshot('goal-paused');
+  }
+  assert.equal(await page.locator(`${item} button`).count(), 0, 'a cancelled goal has no buttons');
+  await checkGoalsLive(streams);
+  await closePanel();
+}
+
+// The queue on screen is in the order the loop takes it (GET /v1/goals?status=queued).
+async function assertQueueOrder() {
+  const { goals: queued } = await get('/v1/goals?status=queued');
+  const shown = await page.$$eval('#goals [data-section=queued] .goal',
+    (items) => items.map((li) => Number(li.dataset.goal)));
+  assert.deepEqual(shown, queued.map((g) => g.id), 'the queue is shown in the order it runs');
+}
+
+// A synthesis goal says who disagreed and how much, and links to the run that caused it.
+async function checkSynthesisGoals(goals, runId, published) {
+  const synthesis = goals.filter((g) => g.kind === 'synthesis');
+  console.log(`goals: ${goals.length}, synthesis ${synthesis.length}, the demo run's dissonance ` +
+    `${published ? 'was' : 'was not'} over the threshold`);
+  if (published) {
+    assert.ok(synthesis.some((g) => g.context.episode.run === runId),
+      `the demo run ${runId} left a synthesis goal: ${JSON.stringify(synthesis)}`);
+  }
+  for (const g of synthesis) {
+    const why = await text(`#goals .goal[data-goal="${g.id}"] .why`);
+    const score = g.context.score.toFixed(2);
+    assert.ok(why.startsWith(`Why: BRICK and ROBIN disagreed (dissonance ${score}) on “`), why);
+    assert.ok(why.endsWith(`It came from run ${g.context.episode.run}.`), why);
+  }
+  const mine = synthesis.find((g) => g.context.episode.run === runId);
+  if (!mine) return;
+  await page.click(`#goals .goal[data-goal="${mine.id}"] .why a`);  // opens like History does
+  await page.locator('#drawer').waitFor({ state: 'hidden' });
+  assert.equal(await hashRun(), runId);
+  await outcome('done');
+  await page.click('nav button[data-panel="goals"]');
+  await page.waitForSelector(`#goals .goal[data-goal="${mine.id}"]`);
+}
+
+// A goal added and cancelled through the API shows without a reload: the goal stream.
+async function checkGoalsLive(streams) {
+  await page.evaluate(() => { window.goalsNotReloaded = true; });
+  const theirs = await post('/v1/goals', { prompt: 'Sent through the API, not the page.',
+    priority: 10 });
+  const item = `#goals .goal[data-goal="${theirs.id}"]`;
+  await page.waitForSelector(`${item}[data-status=queued]`, { timeout: 30_000 });
+  assert.equal(await text(`${item} .why`), 'Why: you asked.');
+  await page.locator(item).scrollIntoViewIfNeeded();
+  await screenshot('goal-from-the-api');
+  await post(`/v1/goals/${theirs.id}/cancel`);
+  await page.waitForSelector(`${item}[data-status=cancelled]`, { timeout: 30_000 });
+  assert.ok(await page.evaluate(() => window.goalsNotReloaded), 'the page was not reloaded');
+  assert.ok(streams.length > 0, 'the panel follows GET /v1/goals/events');
 }
 
 try {
@@ -175,6 +283,7 @@ try {
     assert.ok((await page.locator('#tot li').count()) > 0, 'Tree-of-Thoughts candidates');
   };
   await assertWholeRun();
+  const published = /over the threshold/.test(await text('#dissonance'));
   const labels = await page.$$eval('.turn .part', (parts) => parts.map((p) => p.textContent));
   for (const label of labels) assert.doesNotMatch(label, NODE_NAME, 'lane labels are words');
   await screenshot('run-done');
@@ -207,6 +316,7 @@ try {
   await page.waitForSelector('#memory .hits li, #memory .hits:has-text("Nothing")');
   await screenshot('memory-panel');
   await closePanel();
+  await checkGoalsPanel(runId, published);
 
   // The threads: the failed one, opened from the list, shows its failure again.
   await page.click(`#thread-list a[href="#thread=${failed.thread_id}"]`);
@@ -259,7 +369,7 @@ try {
   assert.equal(await page.locator('#conversation .card').count(), 0);
   await screenshot('unknown-run');
   console.log(`browser UI: ${shot} states checked, run ${runId} streamed live, survived a ` +
-    'reload, a cancel and a resume');
+    'reload, a cancel and a resume; goals followed live');
 } finally {
   await browser.close();
 }

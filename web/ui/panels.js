@@ -1,10 +1,13 @@
-// The History, Models and Memory panels: a drawer over the right of the page, in view
+// The History, Models, Memory and Goals panels: a drawer over the right of the page, in view
 // wherever the page is scrolled; one panel at a time, closed with its button or Escape.
 import { api } from './api.js';
+import { closeGoals, openGoals, setUpGoals } from './goals.js';
 import { statusWord } from './words.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
-const TITLES = { history: 'History', models: 'Models and memory budget', memory: 'Memory' };
+const TITLES = {
+  history: 'History', models: 'Models and memory budget', memory: 'Memory', goals: 'Goals',
+};
 
 export function openPanel(name) {
   const drawer = $('#drawer');
@@ -16,15 +19,18 @@ export function openPanel(name) {
   drawer.hidden = false;
   drawer.dataset.panel = name;
   $('#drawer-close').focus();
+  if (name !== 'goals') closeGoals();
   if (name === 'history') loadHistory();
   if (name === 'models') loadModels();
   if (name === 'memory') $('#memory-q').focus();
+  if (name === 'goals') openGoals();
 }
 
 export function closePanel() {
   const drawer = $('#drawer');
   if (drawer.hidden) return;
   drawer.hidden = true;
+  closeGoals();
   const button = $(`nav button[data-panel="${drawer.dataset.panel}"]`);
   for (const b of document.querySelectorAll('nav button[data-panel]')) {
     b.setAttribute('aria-expanded', 'false');
@@ -114,4 +120,5 @@ export function setUpPanels() {
   $('#memory-search').addEventListener('submit', searchMemory);
   // A run picked in the history opens in the page; the drawer makes way.
   $('#history').addEventListener('click', (e) => { if (e.target.closest('a')) closePanel(); });
+  setUpGoals(closePanel);
 }

@@ -86,3 +86,86 @@ export function statusWord(status) {
 // Runs that leave their thread with unfinished work: a new task there is refused until the run
 // is resumed (docs/http-api.md, POST /v1/runs/{id}/resume).
 export const UNFINISHED = ['error', 'cancelled', 'interrupted', 'step_limit', 'crashed'];
+
+// Goals (docs/formats/goals.md): what each kind is called, and why a goal exists in words.
+const GOAL_KINDS = {
+  synthesis: 'Synthesis of a disagreement',
+  reflection: 'Reflection on recent runs',
+  capability: 'A tool A4PS lacks',
+  user: 'Your goal',
+};
+
+export function goalKindWord(kind) { return GOAL_KINDS[kind] || `Goal (${kind})`; }
+
+// A goal's status as a short word for its badge.
+export function goalStatusWord(status) {
+  return {
+    queued: 'queued', running: 'running', paused: 'paused', done: 'done', failed: 'failed',
+    cancelled: 'cancelled', expired: 'expired',
+  }[status] || status;
+}
+
+// Which buttons a goal in `status` has (docs/formats/goals.md, Statuses).
+export const GOAL_ACTIONS = {
+  pause: { label: 'Pause', done: 'paused', when: ['queued', 'running'],
+    title: 'Hold the goal back (a running one stops at its next step)' },
+  resume: { label: 'Resume', done: 'resumed', when: ['paused'], title: 'Queue the goal again' },
+  cancel: { label: 'Cancel', done: 'cancelled', when: ['queued', 'running', 'paused'],
+    title: 'Give the goal up for good' },
+};
+
+const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function names(list) {
+  return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`;
+}
+
+// Why `goal` (GET /v1/goals/{id}) exists, from its kind and context, as a clause that follows
+// "Why: " — "BRICK and ROBIN disagreed (dissonance 0.83) on “…”", "you asked".
+export function goalReason(goal) {
+  const c = goal.context && typeof goal.context === 'object' ? goal.context : {};
+  let why;
+  if (goal.kind === 'synthesis') {
+    const who = Object.keys(c.positions || {}).map((k) => k.toUpperCase());
+    const score = typeof c.score === 'number' ? ` (dissonance ${c.score.toFixed(2)})` : '';
+    why = `${who.length ? names(who) : 'the personas'} disagreed${score}` +
+      (c.task ? ` on “${clip(String(c.task), 140)}”` : '');
+  } else if (goal.kind === 'capability') {
+    const reasons = Array.isArray(c.reasons) ? c.reasons : [];
+    why = `a tool failed: the Tool Forge could not make “${c.capability || c.name || '?'}”` +
+      (typeof c.attempts === 'number' ? ` in ${plural(c.attempts, 'attempt')}` : '') +
+      (reasons.length ? ` (last: ${clip(String(reasons.at(-1)), 160)})` : '');
+  } else if (goal.kind === 'reflection') {
+    why = `reflection over the last ${plural((c.episodes || []).length, 'episode')}`;
+  } else if (goal.kind === 'user') {
+    why = 'you asked';
+  } else {
+    why = goal.cause_topic ? `the event ${goal.cause_topic}` : 'no reason was recorded';
+  }
+  if (goal.parent_goal) why += `; a follow-up of goal #${goal.parent_goal}'s run`;
+  if (goal.merged > 0) why += `; ${plural(goal.merged, 'later cause')} merged in`;
+  return why;
+}
+
+// How one run a goal became ended (GET /v1/goals/{id} "runs"[].outcome); '' while it goes on.
+export function goalRunOutcome(outcome) {
+  return {
+    done: 'done', failed: 'failed', cancelled: 'cancelled', paused: 'paused',
+    requeued: "stopped for a person's run; it goes on later", '': 'not finished',
+  }[outcome] ?? (outcome || '');
+}
+
+// The living loop's state (GET /v1/goals "loop", the goal stream's `loop` event) in words:
+// [the headline, what it means].
+export function loopWords(loop) {
+  if (!loop) return ['Autonomous loop: not known yet', ''];
+  if (!loop.on) {
+    return ['Autonomous loop: off', `${loop.why || 'no reason given'}. Queued goals wait.`];
+  }
+  if (loop.running) return ['Autonomous loop: on', `goal #${loop.running} is running now.`];
+  const next = loop.next_check_ms
+    ? ` It looks again at ${new Date(loop.next_check_ms).toLocaleTimeString()}.` : '';
+  return ['Autonomous loop: on',
+    `the best queued goal runs when nobody has used A4PS for a while.${next}`];
+}
