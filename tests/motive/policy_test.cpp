@@ -288,7 +288,7 @@ TEST(AutonomyConfig, DefaultsAreOffAndBoundedAndRoundTrip) {
   EXPECT_EQ(d.motivator.max_goals_per_hour, 4);
   EXPECT_EQ(d.motivator.max_autonomous_runs_per_day, 24);
   EXPECT_EQ(d.motivator.max_chain_depth, 2);
-  EXPECT_EQ(d.motivator.goal_budget_tokens, 20000);
+  EXPECT_EQ(d.motivator.goal_budget_tokens, 100000);
   EXPECT_EQ(d.motivator.goal_deadline_seconds, 1800);
   EXPECT_EQ(d.motivator.reflection_episodes, 5);
   const Config c = Config::load_string(
