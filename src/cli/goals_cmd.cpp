@@ -169,8 +169,9 @@ extern "C" void on_live_signal(int) {
   (void)ignored;
 }
 
-void live(const GlobalOptions& options) {
+void live(const GlobalOptions& options, const std::string& record) {
   const auto rt = open_runtime(options);
+  if (!record.empty()) rt->record_to(record);
   if (!rt->config().motivator.autonomous) {
     throw Error(ErrorCode::kFailedPrecondition,
                 "the autonomous loop is off: [motivator] autonomous = false in " +
@@ -249,7 +250,11 @@ void add_goals_commands(CLI::App& app, const GlobalOptions& options) {
       "when nobody has used the image for [motivator] idle_seconds the best goal runs, within "
       "the hourly and daily limits. Needs [motivator] autonomous = true. Ctrl-C or SIGTERM "
       "stops it; a goal's run in flight stays resumable and resumes at the next start");
-  live_cmd->callback([&options] { live(options); });
+  auto record = std::make_shared<std::string>();
+  live_cmd->add_option("--record", *record,
+                       "Append every model request and response of the goals' runs to this "
+                       "JSONL file (docs/formats/replay.md)");
+  live_cmd->callback([&options, record] { live(options, *record); });
 }
 
 }  // namespace a4ps::cli

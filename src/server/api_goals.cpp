@@ -136,7 +136,8 @@ void stream_goals(ApiServer::Impl& s, Call& c, httplib::Response& res) {
                                size_t, httplib::DataSink& sink) mutable {
         constexpr std::int64_t kPollMs = 500;
         constexpr std::int64_t kKeepAliveMs = 15'000;  // finds a client that went away
-        while (!s.stopping) {
+        for (;;) {
+          const bool last = s.stopping;  // a last look, so that no change before it is missed
           if (quiet_ms >= kKeepAliveMs) {
             if (!sink.write(": keep-alive\n\n", 14)) return false;
             quiet_ms = 0;
@@ -152,6 +153,7 @@ void stream_goals(ApiServer::Impl& s, Call& c, httplib::Response& res) {
             if (!sink.write(frames.data(), frames.size())) return false;  // the client left
             quiet_ms = 0;
           }
+          if (last) break;
           std::unique_lock lock(s.mu);
           s.changed.wait_for(lock, std::chrono::milliseconds(kPollMs));
           quiet_ms += kPollMs;

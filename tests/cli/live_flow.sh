@@ -118,12 +118,12 @@ step 0 'expired' goals list --status expired
 sed -i 's/^max_tokens = .*/max_tokens = 200/' "$A4PS_IMAGE/codex/persona_codex.toml"
 g=$("$a4ps" goals add "Plan a welcome day for new volunteers" --priority 90 --json |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-"$a4ps" live >"$work/live2.log" 2>&1 &
+"$a4ps" live --record "$work/calls.jsonl" >"$work/live2.log" 2>&1 &
 kill_run_when $! "goal-$g-1" 'node_finished'
 run=$("$a4ps" runs list --thread "goal-$g-1" --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
 [[ -n "$run" ]] || fail "goal $g did not start its run: $(tail -5 "$work/live2.log")"
 step 0 'image' image unlock
-"$a4ps" live >"$work/live3.log" 2>&1 &
+"$a4ps" live --record "$work/calls.jsonl" >"$work/live3.log" 2>&1 &
 live=$!
 for _ in $(seq 1 2400); do
   "$a4ps" goals show "$g" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
@@ -139,6 +139,16 @@ grep -q '"attempts":1,' <<<"$show" || fail "goal $g was attempted more than once
 grep -q "resumes on thread goal-$g-1" "$work/live3.log" || fail "live did not resume goal $g's run: $(cat "$work/live3.log")"
 [[ $("$a4ps" goals list --json | grep -o '"prompt":"Plan a welcome day for new volunteers"' | wc -l) == 1 ]] ||
   fail "goal $g was duplicated"
+# No model call the journal holds was asked again after the restart: the two processes together
+# asked the models exactly as many times as the goal's thread journaled (a call the kill cut
+# short was neither recorded nor journaled).
+asked=$(grep -c '"kind":"chat"' "$work/calls.jsonl")
+journaled=$(python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("SELECT COUNT(*) FROM journal WHERE thread_id = ? AND kind = ?", (sys.argv[2], "model")).fetchone()[0])' \
+  "$A4PS_IMAGE/state.db" "goal-$g-1")
+[[ "$asked" == "$journaled" && "$asked" -gt 0 ]] ||
+  fail "goal $g's model calls: $asked asked, $journaled journaled (a journaled call was repeated)"
 
 # A goal whose run's model calls pass its token budget stops at the end of that step and fails,
 # saying what it used; its run stays resumable.
