@@ -290,7 +290,9 @@ Goal LivingLoop::settle(std::int64_t id, const graph::RunResult& result, const G
   const Goal now = goals_->get(id);
   *outcome = "failed";
   if (result.status == graph::RunStatus::kDone) {
-    if (now.kind == GoalKind::kCapability && !result.state["forge"].value("created", false)) {
+    const json forge = result.state.value("forge", json());
+    if (now.kind == GoalKind::kCapability &&
+        !(forge.is_object() && forge.value("created", false))) {
       return goals_->mark_failed(id, summary_of(result.state));
     }
     keep_what_it_produced(now, result.state);
