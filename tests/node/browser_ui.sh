@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serves a copy of the demo image (made by scripts/demo.sh: generated models, real llama.cpp)
 # with a4ps serve and runs the browser test against it in headless chromium. The copy's models
-# are links in WORK_DIR/models, so that the test can take ALFRED's away for a run that fails.
+# are links in WORK_DIR/models, so that the test can take ALFRED's away for a run that fails;
+# its dissonance threshold is 0, so that the demo task's run leaves a synthesis goal.
 # Leaves a screenshot of each state the test checks in WORK_DIR/screens.
 # usage: browser_ui.sh A4PS_BIN WORK_DIR
 set -eu
@@ -22,6 +23,14 @@ done
 sed -i "s|$root/demo/models/|$work/models/|" "$work/image/config.toml"
 grep -q "alfred = \"$work/models/alfred.gguf\"" "$work/image/config.toml" ||
   { echo "the demo image's config names no $root/demo/models/alfred.gguf" >&2; exit 1; }
+# Dissonance threshold 0: the demo task's run always leaves a synthesis goal, whose reason the
+# Goals panel must say. The living loop stays as the demo image has it (off): no goal runs.
+config="$work/image/config.toml"
+if grep -q '^\[motivator\]' "$config"; then
+  sed -i '/^dissonance_threshold *=/d; /^\[motivator\]/a dissonance_threshold = 0.0' "$config"
+else
+  printf '\n[motivator]\ndissonance_threshold = 0.0\n' >>"$config"
+fi
 "$a4ps" --image "$work/image" serve --port 0 2>"$work/serve.log" &
 pid=$!
 # Whatever happens, the server goes (its own SIGTERM handling is cli.serve_flow's to test).

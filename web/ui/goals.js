@@ -288,7 +288,7 @@ async function addGoal(event) {
     const goal = await post('/v1/goals', { prompt, priority });
     keep(goal);
     $('#goal-prompt').value = '';
-    formNote(`Goal #${goal.id} is ${goalStatusWord(goal.status)}.`);
+    formNote(`Added goal #${goal.id}.`);
     render();
   } catch (e) { formNote(`The goal was not added: ${e.message}`); }
 }
