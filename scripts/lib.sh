@@ -8,7 +8,7 @@ A4PS_BUILD_DIR=${A4PS_BUILD_DIR:-$A4PS_ROOT/build}
 A4PS_APT_PACKAGES=(
   build-essential cmake ninja-build ccache git ca-certificates openssl pkg-config curl
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libvalijson-dev libcpp-httplib-dev libsqlite3-dev
-  libxml2-dev libpoppler-cpp-dev libfaiss-dev libhnswlib-dev zlib1g-dev libssl-dev
+  libxml2-dev libpoppler-cpp-dev libfaiss-dev libhnswlib-dev zlib1g-dev libssl-dev libarchive-dev
   runsc bubblewrap python3  # the Tool Forge's sandboxes and the tools' interpreter
   libgtest-dev libgmock-dev libbenchmark-dev
 )

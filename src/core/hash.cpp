@@ -29,10 +29,6 @@ std::string hex_digest(const unsigned char* digest, unsigned int size) {
   return out;
 }
 
-struct DigestDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
 }  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
@@ -44,28 +40,43 @@ std::string sha256_hex(std::string_view bytes) {
   return hex_digest(digest, size);
 }
 
-std::string sha256_file_hex(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_not_found(path.string() + ": cannot be read to hash it");
-  std::unique_ptr<EVP_MD_CTX, DigestDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
     throw Error(ErrorCode::kInternal, "OpenSSL could not start a SHA-256");
   }
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const auto n = static_cast<size_t>(in.gcount());
-    if (n > 0 && EVP_DigestUpdate(ctx.get(), buffer.data(), n) != 1) {
-      throw Error(ErrorCode::kInternal, "OpenSSL could not hash " + path.string());
-    }
+}
+
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(ctx_);
+}
+
+void Sha256::update(std::string_view bytes) {
+  if (!bytes.empty() && EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1) {
+    throw Error(ErrorCode::kInternal, "OpenSSL could not hash");
   }
-  if (in.bad()) throw Error(ErrorCode::kDataLoss, path.string() + ": read error while hashing");
+}
+
+std::string Sha256::hex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) {
+  if (EVP_DigestFinal_ex(ctx_, digest, &size) != 1) {
     throw Error(ErrorCode::kInternal, "OpenSSL could not finish a SHA-256");
   }
   return hex_digest(digest, size);
+}
+
+std::string sha256_file_hex(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_not_found(path.string() + ": cannot be read to hash it");
+  Sha256 hash;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hash.update({buffer.data(), static_cast<size_t>(in.gcount())});
+  }
+  if (in.bad()) throw Error(ErrorCode::kDataLoss, path.string() + ": read error while hashing");
+  return hash.hex();
 }
 
 }  // namespace a4ps

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "core/config.h"
@@ -29,16 +30,28 @@ std::string now_utc() {
   return buf;
 }
 
-std::string manifest_text(const std::string& created, const std::string& last_opened) {
+struct Manifest {
+  int format_version = 0;
+  std::string id;
+  std::string created;
+};
+
+std::string manifest_text(const Manifest& m, const std::string& last_opened) {
   return "# A4PS image manifest (docs/formats/image.md)\n"
          "format_version = " +
-         std::to_string(kImageFormatVersion) +
-         "\n"
-         "created = \"" +
-         created +
-         "\"\n"
-         "last_opened = \"" +
-         last_opened + "\"\n";
+         std::to_string(kImageFormatVersion) + "\nid = \"" + m.id + "\"\ncreated = \"" + m.created +
+         "\"\nlast_opened = \"" + last_opened + "\"\n";
+}
+
+std::string new_image_id() {
+  std::random_device device;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "img-";
+  for (int i = 0; i < 4; ++i) {
+    const unsigned bits = device();
+    for (int j = 0; j < 4; ++j) id += kHex[(bits >> (4 * j)) & 0xfU];
+  }
+  return id;
 }
 
 bool process_alive(pid_t pid) {
@@ -86,14 +99,17 @@ void take_lock(const std::filesystem::path& dir) {
   }
 }
 
-int read_format_version(const std::filesystem::path& dir, std::string& created) {
+Manifest read_manifest(const std::filesystem::path& dir) {
   const std::filesystem::path manifest = dir / "image.toml";
   try {
     const toml::table t = toml::parse_file(manifest.string());
-    created = t["created"].value_or(std::string());
+    Manifest m;
+    m.created = t["created"].value_or(std::string());
+    m.id = t["id"].value_or(std::string());  // images made before ids get one at their next open
     const auto version = t["format_version"].value<int64_t>();
     if (!version) throw Error(ErrorCode::kDataLoss, manifest.string() + ": no format_version");
-    return static_cast<int>(*version);
+    m.format_version = static_cast<int>(*version);
+    return m;
   } catch (const toml::parse_error& e) {
     throw Error(ErrorCode::kDataLoss,
                 manifest.string() + ": unreadable manifest: " + std::string(e.description()));
@@ -128,7 +144,8 @@ void Image::create(const std::filesystem::path& dir, const std::string& codex_te
   // The manifest last: a directory without it is not an image, so a crash mid-create is
   // recognisable and harmless.
   const std::string now = now_utc();
-  write_file_durably(dir / "image.toml", manifest_text(now, now));
+  write_file_durably(dir / "image.toml",
+                     manifest_text({kImageFormatVersion, new_image_id(), now}, now));
 }
 
 std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
@@ -137,8 +154,8 @@ std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
     throw_not_found(dir.string() + ": no image here (no image.toml); create one with `a4ps init " +
                     dir.string() + "`");
   }
-  std::string created;
-  const int format = read_format_version(dir, created);
+  Manifest manifest = read_manifest(dir);
+  const int format = manifest.format_version;
   if (format > kImageFormatVersion) {
     throw Error(ErrorCode::kFailedPrecondition,
                 dir.string() + ": image format " + std::to_string(format) +
@@ -148,7 +165,9 @@ std::unique_ptr<Image> Image::open(const std::filesystem::path& dir) {
   std::unique_ptr<Image> image(new Image(dir));
   image->locked_ = true;
   image->schema_version_ = migrate_state_db(image->state_db_path());
-  write_file_durably(dir / "image.toml", manifest_text(created, now_utc()));
+  if (manifest.id.empty()) manifest.id = new_image_id();
+  image->id_ = manifest.id;
+  write_file_durably(dir / "image.toml", manifest_text(manifest, now_utc()));
   return image;
 }
 
@@ -168,6 +187,17 @@ Image::~Image() {
   if (!locked_) return;
   std::error_code ec;
   if (read_lock_pid(dir_) == getpid()) std::filesystem::remove(lock_path(dir_), ec);
+}
+
+std::string read_image_id(const std::filesystem::path& dir) {
+  return read_manifest(dir).id;
+}
+
+std::string give_new_image_id(const std::filesystem::path& dir) {
+  Manifest manifest = read_manifest(dir);
+  manifest.id = new_image_id();
+  write_file_durably(dir / "image.toml", manifest_text(manifest, now_utc()));
+  return manifest.id;
 }
 
 }  // namespace a4ps

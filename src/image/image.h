@@ -16,6 +16,12 @@ inline constexpr int kImageFormatVersion = 1;
 // ($XDG_DATA_HOME honoured).
 std::filesystem::path default_image_dir();
 
+// The image's id from its image.toml, without opening it ("" for an image made before ids).
+// Throws kDataLoss for an unreadable manifest.
+std::string read_image_id(const std::filesystem::path& dir);
+// Gives the image a new id (a restored copy is another image) and returns it.
+std::string give_new_image_id(const std::filesystem::path& dir);
+
 class Image {
  public:
   // Creates a new image in `dir` (which must not exist or be empty) with the default
@@ -42,11 +48,13 @@ class Image {
   std::filesystem::path codex_path() const { return dir_ / "codex" / "persona_codex.toml"; }
   std::filesystem::path state_db_path() const { return dir_ / "state.db"; }
   int schema_version() const { return schema_version_; }
+  const std::string& id() const { return id_; }  // image.toml's id, e.g. "img-3f9a0c…"
 
  private:
   explicit Image(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::filesystem::path dir_;
   int schema_version_ = 0;
+  std::string id_;
   bool locked_ = false;
 };
 

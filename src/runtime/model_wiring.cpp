@@ -1,13 +1,20 @@
 #include "runtime/model_wiring.h"
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "core/error.h"
+#include "core/files.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "llm/gguf_info.h"
 #include "llm/ollama_backend.h"
 #include "llm/openai_backend.h"
 
 namespace a4ps::runtime {
+
+using nlohmann::json;
 
 llm::ModelRef resolve_model(const Config& config, const std::string& model_name) {
   const auto found = config.models.refs.find(model_name);
@@ -61,6 +68,62 @@ std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
   const auto it = config.budget.keep_alive_by_model.find(model);
   if (it == config.budget.keep_alive_by_model.end()) return std::nullopt;
   return std::chrono::seconds(it->second);
+}
+
+std::string model_content_id(const std::filesystem::path& model, const std::filesystem::path& dir) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(model, ec);
+  const auto size = std::filesystem::file_size(model, ec);
+  if (ec) throw_not_found(model.string() + ": no such model file");
+  const auto mtime = std::filesystem::last_write_time(model, ec).time_since_epoch().count();
+  const std::string key =
+      canonical.string() + "#" + std::to_string(size) + "@" + std::to_string(mtime);
+  const std::filesystem::path cache = dir / "model-ids.json";
+  json ids = json::object();
+  if (std::ifstream in(cache); in) {
+    ids = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!ids.is_object()) ids = json::object();
+  }
+  if (ids.contains(key) && ids[key].is_string()) return ids[key].get<std::string>();
+  const std::string sha = sha256_file_hex(model);
+  ids[key] = sha;
+  try {
+    std::filesystem::create_directories(dir);
+    write_file_durably(cache, ids.dump(1));
+  } catch (const std::exception& e) {
+    log::warn("memory: could not keep the model's hash in " + cache.string() + ": " + e.what());
+  }
+  return sha;
+}
+
+std::vector<BaseModel> base_models_of(const Config& config,
+                                      const std::filesystem::path& image_dir) {
+  std::vector<BaseModel> out;
+  for (const auto& [name, value] : config.models.refs) {
+    llm::ModelRef ref;
+    try {
+      ref = resolve_model(config, name);
+    } catch (const Error&) {
+      continue;  // config check names it; the image file records what it can
+    }
+    std::error_code ec;
+    if (ref.source != llm::ModelSource::kLocalGguf ||
+        !std::filesystem::is_regular_file(ref.path, ec)) {
+      continue;
+    }
+    BaseModel b;
+    b.name = name;
+    b.path = std::filesystem::absolute(ref.path);
+    b.size = std::filesystem::file_size(ref.path);
+    b.sha256 = model_content_id(ref.path, image_dir / "index");
+    try {
+      b.architecture = llm::inspect_gguf(ref.path).architecture;
+    } catch (const Error&) {
+      b.architecture = "";
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 }  // namespace a4ps::runtime

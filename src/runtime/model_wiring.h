@@ -6,10 +6,13 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
+#include "image/image_file.h"
 #include "llm/model_manager.h"
 #include "llm/model_ref.h"
 
@@ -30,5 +33,14 @@ void register_model_ref(llm::ModelManager& manager, const Config& config, const 
 // [budget.keep_alive_by_model] for `model`, if set.
 std::optional<std::chrono::milliseconds> keep_alive_for(const Config& config,
                                                         const std::string& model);
+
+// The SHA-256 of a local model file, computed once per (path, size, modification time) and
+// kept in `dir`/model-ids.json (IMAGE/index: derived, like the rest of index/).
+std::string model_content_id(const std::filesystem::path& model, const std::filesystem::path& dir);
+
+// The local GGUF files config.toml's [models] names, with their size, SHA-256 and architecture,
+// for the image file's manifest (entries that are not local files, or do not resolve, are left
+// out).
+std::vector<BaseModel> base_models_of(const Config& config, const std::filesystem::path& image_dir);
 
 }  // namespace a4ps::runtime

@@ -16,34 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-// The SHA-256 of a local model file, computed once per (path, size, modification time) and
-// kept in IMAGE/index/model-ids.json (derived, like the rest of index/).
-std::string model_content_id(const std::filesystem::path& model, const std::filesystem::path& dir) {
-  std::error_code ec;
-  const auto canonical = std::filesystem::weakly_canonical(model, ec);
-  const auto size = std::filesystem::file_size(model, ec);
-  if (ec) throw_not_found(model.string() + ": no such model file");
-  const auto mtime = std::filesystem::last_write_time(model, ec).time_since_epoch().count();
-  const std::string key =
-      canonical.string() + "#" + std::to_string(size) + "@" + std::to_string(mtime);
-  const std::filesystem::path cache = dir / "model-ids.json";
-  json ids = json::object();
-  if (std::ifstream in(cache); in) {
-    ids = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!ids.is_object()) ids = json::object();
-  }
-  if (ids.contains(key) && ids[key].is_string()) return ids[key].get<std::string>();
-  const std::string sha = sha256_file_hex(model);
-  ids[key] = sha;
-  try {
-    std::filesystem::create_directories(dir);
-    write_file_durably(cache, ids.dump(1));
-  } catch (const std::exception& e) {
-    log::warn("memory: could not keep the model's hash in " + cache.string() + ": " + e.what());
-  }
-  return sha;
-}
-
 // [memory]'s vector index keys as the memory module takes them.
 memory::IndexConfig index_config(const MemoryConfig& memory) {
   memory::IndexConfig c;

@@ -126,6 +126,11 @@ add_test(NAME cli.docs_match_the_command
                  "${PROJECT_SOURCE_DIR}/docs/cli.md" "${PROJECT_SOURCE_DIR}/README.md")
 
 # The graph commands end to end, in order, on their own image.
+# The image as one file: save while served, verify, restore elsewhere, bad files refused.
+add_test(NAME cli.image_file_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/image_file_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-image-file-flow")
+
 add_test(NAME cli.graph_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/graph_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-graph-flow")
