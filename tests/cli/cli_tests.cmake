@@ -129,7 +129,7 @@ add_test(NAME cli.docs_match_the_command
 # The image as one file: save while served, verify, restore elsewhere, bad files refused.
 add_test(NAME cli.image_file_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/image_file_flow.sh" ${A4PS_BIN}
-                 "${CMAKE_CURRENT_BINARY_DIR}/cli-image-file-flow")
+                 "$<TARGET_FILE:a4ps_test_forge_recording>" "${CMAKE_CURRENT_BINARY_DIR}/cli-image-file-flow")
 
 add_test(NAME cli.graph_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/graph_flow.sh" ${A4PS_BIN}

@@ -3,10 +3,11 @@
 # finished one, memories and goals is saved while `a4ps serve` holds it, verified, restored
 # elsewhere, and the copy goes on where the saved image stood; bad files are refused with the
 # member and the reason, and a restore never writes over an image.
-# usage: image_file_flow.sh A4PS_BIN WORK_DIR
+# usage: image_file_flow.sh A4PS_BIN FORGE_RECORDER WORK_DIR
 set -u
 a4ps=$1
-work=$2
+recorder=$2
+work=$3
 rm -rf "$work" && mkdir -p "$work"
 export A4PS_IMAGE="$work/image"
 failures=0
@@ -19,6 +20,8 @@ step 0 "interrupted" graph check --thread finished
 step 0 '"status": "done"' resume finished --value true --json
 step 0 "remembered as memory" memory add "The atlas lists the food banks of the valley" --namespace notes
 step 0 "goal [0-9]+ queued" goals add "Tidy the notes"
+"$recorder" "$work/forge.jsonl" || fail "could not record the scripted forge"
+step 0 "created tool word_count" tools forge "count the words in a text" --replay "$work/forge.jsonl"
 
 # Saved while a4ps serve holds the image's lock.
 serve_in_background "$work/serve.log"
@@ -32,7 +35,7 @@ step 0 "atlas.a4ps: ok, [0-9]+ files .* match the manifest" image verify "$work/
 step 0 '"ok": true' image verify "$work/atlas.a4ps" --json
 
 step 0 "restored .* as image img-[0-9a-f]+" image restore "$work/atlas.a4ps" "$work/copy"
-for args in "threads list" "goals list" "memory search atlas --namespace notes"; do
+for args in "threads list" "goals list" "memory search atlas --namespace notes" "tools list"; do
   # shellcheck disable=SC2086 # the words of $args are the arguments
   here=$("$a4ps" $args 2>&1 | sed 's/ *[0-9-]* [0-9:]*$//')
   # shellcheck disable=SC2086
@@ -45,6 +48,7 @@ done
 grep -q 's3cret' "$work/copy/config.toml" && fail "the token travelled"
 [[ $(grep '^id' "$work/copy/image.toml") != $(grep '^id' "$A4PS_IMAGE/image.toml") ]] ||
   fail "the copy has the saved image's id"
+step 0 "4" --image "$work/copy" tools run word_count --args '{"text": "one two three four"}'
 # The interrupted run goes on in the copy.
 step 0 '"status": "done"' --image "$work/copy" resume waiting --value true --json
 
