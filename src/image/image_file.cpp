@@ -337,6 +337,12 @@ SaveReport save_image_file(const fs::path& image_dir, const fs::path& file,
     throw_not_found(image_dir.string() + ": no image here (no image.toml)");
   }
   const fs::path target = fs::absolute(file);
+  const fs::path inside =
+      fs::relative(fs::weakly_canonical(target), fs::weakly_canonical(image_dir), ec);
+  if (!ec && !inside.empty() && *inside.begin() != "..") {
+    throw_invalid_argument(file.string() + ": is inside the image " + image_dir.string() +
+                           "; save it elsewhere (the file would be part of itself)");
+  }
   const fs::path tmp = target.string() + ".tmp";
   const fs::path stage = make_staging(target);
   SaveReport report;

@@ -2,6 +2,7 @@
 // living loop's goal store; and their figures for /metrics and /health.
 #include <chrono>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -78,9 +79,12 @@ void change_goal(ApiServer::Impl& s, Call& c, httplib::Response& res, const std:
 }
 
 // The stream's place in the goals' changes: the last (updated_ms, id) it sent.
+// Goals changed at the last millisecond it sent are read again each time, and sent again only
+// if they changed: a goal changed twice within one millisecond is not missed.
 struct GoalCursor {
   std::int64_t updated_ms = 0;
   std::int64_t id = 0;
+  std::map<std::int64_t, std::string> sent_at_edge;  // goal id -> frame, at updated_ms
 };
 
 // Where a client resumes: Last-Event-ID (or ?after=) is the updated_ms of the last change it
@@ -101,7 +105,7 @@ GoalCursor stream_start(const Call& c) {
     throw_invalid_argument("Last-Event-ID \"" + from +
                            "\": expected the updated_ms of the last goal change seen");
   }
-  return {ms - 1, std::numeric_limits<std::int64_t>::max()};
+  return {ms - 1, std::numeric_limits<std::int64_t>::max(), {}};
 }
 
 // The frames of the loop's state when it changed since `*loop`, and of every goal changed
@@ -115,10 +119,21 @@ std::string goal_frames(ApiServer::Impl& s, std::string* loop, GoalCursor* at) {
     *loop = state;
   }
   motive::GoalStore& goals = living.goals();
-  for (const Goal& g : goals.changed_after(at->updated_ms, at->id)) {
-    out += "id: " + std::to_string(g.updated_ms) +
-           "\nevent: goal\ndata: " + goal_json(goals, g).dump() + "\n\n";
-    *at = {g.updated_ms, g.id};
+  // From the start of the last millisecond sent, not after its last goal (see GoalCursor).
+  const bool resumed = at->id == std::numeric_limits<std::int64_t>::max();
+  const std::int64_t from = resumed ? at->updated_ms : at->updated_ms - 1;
+  for (const Goal& g : goals.changed_after(from, std::numeric_limits<std::int64_t>::max())) {
+    const std::string frame = "id: " + std::to_string(g.updated_ms) +
+                              "\nevent: goal\ndata: " + goal_json(goals, g).dump() + "\n\n";
+    if (g.updated_ms > at->updated_ms) {
+      at->updated_ms = g.updated_ms;
+      at->sent_at_edge.clear();
+    } else if (at->sent_at_edge[g.id] == frame) {
+      continue;  // already sent as it is
+    }
+    at->id = g.id;
+    at->sent_at_edge[g.id] = frame;
+    out += frame;
   }
   return out;
 }

@@ -61,6 +61,7 @@ step 8 "cut.a4ps" image restore "$work/cut.a4ps" "$work/none"
 [[ -e "$work/.none.restore" ]] && fail "a failed restore left its staging folder"
 step 3 "no such image file" image verify "$work/nothing.a4ps"
 step 3 "no image here" image save "$work/x.a4ps" "$work/nowhere"
+step 2 "is inside the image .*save it elsewhere" image save "$A4PS_IMAGE/datasets/x.a4ps"
 
 # A full disk during save: refused, and neither FILE nor its temporary or staging files stay.
 head -c 3000000 /dev/urandom >"$A4PS_IMAGE/datasets/noise.bin"
@@ -77,21 +78,39 @@ fi
 # kill -9 during a save and during a restore: nothing half-written where the file or the image
 # goes (the image is made large enough that both take a moment).
 head -c 150000000 /dev/urandom >"$A4PS_IMAGE/datasets/noise.bin"
+# kill_when_exists PID PATH: kills PID with SIGKILL as soon as PATH exists; says whether it was
+# caught alive (it may have finished first on a fast machine).
+kill_when_exists() {
+  local pid=$1 path=$2
+  for _ in $(seq 1 10000); do
+    if [[ -e "$path" ]]; then
+      kill -9 "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null; return 0; }
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.002
+  done
+  wait "$pid" 2>/dev/null
+  return 1
+}
 "$a4ps" image save "$work/big.a4ps" >/dev/null 2>&1 &
-saver=$!
-for _ in $(seq 1 2000); do [[ -e "$work/big.a4ps.tmp" ]] && break; sleep 0.005; done
-kill -9 $saver
-wait $saver 2>/dev/null
-[[ ! -e "$work/big.a4ps" ]] || fail "a save killed midway left big.a4ps"
+if kill_when_exists $! "$work/big.a4ps.tmp"; then
+  # Killed after the rename, FILE is whole; before it, there is none.
+  [[ ! -e "$work/big.a4ps" ]] || "$a4ps" image verify "$work/big.a4ps" >/dev/null 2>&1 ||
+    fail "a save killed midway left a big.a4ps that does not verify"
+else
+  echo "note: the save finished before it could be killed"
+fi
+rm -f "$work/big.a4ps"
 step 0 "saved" image save "$work/big.a4ps"
 "$a4ps" image restore "$work/big.a4ps" "$work/big" >/dev/null 2>&1 &
-restorer=$!
-for _ in $(seq 1 2000); do [[ -e "$work/.big.restore" ]] && break; sleep 0.005; done
-sleep 0.3  # into the unpacking
-kill -9 $restorer
-wait $restorer 2>/dev/null
-[[ ! -e "$work/big" ]] || fail "a restore killed midway left $work/big"
-[[ -e "$work/.big.restore" ]] || echo "note: the restore was not caught midway"
+if kill_when_exists $! "$work/.big.restore"; then
+  [[ ! -e "$work/big" ]] || cmp -s "$A4PS_IMAGE/datasets/noise.bin" "$work/big/datasets/noise.bin" ||
+    fail "a restore killed midway left a partial $work/big"
+else
+  echo "note: the restore finished before it could be killed"
+fi
+rm -rf "$work/big"
 step 0 "restored" image restore "$work/big.a4ps" "$work/big"
 cmp -s "$A4PS_IMAGE/datasets/noise.bin" "$work/big/datasets/noise.bin" || fail "the dataset differs after the restore"
 
