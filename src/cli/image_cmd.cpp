@@ -137,7 +137,8 @@ void add_image_file_commands(CLI::App* image, const GlobalOptions& options) {
       "save",
       "Write the whole image to one file (a tar compressed with zstd, MANIFEST.json first): "
       "state.db (a consistent copy, also while a4ps serve or live holds the image), config, "
-      "codex, tools, adapters, datasets, models, the index; base models by SHA-256 only");
+      "codex, tools, adapters, datasets, models, the index; the base models by SHA-256 (with "
+      "--with-models, the files too)");
   save_cmd->add_option("file", a->file, "The file to write (e.g. atlas.a4ps)")->required();
   save_cmd->add_option("dir", a->dir, "The image (default: --image, $A4PS_IMAGE, ...)");
   save_cmd->add_flag("--with-models", a->with_models,
@@ -195,7 +196,8 @@ void add_image_commands(CLI::App& app, const GlobalOptions& options) {
               << ", state.db schema " << current_state_db_version() << ")\n";
   });
 
-  CLI::App* image = app.add_subcommand("image", "Inspect and maintain an image");
+  CLI::App* image = app.add_subcommand(
+      "image", "Inspect and maintain an image; save it to one file, verify and restore that file");
   image->require_subcommand(1);
   auto info_dir = std::make_shared<std::string>();
   CLI::App* info = image->add_subcommand(
