@@ -43,6 +43,31 @@ std::string unsafe_path_reason(const std::string& path) {
   return "";
 }
 
+std::string edit_toml_lines(
+    const std::string& text,
+    const std::function<std::optional<std::string>(const TomlLine&)>& edit) {
+  std::istringstream in(text);
+  std::string out;
+  TomlLine now;
+  for (std::string line; std::getline(in, line);) {
+    const std::size_t start = line.find_first_not_of(" \t");
+    const std::string body = start == std::string::npos ? "" : line.substr(start);
+    if (body.starts_with("[")) now.section = body.substr(0, body.find(']') + 1);
+    now.key.clear();
+    now.value.clear();
+    const std::size_t eq = body.find('=');
+    if (!body.starts_with("#") && !body.starts_with("[") && eq != std::string::npos) {
+      now.key = body.substr(0, eq);
+      now.key.erase(now.key.find_last_not_of(" \t") + 1);
+      now.value = body.substr(eq + 1);
+      now.value.erase(0, now.value.find_first_not_of(" \t"));
+    }
+    const std::optional<std::string> replaced = edit(now);
+    out += (replaced ? *replaced : line) + "\n";
+  }
+  return out;
+}
+
 std::map<std::string, MemberFact> manifest_members(const nlohmann::json& manifest,
                                                    const std::string& file) {
   const nlohmann::json list = manifest.value("members", nlohmann::json());
@@ -305,29 +330,13 @@ std::vector<Source> all_members(const fs::path& image_dir, const fs::path& stage
 }  // namespace
 
 std::string config_without_secrets(const std::string& text, std::vector<std::string>* left_out) {
-  std::istringstream in(text);
-  std::string out;
-  std::string section;
-  for (std::string line; std::getline(in, line);) {
-    const std::size_t start = line.find_first_not_of(" \t");
-    const std::string body = start == std::string::npos ? "" : line.substr(start);
-    if (body.starts_with("[")) section = body.substr(0, body.find(']') + 1);
-    const std::size_t eq = body.find('=');
-    if (!body.starts_with("#") && !body.starts_with("[") && eq != std::string::npos) {
-      std::string key = body.substr(0, eq);
-      key.erase(key.find_last_not_of(" \t") + 1);
-      std::string value = body.substr(eq + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      const bool empty = value.starts_with("\"\"") || value.starts_with("''");
-      if (is_secret_key(key) && !empty) {
-        if (left_out != nullptr) left_out->push_back(section + " " + key);
-        out += "# " + key + " = (left out of the image file; set it again)\n";
-        continue;
-      }
-    }
-    out += line + "\n";
-  }
-  return out;
+  return image_file::edit_toml_lines(
+      text, [left_out](const image_file::TomlLine& l) -> std::optional<std::string> {
+        const bool empty = l.value.starts_with("\"\"") || l.value.starts_with("''");
+        if (l.key.empty() || !is_secret_key(l.key) || empty) return std::nullopt;
+        if (left_out != nullptr) left_out->push_back(l.section + " " + l.key);
+        return "# " + l.key + " = (left out of the image file; set it again)";
+      });
 }
 
 SaveReport save_image_file(const fs::path& image_dir, const fs::path& file,

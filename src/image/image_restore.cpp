@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -239,26 +238,17 @@ RestoredModel find_model(const json& m, const std::vector<fs::path>& dirs) {
 // Points the config's [models] NAME entries at where the models are now (a line edit, so the
 // file's comments and order stay).
 void repoint_models(const fs::path& config, const std::vector<RestoredModel>& models) {
-  std::istringstream in(read_file(config));
-  std::string out;
-  std::string section;
-  for (std::string line; std::getline(in, line);) {
-    const std::size_t start = line.find_first_not_of(" \t");
-    const std::string body = start == std::string::npos ? "" : line.substr(start);
-    if (body.starts_with("[")) section = body.substr(0, body.find(']') + 1);
-    if (section == "[models]") {
-      for (const RestoredModel& m : models) {
-        if (m.status == "found" || m.path.empty() || !body.starts_with(m.name)) continue;
-        const std::string rest = body.substr(m.name.size());
-        if (rest.find_first_not_of(" \t") == std::string::npos ||
-            rest[rest.find_first_not_of(" \t")] != '=')
-          continue;
-        line = m.name + " = " + json(m.path.string()).dump();
-      }
-    }
-    out += line + "\n";
-  }
-  write_file_durably(config, out);
+  const std::string text = image_file::edit_toml_lines(
+      read_file(config), [&models](const image_file::TomlLine& l) -> std::optional<std::string> {
+        if (l.section != "[models]") return std::nullopt;
+        for (const RestoredModel& m : models) {
+          if (m.status != "found" && !m.path.empty() && l.key == m.name) {
+            return m.name + " = " + json(m.path.string()).dump();
+          }
+        }
+        return std::nullopt;
+      });
+  write_file_durably(config, text);
 }
 
 // Where a restore unpacks before the rename (what a restore killed midway left is replaced).
@@ -309,6 +299,12 @@ RestoreReport restore_image_file(const fs::path& file, const fs::path& dir,
                                  const RestoreOptions& options) {
   const fs::path target = fs::absolute(dir);
   refuse_existing(target);
+  for (const fs::path& d : options.model_dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) {
+      throw_invalid_argument("--model-dir " + d.string() + ": not a directory");
+    }
+  }
   RestoreReport report;
   report.verified = verify_image_file(file);  // before anything is written
   std::error_code ec;

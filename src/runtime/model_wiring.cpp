@@ -103,8 +103,9 @@ std::vector<BaseModel> base_models_of(const Config& config,
     llm::ModelRef ref;
     try {
       ref = resolve_model(config, name);
-    } catch (const Error&) {
-      continue;  // config check names it; the image file records what it can
+    } catch (const Error& e) {
+      log::warn(std::string("image file: [models] ") + name + " is not recorded: " + e.what());
+      continue;
     }
     std::error_code ec;
     if (ref.source != llm::ModelSource::kLocalGguf ||

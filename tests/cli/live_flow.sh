@@ -76,6 +76,22 @@ mine=$(goal_id user)
 step 0 "goal $mine cancelled" goals cancel "$mine"
 step 7 "goal $mine is cancelled: only a queued or running goal can be paused" goals pause "$mine"
 
+# live_until_finished GOAL LOG [ARGS...]: runs `a4ps live ARGS` until GOAL is done or failed
+# (or live ends by itself; at most 10 minutes), then stops it with SIGTERM.
+live_until_finished() {
+  local goal=$1 log=$2
+  shift 2
+  "$a4ps" live "$@" >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 2400); do
+    "$a4ps" goals show "$goal" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.25
+  done
+  kill -TERM $pid 2>/dev/null
+  wait $pid
+}
+
 # live runs the synthesis goal once idle; the goal list is read while live holds the image.
 write_config true
 "$a4ps" live >"$work/live.log" 2>&1 &
@@ -123,15 +139,7 @@ kill_run_when $! "goal-$g-1" 'node_finished'
 run=$("$a4ps" runs list --thread "goal-$g-1" --json 2>/dev/null | grep -Eo 'r-[0-9a-f]{12}' | head -1)
 [[ -n "$run" ]] || fail "goal $g did not start its run: $(tail -5 "$work/live2.log")"
 step 0 'image' image unlock
-"$a4ps" live --record "$work/calls.jsonl" >"$work/live3.log" 2>&1 &
-live=$!
-for _ in $(seq 1 2400); do
-  "$a4ps" goals show "$g" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
-  kill -0 $live 2>/dev/null || break
-  sleep 0.25
-done
-kill -TERM $live
-wait $live
+live_until_finished "$g" "$work/live3.log" --record "$work/calls.jsonl"
 show=$("$a4ps" goals show "$g" --json)
 grep -q '"status":"done"' <<<"$show" || fail "goal $g did not finish after the restart: $show $(tail -5 "$work/live3.log")"
 grep -q "\"run\":\"$run\"" <<<"$show" || fail "goal $g's run is not the one resumed ($run): $show"
@@ -155,15 +163,7 @@ print(db.execute("SELECT COUNT(*) FROM journal WHERE thread_id = ? AND kind = ?"
 write_config true 50
 b=$("$a4ps" goals add "Summarise the atlas in one line" --priority 90 --json |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-"$a4ps" live >"$work/live4.log" 2>&1 &
-live=$!
-for _ in $(seq 1 1200); do
-  "$a4ps" goals show "$b" --json 2>/dev/null | grep -Eq '"status":"(done|failed)"' && break
-  kill -0 $live 2>/dev/null || break
-  sleep 0.25
-done
-kill -TERM $live
-wait $live
+live_until_finished "$b" "$work/live4.log"
 show=$("$a4ps" goals show "$b" --json)
 grep -Eq '"result":"stopped when its model calls had used [0-9]+ tokens, over its budget of 50' <<<"$show" ||
   fail "goal $b was not held to its budget: $show"

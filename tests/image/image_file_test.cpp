@@ -250,6 +250,10 @@ TEST(ImageFile, BaseModelsAreFoundByHashAndTheConfigFollowsThem) {
   EXPECT_FALSE(fs::exists(root / "c1"));
   EXPECT_EQ(restore_image_file(root / "a.a4ps", root / "c2", {}).models.at(0).status,
             "unavailable");
+  RestoreOptions typo;
+  typo.model_dirs = {root / "nwe"};
+  EXPECT_EQ(code_of([&] { restore_image_file(root / "a.a4ps", root / "c0", typo); }),
+            ErrorCode::kInvalidArgument);
   RestoreOptions look;
   look.model_dirs = {root / "new"};
   const RestoreReport r = restore_image_file(root / "a.a4ps", root / "c3", look);
