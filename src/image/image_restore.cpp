@@ -50,7 +50,11 @@ class ArchiveReader {
   explicit ArchiveReader(const fs::path& file)
       : owner_(archive_read_new()), a_(owner_.get()), file_(file) {
     std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) throw_not_found(file.string() + ": no such image file");
+    if (!fs::is_regular_file(file, ec)) {
+      const std::string kind = non_regular_kind(file);
+      if (kind.empty()) throw_not_found(file.string() + ": no such image file");
+      throw_invalid_argument(file.string() + ": is " + kind + ", not an image file");
+    }
     archive_read_support_filter_zstd(a_);
     archive_read_support_format_tar(a_);
     if (archive_read_open_filename(a_, file.c_str(), 1 << 16) != ARCHIVE_OK) {

@@ -60,6 +60,7 @@ step 8 "cut.a4ps" image restore "$work/cut.a4ps" "$work/none"
 [[ ! -e "$work/none" ]] || fail "a failed restore left $work/none"
 [[ -e "$work/.none.restore" ]] && fail "a failed restore left its staging folder"
 step 3 "no such image file" image verify "$work/nothing.a4ps"
+step 2 "is a directory, not an image file" image verify "$work/copy"
 step 3 "no image here" image save "$work/x.a4ps" "$work/nowhere"
 step 2 "is inside the image .*save it elsewhere" image save "$A4PS_IMAGE/datasets/x.a4ps"
 
