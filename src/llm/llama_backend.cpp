@@ -309,6 +309,7 @@ void LlamaBackend::Impl::load_model() {
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.n_gpu_layers;
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  mp.vocab_only = params.vocab_only;
   ProgressBridge bridge{&params.on_progress};
   if (params.on_progress) {
     mp.progress_callback = forward_progress;
@@ -348,6 +349,11 @@ void LlamaBackend::Impl::create_context() {
     if (info.pooling_type == 0) cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
   }
   cp.n_ubatch = cp.n_batch;
+  if (params.reference_precision) {
+    cp.type_k = GGML_TYPE_F32;
+    cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  }
   n_threads = params.n_threads > 0 ? params.n_threads : default_threads();
   cp.n_threads = n_threads;
   cp.n_threads_batch = n_threads;
@@ -402,7 +408,7 @@ std::unique_ptr<LlamaBackend> LlamaBackend::create(const LlamaLoadParams& params
   const auto start = std::chrono::steady_clock::now();
   AllocationRecorder allocations;
   impl->load_model();
-  impl->create_context();
+  if (!params.vocab_only) impl->create_context();
   impl->load_ms = elapsed_ms(start);
   impl->allocated_bytes = allocations.bytes();
   return std::unique_ptr<LlamaBackend>(new LlamaBackend(std::move(impl)));
@@ -519,7 +525,76 @@ void LlamaBackend::set_prefix_cache(std::shared_ptr<PrefixCache> cache, std::str
   impl_->prefix_cache_key = std::move(key);
 }
 
+TrainingTokens LlamaBackend::training_tokens(const std::vector<ChatMessage>& messages) const {
+  if (messages.size() < 2 || messages.back().role != Role::kAssistant) {
+    throw_invalid_argument("a training example must end with the assistant's message (got " +
+                           std::to_string(messages.size()) + " messages)");
+  }
+  const std::vector<ChatMessage> prompt_messages(messages.begin(), messages.end() - 1);
+  const std::string prompt = impl_->render(prompt_messages, /*add_assistant=*/true);
+  const std::string whole = impl_->render(messages, /*add_assistant=*/false);
+  if (!whole.starts_with(prompt)) {
+    throw_invalid_argument(impl_->info.path.string() +
+                           ": its chat template does not render the prompt as the start of the "
+                           "whole conversation, so the reply cannot be trained on alone");
+  }
+  // The reply is tokenized apart from its prompt, so no token straddles the boundary.
+  TrainingTokens out;
+  out.tokens = impl_->tokenize(prompt, /*add_special=*/true, /*parse_special=*/true);
+  out.target.assign(out.tokens.size(), 0);
+  const std::vector<llama_token> reply = impl_->tokenize(
+      std::string_view(whole).substr(prompt.size()), /*add_special=*/false, /*parse_special=*/true);
+  out.tokens.insert(out.tokens.end(), reply.begin(), reply.end());
+  out.target.resize(out.tokens.size(), 1);
+  return out;
+}
+
+std::vector<float> LlamaBackend::sequence_logits(const std::vector<int32_t>& tokens,
+                                                 const std::vector<LoraAdapter>& adapters) {
+  if (!impl_->ctx) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded without a context");
+  }
+  const auto n = static_cast<int32_t>(tokens.size());
+  if (n < 1 || n > static_cast<int32_t>(llama_n_batch(impl_->ctx.get())) ||
+      n > static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()))) {
+    throw_invalid_argument("sequence_logits: " + std::to_string(n) +
+                           " tokens: must be 1 .. the batch size " +
+                           std::to_string(llama_n_batch(impl_->ctx.get())));
+  }
+  impl_->apply_adapters(adapters);
+  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
+  llama_batch batch = llama_batch_init(n, 0, 1);
+  for (int32_t i = 0; i < n; ++i) {
+    batch.token[i] = tokens[static_cast<size_t>(i)];
+    batch.pos[i] = i;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = 0;
+    batch.logits[i] = 1;
+  }
+  batch.n_tokens = n;
+  const int32_t rc = llama_decode(impl_->ctx.get(), batch);
+  llama_batch_free(batch);
+  if (rc != 0)
+    throw Error(ErrorCode::kInternal, "llama_decode failed with code " + std::to_string(rc));
+  const auto n_vocab = static_cast<size_t>(vocab_size());
+  std::vector<float> out(n_vocab * static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) {
+    const float* row = llama_get_logits_ith(impl_->ctx.get(), i);
+    std::copy_n(row, n_vocab, out.data() + static_cast<size_t>(i) * n_vocab);
+  }
+  return out;
+}
+
+int32_t LlamaBackend::vocab_size() const {
+  return llama_vocab_n_tokens(impl_->vocab);
+}
+
 ChatResult LlamaBackend::chat(const ChatRequest& request) {
+  if (!impl_->ctx) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded without a context");
+  }
   if (impl_->params.purpose == ModelPurpose::kEmbed) {
     throw Error(ErrorCode::kFailedPrecondition,
                 impl_->info.path.string() + ": loaded for embeddings, not for chat");
@@ -576,6 +651,10 @@ std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token>
 }
 
 std::vector<float> LlamaBackend::embed(std::string_view text) {
+  if (!impl_->ctx) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                impl_->info.path.string() + ": loaded without a context");
+  }
   if (impl_->params.purpose != ModelPurpose::kEmbed) {
     throw Error(ErrorCode::kFailedPrecondition,
                 impl_->info.path.string() + ": loaded for chat; load it for embeddings");
@@ -635,7 +714,7 @@ int32_t LlamaBackend::count_tokens(std::string_view text) const {
 }
 
 int32_t LlamaBackend::context_size() const {
-  return static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()));
+  return impl_->ctx ? static_cast<int32_t>(llama_n_ctx(impl_->ctx.get())) : 0;
 }
 
 const GgufInfo& LlamaBackend::info() const {

@@ -26,8 +26,19 @@ struct LlamaLoadParams {
   int32_t n_gpu_layers = 0;  // -1: all
   bool use_mmap = true;
   ModelPurpose purpose = ModelPurpose::kGenerate;
+  // F32 key/value cache and no flash attention: logits to hold an independent implementation
+  // (the LoRA trainer's forward pass) against, not for serving.
+  bool reference_precision = false;
+  // Only the tokenizer and chat template: no weights, no context. chat(), embed() and
+  // sequence_logits() then fail with kFailedPrecondition.
+  bool vocab_only = false;
   // Called with 0..1 while the weights load; returning false cancels the load.
   std::function<bool(float progress)> on_progress;
+};
+
+struct TrainingTokens {
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> target;  // parallel to tokens: 1 where the token is trained on
 };
 
 // Thread-compatible, not thread-safe: one thread at a time drives an instance (llama.cpp's
@@ -54,6 +65,20 @@ class LlamaBackend final : public Backend {
   // Shares `cache` for the system-prompt prefix of every chat; `key` identifies this model
   // file, its adapters and settings (entries of another key are never used). nullptr: none.
   void set_prefix_cache(std::shared_ptr<PrefixCache> cache, std::string key);
+
+  // A conversation as a trainer sees it: all of it through the model's chat template,
+  // tokenized; target[i] is 1 for the tokens of the last message (which must be the
+  // assistant's) and 0 for the prompt before it. Throws kInvalidArgument when the last message
+  // is not the assistant's, or the template does not render the prompt as a prefix of the
+  // whole (the reply's tokens could not be told apart).
+  TrainingTokens training_tokens(const std::vector<ChatMessage>& messages) const;
+
+  // The logits at every position of `tokens`, row after row (n_tokens × vocab_size()), with
+  // `adapters` applied; the context is cleared first. Throws kInvalidArgument for an empty
+  // sequence or one longer than the context.
+  std::vector<float> sequence_logits(const std::vector<int32_t>& tokens,
+                                     const std::vector<LoraAdapter>& adapters);
+  int32_t vocab_size() const;
 
   const GgufInfo& info() const;
   double load_ms() const;
