@@ -63,6 +63,7 @@ void add_goals_commands(CLI::App& app, const GlobalOptions& options);
 void add_memory_commands(CLI::App& app, const GlobalOptions& options);
 void add_tools_commands(CLI::App& app, const GlobalOptions& options);
 void add_sandbox_commands(CLI::App& app, const GlobalOptions& options);
+void add_evolve_commands(CLI::App& app, const GlobalOptions& options);
 void add_plan_command(CLI::App& models, const GlobalOptions& options);
 void add_stats_command(CLI::App& models, const GlobalOptions& options);
 

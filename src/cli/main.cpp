@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   cli::add_generate_command(app, options);
   cli::add_config_commands(app, options);
   cli::add_image_commands(app, options);
+  cli::add_evolve_commands(app, options);
   cli::add_thread_commands(app, options);
   cli::add_run_command(app, options);
   cli::add_memory_commands(app, options);

@@ -4,8 +4,6 @@
 // error before a single step runs.
 #pragma once
 
-#include <ggml-backend.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -13,6 +11,8 @@
 #include <string>
 #include <vector>
 
+struct ggml_backend;
+struct ggml_backend_buffer;
 struct ggml_context;
 struct ggml_tensor;
 
@@ -27,14 +27,14 @@ class ComputeDevice {
   ComputeDevice(const ComputeDevice&) = delete;
   ComputeDevice& operator=(const ComputeDevice&) = delete;
 
-  ggml_backend_t backend() const { return backend_; }
+  ggml_backend* backend() const { return backend_; }
   int32_t threads() const { return n_threads_; }
   std::string name() const;
 
  private:
-  ComputeDevice(ggml_backend_t backend, int32_t n_threads)
+  ComputeDevice(ggml_backend* backend, int32_t n_threads)
       : backend_(backend), n_threads_(n_threads) {}
-  ggml_backend_t backend_;
+  ggml_backend* backend_;
   int32_t n_threads_;
 };
 
@@ -101,7 +101,7 @@ class BaseModel {
   std::filesystem::path path_;
   LlamaHparams hparams_;
   ggml_context* ctx_ = nullptr;
-  ggml_backend_buffer_t buffer_ = nullptr;
+  ggml_backend_buffer* buffer_ = nullptr;
   std::map<std::string, ggml_tensor*> by_name_;
   std::vector<LayerWeights> layers_;
   ggml_tensor* token_embd_ = nullptr;

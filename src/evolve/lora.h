@@ -68,7 +68,7 @@ class LoraWeights {
   ggml_tensor* add_pair(const BaseModel& base, const std::string& weight, int64_t rank);
 
   ggml_context* ctx_ = nullptr;
-  ggml_backend_buffer_t buffer_ = nullptr;
+  ggml_backend_buffer* buffer_ = nullptr;
   float alpha_ = 0.0f;
   std::map<const ggml_tensor*, LoraPair> pairs_;
   std::vector<std::string> weight_names_;  // parallel to pairs, in parameters_ order

@@ -5,11 +5,13 @@
 
 #include <ggml-backend.h>
 #include <ggml.h>
+#include <gguf.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "core/error.h"
@@ -277,6 +279,109 @@ INSTANTIATE_TEST_SUITE_P(Types, TrainerTest,
                                return std::string("Q8_0");
                            }
                          });
+
+}  // namespace
+}  // namespace a4ps::evolve
+
+namespace a4ps::evolve {
+namespace {
+
+// The tiny F32 model with one tensor re-typed to `type` (quantized from its F32 values).
+std::filesystem::path retyped_model(ggml_type type, const std::string& tensor) {
+  const auto source = model_file(llm::WeightType::kF32);
+  const auto out =
+      scratch_dir() / ("trainer-retyped-" + std::string(ggml_type_name(type)) + ".gguf");
+  ggml_context* data = nullptr;
+  gguf_context* meta = gguf_init_from_file(source.string().c_str(), {false, &data});
+  gguf_context* copy = gguf_init_empty();
+  gguf_set_kv(copy, meta);
+  ggml_context* extra = ggml_init({64u << 20, nullptr, false});
+  for (int64_t i = 0; i < gguf_get_n_tensors(meta); ++i) {
+    ggml_tensor* t = ggml_get_tensor(data, gguf_get_tensor_name(meta, i));
+    if (tensor != ggml_get_name(t)) {
+      gguf_add_tensor(copy, t);
+      continue;
+    }
+    ggml_tensor* q = ggml_new_tensor_2d(extra, type, t->ne[0], t->ne[1]);
+    ggml_set_name(q, ggml_get_name(t));
+    ggml_quantize_chunk(type, static_cast<const float*>(t->data), q->data, 0, t->ne[1], t->ne[0],
+                        nullptr);
+    gguf_add_tensor(copy, q);
+  }
+  EXPECT_TRUE(gguf_write_to_file(copy, out.string().c_str(), false));
+  gguf_free(copy);
+  gguf_free(meta);
+  ggml_free(extra);
+  ggml_free(data);
+  return out;
+}
+
+void expect_refused(const std::function<void()>& call, ErrorCode code, const std::string& words) {
+  try {
+    call();
+    ADD_FAILURE() << "not refused; expected: " << words;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, RefusesWhatItCannotTrainBeforeTheFirstStep) {
+  auto device = ComputeDevice::create(1);
+  expect_refused(
+      [&] { BaseModel::load(retyped_model(GGML_TYPE_Q4_0, "blk.1.ffn_up.weight"), *device); },
+      ErrorCode::kInvalidArgument,
+      "blk.1.ffn_up.weight is q4_0; the trainer can backpropagate through F32, F16 and "
+      "Q8_0 weights only");
+  const auto adapter = scratch_dir() / "trainer-as-base.gguf";
+  llm::write_test_lora(small_spec(llm::WeightType::kF32), 1, 2, adapter);
+  expect_refused([&] { BaseModel::load(adapter, *device); }, ErrorCode::kInvalidArgument, "");
+  expect_refused([&] { BaseModel::load(scratch_dir() / "nothing.gguf", *device); },
+                 ErrorCode::kNotFound, "");
+
+  auto base = BaseModel::load(model_file(llm::WeightType::kF32), *device);
+  TrainOptions options;
+  options.max_tokens = 16;
+  LoraTrainer trainer(*base, *device, options);
+  const auto out = scratch_dir() / "trainer-refused.gguf";
+  auto examples = chat_examples(model_file(llm::WeightType::kF32));
+  expect_refused([&] { trainer.train({}, out, {}, nullptr); }, ErrorCode::kInvalidArgument,
+                 "no examples");
+  expect_refused([&] { trainer.train(examples, out, {}, nullptr); }, ErrorCode::kInvalidArgument,
+                 "example 1: ");
+  llm::TrainingTokens prompt_only = examples[0];
+  prompt_only.tokens.resize(10);
+  prompt_only.target.assign(10, 0);
+  expect_refused([&] { trainer.train({prompt_only}, out, {}, nullptr); },
+                 ErrorCode::kInvalidArgument, "has no assistant tokens to train on");
+  llm::TrainingTokens foreign = prompt_only;
+  foreign.tokens[3] = 999999;
+  foreign.target[5] = 1;
+  expect_refused([&] { trainer.train({foreign}, out, {}, nullptr); }, ErrorCode::kInvalidArgument,
+                 "token 999999 is outside the vocabulary");
+  options.learning_rate = 0;
+  expect_refused([&] { LoraTrainer(*base, *device, options); }, ErrorCode::kInvalidArgument,
+                 "learning rate");
+  LoraOptions bad_rank;
+  bad_rank.rank = 0;
+  expect_refused([&] { LoraWeights::create(*base, bad_rank, 1, *device); },
+                 ErrorCode::kInvalidArgument, "LoRA rank 0");
+  expect_refused([&] { parse_lora_targets("attn_q,lm_head"); }, ErrorCode::kInvalidArgument,
+                 "LoRA target 'lm_head'");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST(Trainer, AnAdapterForAnotherModelIsRefused) {
+  auto device = ComputeDevice::create(1);
+  auto base = BaseModel::load(model_file(llm::WeightType::kF32), *device);
+  llm::TestModelSpec other = small_spec(llm::WeightType::kF32);
+  other.n_embd = 32;
+  other.n_ff = 64;
+  const auto adapter = scratch_dir() / "trainer-other-lora.gguf";
+  llm::write_test_lora(other, 1, 2, adapter);
+  expect_refused([&] { LoraWeights::load(adapter, *base, *device); }, ErrorCode::kInvalidArgument,
+                 "");
+}
 
 }  // namespace
 }  // namespace a4ps::evolve
