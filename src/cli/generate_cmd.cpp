@@ -8,7 +8,10 @@
 #include <sstream>
 
 #include "cli/cli_context.h"
+#include "cli/runtime_access.h"
 #include "core/error.h"
+#include "core/text.h"
+#include "evolve/strategic_loop.h"
 #include "llm/json_schema.h"
 #include "llm/llama_backend.h"
 #include "llm/ollama_backend.h"
@@ -115,6 +118,15 @@ Generation prepare_generation(const GlobalOptions& global, const GenerateOptions
     g.request.messages.push_back({llm::Role::kSystem, persona.full_system_prompt()});
     g.request.sampling = persona.sampling;
     g.request.max_tokens = persona.max_tokens;
+    // As the persona speaks in runs: the image's adopted adapter, else the codex's own.
+    std::error_code ec;
+    const std::filesystem::path image = selected_image_dir(global);
+    std::optional<llm::LoraAdapter> adapter = persona.adapter;
+    if (std::filesystem::exists(image / "state.db", ec)) {
+      if (auto adopted = evolve::StrategicLoop::adopted_adapter_in(image, persona.id))
+        adapter = adopted;
+    }
+    if (adapter) g.request.adapters.push_back(*adapter);
     g.persona = persona.name;
     g.label = persona.name;
   } else {
@@ -175,7 +187,7 @@ void print_json_result(const Generation& g, double load_ms, const llm::ChatResul
                        bool schema_valid) {
   const llm::Timings& t = result.timings;
   nlohmann::json out = {{"model", g.model.text},
-                        {"text", result.text},
+                        {"text", valid_utf8(result.text)},
                         {"stop_reason", llm::stop_reason_name(result.stop_reason)},
                         {"timings",
                          {{"load_ms", load_ms},
@@ -185,6 +197,10 @@ void print_json_result(const Generation& g, double load_ms, const llm::ChatResul
                           {"generated_tokens", t.n_generated_tokens},
                           {"decode_tokens_per_second", t.decode_tokens_per_second()}}}};
   if (!g.persona.empty()) out["persona"] = g.persona;
+  out["adapters"] = nlohmann::json::array();
+  for (const llm::LoraAdapter& a : g.request.adapters) {
+    out["adapters"].push_back({{"path", a.path}, {"scale", a.scale}});
+  }
   if (g.schema) out["schema_valid"] = schema_valid;
   std::cout << out.dump(2) << "\n";
 }

@@ -221,8 +221,8 @@ const std::vector<KeySpec>& key_specs() {
                   "as expired and never queued. 0: only goals of user runs and the timer."),
       integer_key("motivator", "goal_budget_tokens", &C::motivator,
                   &MotivatorConfig::goal_budget_tokens, 1, kNoMax,
-                  "The token budget each new goal records (shown with the goal; its runs are not\n"
-                  "yet held to it: the deadline below is what bounds them)."),
+                  "The token budget of each new goal: its run stops (resumable) and the goal\n"
+                  "fails once the run's model calls have used more."),
       integer_key(
           "motivator", "goal_deadline_seconds", &C::motivator,
           &MotivatorConfig::goal_deadline_seconds, 1, kNoMax,
@@ -278,7 +278,37 @@ const std::vector<KeySpec>& key_specs() {
       number_key("evolve", "held_out_fraction", &C::evolve, &EvolveConfig::held_out_fraction, 0.0,
                  0.9, "Share of golden examples held out to judge a candidate."),
       string_key("evolve", "trainer_command", &C::evolve, &EvolveConfig::trainer_command, {},
-                 "External trainer producing a LoRA adapter; empty: in-process training."),
+                 "External trainer producing a LoRA adapter (run with /bin/sh -c; see\n"
+                 "docs/formats/evolve.md for what it receives); empty: A4PS's own trainer."),
+      integer_key("evolve", "trainer_timeout_seconds", &C::evolve,
+                  &EvolveConfig::trainer_timeout_seconds, 1, kNoMax,
+                  "An external trainer still running after this long is stopped."),
+      string_key(
+          "evolve", "second_judge", &C::evolve, &EvolveConfig::second_judge, {},
+          "The persona that judges ALFRED's turns beside ALFRED (none judges itself alone)."),
+      bool_key("evolve", "require_evidence", &C::evolve, &EvolveConfig::require_evidence,
+               "A criterion scored at least half must quote the judged turns, else the\n"
+               "judgement is uncertain (never golden)."),
+      number_key("evolve", "min_improvement", &C::evolve, &EvolveConfig::min_improvement, 0.0, 10.0,
+                 "A candidate is adopted only if the lower end of the 95% interval of its\n"
+                 "held-out loss improvement reaches this (nats per assistant token)."),
+      integer_key("evolve", "bootstrap_samples", &C::evolve, &EvolveConfig::bootstrap_samples, 100,
+                  1000000, "Resamples of the paired bootstrap behind that interval."),
+      integer_key("evolve", "lora_rank", &C::evolve, &EvolveConfig::lora_rank, 1, 1024,
+                  "Rank of the LoRA adapters the trainer makes."),
+      number_key("evolve", "lora_alpha", &C::evolve, &EvolveConfig::lora_alpha, 0.001, 100000.0,
+                 "LoRA alpha: the adapter is applied at alpha / rank."),
+      string_array_key("evolve", "lora_targets", &C::evolve, &EvolveConfig::lora_targets,
+                       "Weights adapted: attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up,\n"
+                       "ffn_down (or attention, ffn, all)."),
+      integer_key("evolve", "epochs", &C::evolve, &EvolveConfig::epochs, 1, 10000,
+                  "Passes over a dataset's training split."),
+      number_key("evolve", "learning_rate", &C::evolve, &EvolveConfig::learning_rate, 1e-7, 0.5,
+                 "AdamW learning rate."),
+      integer_key("evolve", "seed", &C::evolve, &EvolveConfig::seed, 0, kNoMax,
+                  "Seed of a new adapter's initial weights and of the example order."),
+      integer_key("evolve", "max_tokens", &C::evolve, &EvolveConfig::max_tokens, 2, 65536,
+                  "Longest example trained on, in tokens; longer ones are left out and counted."),
   };
   return specs;
 }

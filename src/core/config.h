@@ -122,6 +122,18 @@ struct EvolveConfig {
   int64_t min_examples = 20;
   double held_out_fraction = 0.2;
   std::string trainer_command;
+  int64_t trainer_timeout_seconds = 3600;
+  std::string second_judge = "robin";
+  bool require_evidence = true;
+  double min_improvement = 0.01;
+  int64_t bootstrap_samples = 2000;
+  int64_t lora_rank = 8;
+  double lora_alpha = 16.0;
+  std::vector<std::string> lora_targets = {"attn_q", "attn_k", "attn_v", "attn_output"};
+  int64_t epochs = 3;
+  double learning_rate = 1e-3;
+  int64_t seed = 1;
+  int64_t max_tokens = 1024;
 };
 
 struct Config {

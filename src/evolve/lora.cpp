@@ -129,10 +129,10 @@ std::unique_ptr<LoraWeights> LoraWeights::create(const BaseModel& base, const Lo
   }
   std::unique_ptr<LoraWeights> lora(new LoraWeights());
   lora->alpha_ = options.alpha;
-  lora->ctx_ = new_metadata_context(2 * h.n_layer * options.targets.size());
   std::string joined;
   for (const std::string& t : options.targets) joined += t + ",";
-  const std::vector<std::string> targets = parse_lora_targets(joined);  // checks each name
+  const std::vector<std::string> targets = parse_lora_targets(joined);  // checks, expands "all"
+  lora->ctx_ = new_metadata_context(2 * h.n_layer * targets.size());
   for (uint32_t i = 0; i < h.n_layer; ++i) {
     for (const std::string& target : targets) {
       lora->add_pair(base, "blk." + std::to_string(i) + "." + target + ".weight", options.rank);

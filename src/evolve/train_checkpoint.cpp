@@ -46,6 +46,8 @@ void write_train_checkpoint(const std::filesystem::path& path, const std::string
   gguf_set_val_u64(meta.get(), "a4ps.checkpoint.step", state.step);
   gguf_set_arr_data(meta.get(), "a4ps.checkpoint.losses", GGUF_TYPE_FLOAT32,
                     state.step_losses.data(), state.step_losses.size());
+  gguf_set_arr_data(meta.get(), "a4ps.checkpoint.epoch_evaluations", GGUF_TYPE_FLOAT64,
+                    state.epoch_evaluations.data(), state.epoch_evaluations.size());
   const auto tensors = checkpoint_tensors(lora, moments);
   size_t bytes = 0;
   for (const auto& [t, name] : tensors) bytes += ggml_nbytes(t) + GGML_MEM_ALIGN;
@@ -126,6 +128,14 @@ bool read_train_checkpoint(const std::filesystem::path& path, const std::string&
   if (n_losses > 0) {
     const auto* loss_data = static_cast<const float*>(gguf_get_arr_data(meta.get(), losses));
     state.step_losses.assign(loss_data, loss_data + n_losses);
+  }
+  state.epoch_evaluations.clear();
+  const int64_t evaluations = gguf_find_key(meta.get(), "a4ps.checkpoint.epoch_evaluations");
+  if (has_type(evaluations, GGUF_TYPE_ARRAY) &&
+      gguf_get_arr_type(meta.get(), evaluations) == GGUF_TYPE_FLOAT64 &&
+      gguf_get_arr_n(meta.get(), evaluations) > 0) {
+    const auto* e = static_cast<const double*>(gguf_get_arr_data(meta.get(), evaluations));
+    state.epoch_evaluations.assign(e, e + gguf_get_arr_n(meta.get(), evaluations));
   }
   if (state.step_losses.size() != state.step) {
     throw Error(ErrorCode::kDataLoss,

@@ -18,6 +18,7 @@ inline constexpr uint32_t kTrainCheckpointVersion = 1;
 struct TrainState {
   uint64_t step = 0;  // optimizer steps done
   std::vector<float> step_losses;
+  std::vector<double> epoch_evaluations;
 };
 
 // The AdamW moments, one pair per LoRA parameter (same order), on the device.

@@ -311,6 +311,9 @@ TrainReport LoraTrainer::train(const std::vector<llm::TrainingTokens>& examples,
     }
     state.step += 1;
     state.step_losses.push_back(loss);
+    if (options_.evaluate_epoch && state.step % examples.size() == 0) {
+      state.epoch_evaluations.push_back(options_.evaluate_epoch(*lora));
+    }
     report.tokens += ex.tokens.size();
     if (state.step % options_.checkpoint_every == 0 && state.step < total) checkpoint();
     const double seconds =
@@ -346,6 +349,7 @@ TrainReport LoraTrainer::train(const std::vector<llm::TrainingTokens>& examples,
   report.steps = state.step;
   report.step_losses = state.step_losses;
   report.epoch_losses = epoch_means(state.step_losses, examples.size());
+  report.epoch_evaluations = state.epoch_evaluations;
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

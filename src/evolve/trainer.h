@@ -32,6 +32,9 @@ struct TrainOptions {
   uint32_t max_tokens = 1024;        // an example longer than this is refused
   std::filesystem::path checkpoint;  // empty: no checkpoint, no resume
   uint32_t checkpoint_every = 20;    // steps
+  // Called with the adapter as it stands after each epoch; what it returns (the held-out
+  // loss, say) is kept in TrainReport::epoch_evaluations and in the checkpoint. Optional.
+  std::function<double(const LoraWeights&)> evaluate_epoch;
 };
 
 // Throws kInvalidArgument naming the first option out of range.
@@ -49,11 +52,12 @@ struct TrainProgress {
 
 struct TrainReport {
   uint64_t steps = 0;
-  uint64_t resumed_at_step = 0;     // 0: started fresh
-  std::vector<float> step_losses;   // every step's, resumed steps included
-  std::vector<float> epoch_losses;  // the mean over each finished epoch
-  uint64_t tokens = 0;              // processed by this process
-  double seconds = 0;               // spent by this process
+  uint64_t resumed_at_step = 0;           // 0: started fresh
+  std::vector<float> step_losses;         // every step's, resumed steps included
+  std::vector<float> epoch_losses;        // the mean over each finished epoch
+  std::vector<double> epoch_evaluations;  // TrainOptions::evaluate_epoch after each epoch
+  uint64_t tokens = 0;                    // processed by this process
+  double seconds = 0;                     // spent by this process
   uint64_t parameters = 0;
 };
 

@@ -235,6 +235,12 @@ class Checkpointer {
   // journal entries of `kind`, e.g. the tokens its model calls took. Missing fields count 0.
   std::int64_t journal_total(const std::string& thread_id, const std::string& kind,
                              const std::vector<std::string>& fields);
+  // The journal entries of `kind` made by the steps of run `run_id`, in the order written.
+  struct RunJournalEntry {
+    std::int64_t checkpoint = 0;  // the checkpoint the step started from
+    JournalEntry entry;
+  };
+  std::vector<RunJournalEntry> run_journal(const std::string& run_id, const std::string& kind);
   // The bus events journaled after journal entry `after_id`, at most `limit`, oldest first.
   // Entries of other kinds are skipped, and counted as read in `scanned_to`.
   PublishedEvents published_events(std::int64_t after_id, int limit = 256);

@@ -303,6 +303,27 @@ std::int64_t Checkpointer::journal_total(const std::string& thread_id, const std
   return total;
 }
 
+std::vector<Checkpointer::RunJournalEntry> Checkpointer::run_journal(const std::string& run_id,
+                                                                     const std::string& kind) {
+  std::lock_guard lock(mu_);
+  auto q = db_->prepare(
+      "SELECT j.checkpoint_id, j.node, j.key, j.value FROM journal j JOIN checkpoints c"
+      " ON c.thread_id = j.thread_id AND c.id = j.checkpoint_id"
+      " WHERE c.run_id = ? AND j.kind = ? ORDER BY j.rowid");
+  q.bind(1, run_id).bind(2, kind);
+  std::vector<RunJournalEntry> out;
+  while (q.step()) {
+    RunJournalEntry e;
+    e.checkpoint = q.int64(0);
+    e.entry.node = q.text(1);
+    e.entry.kind = kind;
+    e.entry.key = q.text(2);
+    e.entry.value = nlohmann::json::parse(q.text(3), nullptr, /*allow_exceptions=*/false);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::vector<EventRecord> Checkpointer::record_journal(const std::string& thread_id,
                                                       std::int64_t checkpoint,
                                                       const std::string& run_id,

@@ -217,6 +217,98 @@ INSERT INTO motivator (id, event_cursor, curiosity_ms)
   VALUES (1, (SELECT IFNULL(max(rowid), 0) FROM journal), 0);
 )sql";
 
+// docs/formats/state-db.md, version 6. SQLite cannot widen a CHECK constraint in place, so the
+// goals table is rebuilt to admit the 'evolve' kind (ids, and so goal_runs' references, kept).
+constexpr const char* kEvolveSchemaV6 = R"sql(
+CREATE TABLE judgements (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  persona TEXT NOT NULL,
+  codex_version INTEGER NOT NULL,
+  rubric_sha256 TEXT NOT NULL,
+  judges TEXT NOT NULL,
+  score REAL NOT NULL,
+  uncertain INTEGER NOT NULL,
+  uncertain_reason TEXT NOT NULL DEFAULT '',
+  golden INTEGER NOT NULL,
+  turns TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (run_id, persona, rubric_sha256)
+) STRICT;
+CREATE INDEX judgements_by_persona ON judgements (persona, golden, id);
+CREATE TABLE datasets (
+  persona TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  n_train INTEGER NOT NULL,
+  n_held_out INTEGER NOT NULL,
+  judgements TEXT NOT NULL,
+  newest_judgement INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (persona, version)
+) STRICT;
+CREATE TABLE adapters (
+  persona TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  dataset_version INTEGER NOT NULL,
+  trainer TEXT NOT NULL,
+  base_model TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  options TEXT NOT NULL,
+  step_losses TEXT NOT NULL,
+  held_out_losses TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('candidate', 'adopted', 'rejected', 'retired')),
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (persona, version)
+) STRICT;
+CREATE TABLE adoption_decisions (
+  id INTEGER PRIMARY KEY,
+  persona TEXT NOT NULL,
+  version INTEGER,
+  action TEXT NOT NULL CHECK (action IN ('adopt', 'reject', 'rollback')),
+  baseline INTEGER,
+  figures TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  decided_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX decisions_by_persona ON adoption_decisions (persona, id);
+CREATE TABLE adoptions (
+  persona TEXT PRIMARY KEY,
+  version INTEGER,
+  decision_id INTEGER NOT NULL REFERENCES adoption_decisions(id),
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE goals_v6 (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('synthesis', 'reflection', 'capability', 'user', 'evolve')),
+  cause_event INTEGER,
+  cause_topic TEXT NOT NULL DEFAULT '',
+  theme TEXT NOT NULL,
+  prompt TEXT NOT NULL,
+  context TEXT NOT NULL DEFAULT '{}',
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'done', 'failed',
+                                         'cancelled', 'expired')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  thread_id TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  budget_tokens INTEGER NOT NULL,
+  chain_depth INTEGER NOT NULL DEFAULT 0,
+  parent_goal INTEGER REFERENCES goals(id),
+  merged INTEGER NOT NULL DEFAULT 0,
+  result TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+INSERT INTO goals_v6 SELECT * FROM goals;
+DROP TABLE goals;
+ALTER TABLE goals_v6 RENAME TO goals;
+CREATE INDEX goals_by_status ON goals (status, priority DESC, created_ms, id);
+CREATE INDEX goals_by_theme ON goals (kind, theme, status);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& state_db_migrations() {
@@ -234,6 +326,10 @@ const std::vector<Migration>& state_db_migrations() {
       {4, "the Tool Forge's registry: tools and their versions", kToolSchemaV4},
       {5, "the Motivator: goals, the runs they became, and its place in the event log",
        kGoalSchemaV5},
+      {6,
+       "the strategic loop: judgements, datasets, adapters, adoption decisions and the adopted "
+       "adapter per persona; goals admit the evolve kind",
+       kEvolveSchemaV6},
   };
   return migrations;
 }

@@ -203,4 +203,14 @@ const Persona& Codex::persona(std::string_view id_or_name) const {
                   ": not in the codex (personas: " + joined(names) + ")");
 }
 
+Codex Codex::with_adapter(std::string_view persona_id,
+                          std::optional<llm::LoraAdapter> adapter) const {
+  Codex copy = *this;
+  const Persona& p = persona(persona_id);  // kNotFound names the known ones
+  for (Persona& q : copy.personas_) {
+    if (q.id == p.id) q.adapter = std::move(adapter);
+  }
+  return copy;
+}
+
 }  // namespace a4ps

@@ -50,6 +50,9 @@ class Codex {
   // By id or display name, case-insensitive. Throws kNotFound listing the known ones.
   const Persona& persona(std::string_view id_or_name) const;
   const std::vector<Persona>& personas() const { return personas_; }
+  // The copy the running system uses once the strategic loop has adopted an adapter for a
+  // persona: that adapter instead of the codex's own. Throws kNotFound for an unknown persona.
+  Codex with_adapter(std::string_view persona_id, std::optional<llm::LoraAdapter> adapter) const;
   int64_t version() const { return version_; }
   const std::string& source() const { return source_; }
   const std::vector<std::string>& warnings() const { return warnings_; }

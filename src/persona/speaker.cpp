@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/text.h"
 
@@ -60,6 +61,10 @@ json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string&
   return ctx.once("model", [&] {
     llm::ChatRequest request = request_for(p, prompt, options, schema);
     request.cancel = ctx.cancel();
+    // Kept with the turn for the Oracle and the datasets (docs/formats/workflow.md): the user
+    // message as sent, and which system prompt it was sent under.
+    const std::string input = request.messages.back().content;
+    const std::string system_sha256 = sha256_hex(request.messages.front().content);
     ctx.set_part(options.part);
     std::string said;  // what the model produced, kept if the call runs past its deadline
     request.on_token = [&ctx, &said, stream](std::string_view piece) {
@@ -86,7 +91,9 @@ json Speaker::call(graph::NodeContext& ctx, const Persona& p, const std::string&
                 {"prompt_tokens", result.timings.n_prompt_tokens},
                 {"generated_tokens", result.timings.n_generated_tokens},
                 {"prompt_ms", result.timings.prompt_ms},
-                {"decode_ms", result.timings.decode_ms}};
+                {"decode_ms", result.timings.decode_ms},
+                {"input", input},
+                {"system_sha256", system_sha256}};
   });
 }
 

@@ -31,6 +31,18 @@ llm::ModelRef resolve_model(const Config& config, const std::string& model_name)
   }
 }
 
+std::filesystem::path local_model_file(const Config& config, const Persona& persona) {
+  const llm::ModelRef ref = resolve_model(config, persona.model);
+  if (ref.source != llm::ModelSource::kLocalGguf) {
+    throw Error(ErrorCode::kFailedPrecondition,
+                persona.name + "'s model [models] " + persona.model + " = \"" + ref.text +
+                    "\" is served by a model server; A4PS trains and measures adapters for "
+                    "local GGUF files only (point [models] " +
+                    persona.model + " at one)");
+  }
+  return ref.path;
+}
+
 llm::ModelManagerOptions model_manager_options(const Config& config) {
   llm::ModelManagerOptions o;
   o.budget_bytes = static_cast<uint64_t>(config.budget.memory_mb) << 20;

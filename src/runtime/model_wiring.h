@@ -15,12 +15,16 @@
 #include "image/image_file.h"
 #include "llm/model_manager.h"
 #include "llm/model_ref.h"
+#include "persona/codex.h"
 
 namespace a4ps::runtime {
 
 // The reference a model name in [models] holds, parsed (relative paths against the directory of
 // config.toml). Throws kNotFound for an unknown name, kInvalidArgument for a malformed one.
 llm::ModelRef resolve_model(const Config& config, const std::string& model_name);
+// The local GGUF file of `persona`'s model. Throws kFailedPrecondition when the model is
+// served by Ollama or an OpenAI-compatible server (nothing A4PS can train or evaluate).
+std::filesystem::path local_model_file(const Config& config, const Persona& persona);
 
 // The ModelManager's budget, policy, keep-alive and load settings from config.toml.
 llm::ModelManagerOptions model_manager_options(const Config& config);

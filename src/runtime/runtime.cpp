@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "evolve/strategic_loop.h"
 #include "forge/sandbox.h"
 #include "llm/llama_backend.h"
 #include "persona/capability.h"
@@ -103,8 +104,45 @@ void Runtime::on_load_progress(std::function<void(const std::string&, float)> pr
 }
 
 const Codex& Runtime::codex() {
-  if (!codex_) codex_ = load_image_codex(options_, config_);
+  if (codex_) return *codex_;
+  if (!loaded_codex_) loaded_codex_ = load_image_codex(options_, config_);
+  Codex running = *loaded_codex_;
+  for (const Persona& p : loaded_codex_->personas()) {
+    if (auto adapter = evolve().adopted_adapter(p.id)) {
+      running = running.with_adapter(p.id, std::move(adapter));
+    }
+  }
+  codex_ = std::move(running);
   return *codex_;
+}
+
+evolve::StrategicLoop& Runtime::evolve() {
+  if (evolve_) return *evolve_;
+  if (!loaded_codex_) loaded_codex_ = load_image_codex(options_, config_);
+  evolve::StrategicDeps deps;
+  deps.image_dir = image_->dir();
+  deps.config = config_.evolve;
+  deps.codex = &*loaded_codex_;
+  deps.checkpointer = checkpointer_.get();
+  deps.speaker = [this]() -> persona::Speaker& {
+    if (!judge_speaker_) {
+      judge_speaker_ = std::make_unique<persona::Speaker>(
+          models(), codex(), static_cast<int>(config_.inference.context_size));
+    }
+    return *judge_speaker_;
+  };
+  deps.local_model = [this](const Persona& p) { return local_model_file(config_, p); };
+  deps.reply = [this](const Persona& p, const evolve::ChatExample& prompt,
+                      std::optional<llm::LoraAdapter> adapter) {
+    llm::ChatRequest request;
+    request.messages = prompt;
+    request.sampling = p.sampling;
+    request.max_tokens = p.max_tokens;
+    if (adapter) request.adapters.push_back(*adapter);
+    return models().chat(p.model, std::move(request)).text;
+  };
+  evolve_ = std::make_unique<evolve::StrategicLoop>(std::move(deps));
+  return *evolve_;
 }
 
 llm::ModelManager& Runtime::models() {

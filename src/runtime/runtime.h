@@ -27,6 +27,12 @@
 namespace a4ps::web {
 class WebClient;
 }
+namespace a4ps::evolve {
+class StrategicLoop;
+}
+namespace a4ps::persona {
+class Speaker;
+}
 
 namespace a4ps::runtime {
 
@@ -93,7 +99,12 @@ class Runtime {
   // The graph a thread named `name` runs. Throws kNotFound naming the graphs this build has.
   graph::CompiledGraph graph(const std::string& name);
 
+  // The codex as the running system uses it: the image's (or --codex) with, for each persona,
+  // the adapter the strategic loop adopted (checked against its SHA-256: kDataLoss when the
+  // file was changed, naming `a4ps evolve rollback`).
   const Codex& codex();
+  // The strategic loop over this image (judge, datasets, training, the adoption gate).
+  evolve::StrategicLoop& evolve();
   // The ModelManager with every [models] entry the personas and the embedder use.
   llm::ModelManager& models();
   // Throws kUnavailable, naming the model, its [models] entry, its server and the fix, when
@@ -120,11 +131,6 @@ class Runtime {
   // are degraded (probes the sandbox).
   nlohmann::json health();
 
-  // The living loop (issue 14, parts 3 to 5) is wired here next: the Motivator
-  // (motive/motivator.h) subscribes to bus_ when the Runtime opens, and the autonomous loop
-  // that runs its goals on threads of their own starts and stops through this class, for
-  // `a4ps serve` and `a4ps live` alike.
-
  private:
   explicit Runtime(RuntimeOptions options);
   memory::Embedder memory_embedder();
@@ -139,7 +145,10 @@ class Runtime {
   // Made when first asked for.
   std::function<void(const std::string&, float)> progress_;
   std::filesystem::path record_path_;
+  std::optional<Codex> loaded_codex_;  // as loaded, no adopted adapter applied
   std::optional<Codex> codex_;
+  std::unique_ptr<persona::Speaker> judge_speaker_;
+  std::unique_ptr<evolve::StrategicLoop> evolve_;
   std::unique_ptr<llm::ModelManager> models_;
   motive::EventBus bus_;
   std::unique_ptr<persona::WorkflowDeps> workflow_deps_;

@@ -131,6 +131,11 @@ add_test(NAME cli.image_file_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/image_file_flow.sh" ${A4PS_BIN}
                  "$<TARGET_FILE:a4ps_test_forge_recording>" "${CMAKE_CURRENT_BINARY_DIR}/cli-image-file-flow")
 
+# The strategic loop end to end: judge, dataset, train, gate, adopt, rollback, and its faults.
+add_test(NAME cli.evolve_flow
+         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/evolve_flow.sh" ${A4PS_BIN}
+                 "${CMAKE_CURRENT_BINARY_DIR}/cli-evolve-flow")
+
 add_test(NAME cli.graph_flow
          COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/cli/graph_flow.sh" ${A4PS_BIN}
                  "${CMAKE_CURRENT_BINARY_DIR}/cli-graph-flow")

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The strategic loop end to end on generated F32 models through the real llama.cpp (issue 15):
+# finished episodes are judged by the Oracle, a dataset is made of ROBIN's golden turns (with
+# its held-out split frozen), A4PS's trainer makes a candidate that the gate adopts because it
+# lowers the held-out loss, ROBIN then speaks with it, a deliberately harmful candidate is
+# rejected, a tampered adapter is refused by its hash, kill -9 during training resumes from the
+# checkpoint with the adopted adapter untouched, external trainers that fail, hang or write
+# garbage are refused, and a rollback restores ROBIN's output byte for byte. ROBIN, because
+# half of his turns are grammar-constrained JSON (his scores of BRICK's candidates): even a
+# random model's turns then share enough for an adapter trained on some to help the others.
+# usage: evolve_flow.sh A4PS_BIN WORK_DIR
+set -u
+a4ps=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work/models"
+export A4PS_IMAGE="$work/image"
+export OMP_WAIT_POLICY=passive
+failures=0
+source "$(dirname "$0")/lib.sh"
+
+seed=71
+for persona in alfred babs brick robin; do
+  "$a4ps" models mktest "$work/models/$persona.gguf" --seed $seed --layers 2 --embd 64 \
+    --heads 4 --ff 128 >/dev/null || fail "mktest $persona"
+  seed=$((seed + 1))
+done
+"$a4ps" init >/dev/null || fail "init"
+write_config() {  # write_config MIN_EXAMPLES LEARNING_RATE EPOCHS [EVOLVE_LINES...]
+  cat >"$A4PS_IMAGE/config.toml" <<TOML
+[models]
+alfred = "$work/models/alfred.gguf"
+babs = "$work/models/babs.gguf"
+brick = "$work/models/brick.gguf"
+robin = "$work/models/robin.gguf"
+[inference]
+context_size = 2048
+[socratic]
+breadth = 2
+beam = 1
+max_depth = 1
+max_turns = 1
+[evolve]
+golden_threshold = 0.0
+require_evidence = false
+held_out_fraction = 0.3
+lora_targets = ["all"]
+max_tokens = 4096
+min_examples = $1
+learning_rate = $2
+epochs = $3
+$(printf '%s\n' "${@:4}")
+TOML
+}
+write_config 40 0.003 4
+
+step 7 "ROBIN has 0 usable golden turns; a dataset needs \[evolve\] min_examples = 40" evolve dataset robin
+step 7 "ROBIN has no dataset yet; make one with .a4ps --image .* evolve dataset robin" evolve train robin
+step 3 "--data .*none.jsonl: no such file" evolve train --base "$work/models/robin.gguf" --data "$work/none.jsonl" --out "$work/x.gguf"
+step 2 "give a PERSONA or --base/--data/--out, not both" evolve train robin --base "$work/models/robin.gguf"
+
+for task in "Plan a small garden" "Write a haiku about rain" "Explain why the sky is blue" \
+  "Sort these numbers: 3 1 2" "Name a bird that cannot fly" "Count to five in French"; do
+  "$a4ps" run "$task" >/dev/null 2>&1 || fail "run: $task"
+done
+step 0 "judgements \(.* golden, .* uncertain\); 0 judged before" evolve judge
+step 0 "^0 judgements .* judged before" evolve judge
+step 0 "ROBIN: [0-9]+ judged, [0-9]+ golden" evolve status
+step 0 '"golden_since_last_dataset"' evolve status --json
+step 7 "ROBIN has [0-9]+ usable golden turns; a dataset needs \[evolve\] min_examples = 40" evolve dataset robin
+write_config 10 0.003 4
+step 0 "made robin dataset v1 in .*: [0-9]+ to train on, [0-9]+ held out \(frozen\)" evolve dataset robin
+[[ -f "$A4PS_IMAGE/datasets/robin/v1/manifest.json" && -f "$A4PS_IMAGE/datasets/robin/v1/held_out.jsonl" ]] ||
+  fail "dataset v1's files"
+
+# `generate --persona` speaks as the persona does in runs (the image's adopted adapter).
+generate="--config $A4PS_IMAGE/config.toml --codex $A4PS_IMAGE/codex/persona_codex.toml generate --persona robin --seed 5"
+speak() { "$a4ps" $generate --json "Describe the moon" 2>/dev/null; }
+before=$(speak)
+grep -q '"adapters": \[\]' <<<"$before" || fail "ROBIN spoke with an adapter before any: $before"
+
+# kill -9 mid-training: the checkpoint (written every 20 steps) resumes it.
+write_config 10 0.003 5
+"$a4ps" evolve train robin >"$work/train-killed.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] || fail "no checkpoint before the kill"
+[[ -f "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" ]] && fail "the killed run left an adapter"
+step 0 "unlocked" image unlock
+write_config 10 0.003 4
+step 7 "belongs to another training run" evolve train robin  # other options: refused, kept
+write_config 10 0.003 5
+step 0 "trained robin v1 on dataset v1 \(a4ps trainer, resumed from its checkpoint at step [1-9][0-9]*\): a candidate; held-out loss after each epoch: [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+" evolve train robin
+[[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] && fail "the checkpoint outlived its run"
+
+# The gate adopts it for its held-out improvement; a tampered file is refused by its hash.
+step 0 "robin v1: would be adopted — held-out loss improvement [0-9]+\.[0-9]+ \(95% interval [0-9]+\.[0-9]+ to" evolve eval robin 1
+cp "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" "$work/v1.gguf"
+printf 'X' | dd of="$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" bs=1 seek=4000 conv=notrunc 2>/dev/null
+step 8 "does not match the SHA-256 recorded for robin v1 \(changed or damaged\); it is refused" evolve adopt robin 1
+cp "$work/v1.gguf" "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf"
+step 0 "robin v1: adopted — held-out loss improvement" evolve adopt robin 1
+step 0 "ROBIN uses v1" evolve status robin
+with_v1=$(speak)
+grep -q 'adapters/robin/v1/adapter.gguf' <<<"$with_v1" || fail "generate did not apply v1: $with_v1"
+[[ "$(grep '"text"' <<<"$with_v1")" != "$(grep '"text"' <<<"$before")" ]] ||
+  fail "ROBIN says the same with adapter v1 adopted"
+"$a4ps" run "Name a colour" --record "$work/adopted.jsonl" >/dev/null 2>&1 || fail "run with v1"
+grep -q "adapters/robin/v1/adapter.gguf" "$work/adopted.jsonl" || fail "ROBIN's turns did not use v1"
+
+# A deliberately harmful candidate (a learning rate that wrecks the model) is never adopted.
+write_config 10 0.4 1
+step 0 "trained robin v2" evolve train robin
+step 0 "robin v2: rejected — held-out loss improvement -[0-9.]+ .* over v1" evolve adopt robin 2
+step 0 "ROBIN uses v1" evolve status robin
+
+# External trainers: failing, hanging, writing garbage are refused; a sound one is a candidate.
+cat >"$work/fails.sh" <<'SH'
+echo "out of memory, says the trainer" >&2; exit 3
+SH
+cat >"$work/hangs.sh" <<'SH'
+sleep 60
+SH
+cat >"$work/garbage.sh" <<'SH'
+echo "not a gguf" >"$A4PS_ADAPTER_OUT"
+SH
+cat >"$work/sound.sh" <<SH
+test -f "\$A4PS_TRAIN_DATA" && test -f "\$A4PS_BASE_MODEL" && cp "$work/v1.gguf" "\$A4PS_ADAPTER_OUT"
+SH
+write_config 10 0.003 4 "trainer_command = \"sh $work/fails.sh\""
+step 4 "the external trainer failed \(exit status 3\); its log ends: out of memory, says the trainer" evolve train robin
+write_config 10 0.003 4 "trainer_command = \"sh $work/hangs.sh\"" "trainer_timeout_seconds = 1"
+step 6 "ran past \[evolve\] trainer_timeout_seconds = 1 and was stopped" evolve train robin
+write_config 10 0.003 4 "trainer_command = \"sh $work/garbage.sh\""
+step 8 "wrote something that is not a LoRA adapter" evolve train robin
+write_config 10 0.003 4 "trainer_command = \"sh $work/sound.sh\""
+step 0 "trained robin v[0-9]+ on dataset v1 \(external trainer\): a candidate" evolve train robin
+step 0 "\(dataset v1, external\): candidate" evolve status robin
+
+# One command back: ROBIN speaks exactly as it did before any adapter.
+step 0 "robin base: rollback — rolled back from v1 to the base model" evolve rollback robin
+step 0 "ROBIN uses base" evolve status robin
+after=$(speak)
+[[ "$(grep '"text"' <<<"$after")" == "$(grep '"text"' <<<"$before")" ]] ||
+  fail "after the rollback ROBIN's output differs from before: $after"
+step 7 "already uses the base model" evolve rollback robin --to base
+step 2 "--to later: expected an adapter version" evolve rollback robin --to later
+step 0 '"action": "rollback"' evolve status robin --json
+
+finish
