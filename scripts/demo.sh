@@ -53,6 +53,23 @@ TOML
   # Short turns: random weights have nothing to say at length.
   sed -i 's/^max_tokens = .*/max_tokens = 48/' "$image/codex/persona_codex.toml"
 fi
+# The strategic loop's settings for models that speak gibberish: every judged part counts
+# (random judges quote nothing real), a dataset from the first run on, a short training run.
+# Added to demo images made before the loop existed, too.
+if ! grep -q '^\[evolve\]' "$image/config.toml"; then
+  cat >>"$image/config.toml" <<TOML
+
+[evolve]
+golden_threshold = 0.0
+require_evidence = false
+min_examples = 2
+held_out_fraction = 0.3
+lora_targets = ["all"]
+epochs = 3
+learning_rate = 0.003
+max_tokens = 4096
+TOML
+fi
 
 task="Design the core user onboarding protocol for the Commonwealth's 'Community Resource \
 Atlas.' The protocol must be maximally efficient and data-driven to ensure rapid user adoption \
@@ -61,3 +78,12 @@ user's emotional state of feeling safe and included over speed (a ROBIN preferen
 say "the seeding task through ALFRED, BABS, BRICK and ROBIN (demo models speak gibberish by design)"
 "$a4ps" --image "$image" run "$task" --doc "$A4PS_ROOT/data/demo/seeding-task.md"
 say "the run is in the image: $a4ps --image $image threads list | runs list | threads show ID"
+
+say "the strategic loop, once: ALFRED judges the run, ROBIN's golden turns become a dataset, A4PS's own trainer makes a LoRA adapter, and the gate decides"
+"$a4ps" --image "$image" evolve judge
+"$a4ps" --image "$image" evolve dataset robin
+"$a4ps" --image "$image" evolve train robin
+version=$("$a4ps" --image "$image" evolve status robin --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["adapters"][0]["version"])')
+"$a4ps" --image "$image" evolve adopt robin "$version"
+say "what the loop keeps: $a4ps --image $image evolve status robin (and the Adapters panel of the browser UI); $a4ps --image $image evolve rollback robin undoes an adoption"

@@ -180,20 +180,8 @@ std::string version_text(const json& version) {
                            : "v" + std::to_string(version.get<std::int64_t>());
 }
 
-json decision_json(const evolve::AdoptionDecision& d) {
-  return {{"id", d.id},
-          {"persona", d.persona},
-          {"version", d.version ? json(*d.version) : json(nullptr)},
-          {"action", d.action},
-          {"baseline", d.baseline ? json(*d.baseline) : json(nullptr)},
-          {"figures", d.figures},
-          {"reason", d.reason},
-          {"decided_by", d.decided_by},
-          {"created_ms", d.created_ms}};
-}
-
 void print_decision(const evolve::AdoptionDecision& d) {
-  const json j = decision_json(d);
+  const json j = evolve::to_json(d);
   std::cout << d.persona << " " << version_text(j["version"]) << ": " << d.action
             << (d.action == "adopt"    ? "ed"
                 : d.action == "reject" ? "ed"
@@ -334,7 +322,7 @@ void status_command(const GlobalOptions& options, const std::string& persona, bo
                         {"held_out_losses", a.held_out_losses}});
   }
   json decisions = json::array();
-  for (const auto& d : loop.store().decisions(p.id)) decisions.push_back(decision_json(d));
+  for (const auto& d : loop.store().decisions(p.id)) decisions.push_back(evolve::to_json(d));
   const auto adopted = loop.store().adopted(p.id);
   const json out = {{"persona", p.id},
                     {"adopted", adopted ? json(*adopted) : json(nullptr)},
@@ -484,7 +472,7 @@ void add_image_commands(CLI::App* evolve, const GlobalOptions& options) {
     const auto rt = open_runtime(options);
     const evolve::AdoptionDecision d = rt->evolve().adopt(*persona, *version);
     if (*as_json) {
-      std::cout << decision_json(d).dump(2) << "\n";
+      std::cout << evolve::to_json(d).dump(2) << "\n";
     } else {
       print_decision(d);
     }
@@ -509,7 +497,7 @@ void add_image_commands(CLI::App* evolve, const GlobalOptions& options) {
     const auto rt = open_runtime(options);
     const evolve::AdoptionDecision d = rt->evolve().rollback(*persona, target, to_base);
     if (*as_json) {
-      std::cout << decision_json(d).dump(2) << "\n";
+      std::cout << evolve::to_json(d).dump(2) << "\n";
     } else {
       print_decision(d);
     }

@@ -150,6 +150,55 @@ AdoptionDecision decision_from(const sql::Query& q) {
 
 }  // namespace
 
+json to_json(const Judgement& j) {
+  return {{"id", j.id},
+          {"run_id", j.run_id},
+          {"thread_id", j.thread_id},
+          {"persona", j.persona},
+          {"codex_version", j.codex_version},
+          {"rubric_sha256", j.rubric_sha256},
+          {"judges", verdicts_json(j.judges)},
+          {"score", j.score},
+          {"uncertain", j.uncertain},
+          {"uncertain_reason", j.uncertain_reason},
+          {"golden", j.golden},
+          {"turns", j.turns},
+          {"created_ms", j.created_ms}};
+}
+
+json to_json(const DatasetRecord& d) {
+  return {{"persona", d.persona},       {"version", d.version},
+          {"sha256", d.sha256},         {"n_train", d.n_train},
+          {"n_held_out", d.n_held_out}, {"judgements", d.judgements},
+          {"created_ms", d.created_ms}};
+}
+
+json to_json(const AdapterRecord& a) {
+  return {{"persona", a.persona},
+          {"version", a.version},
+          {"dataset_version", a.dataset_version},
+          {"trainer", a.trainer},
+          {"base_model", a.base_model},
+          {"sha256", a.sha256},
+          {"options", a.options},
+          {"step_losses", a.step_losses},
+          {"held_out_losses", a.held_out_losses},
+          {"status", adapter_status_name(a.status)},
+          {"created_ms", a.created_ms}};
+}
+
+json to_json(const AdoptionDecision& d) {
+  return {{"id", d.id},
+          {"persona", d.persona},
+          {"version", d.version ? json(*d.version) : json(nullptr)},
+          {"action", d.action},
+          {"baseline", d.baseline ? json(*d.baseline) : json(nullptr)},
+          {"figures", d.figures},
+          {"reason", d.reason},
+          {"decided_by", d.decided_by},
+          {"created_ms", d.created_ms}};
+}
+
 std::string_view adapter_status_name(AdapterStatus status) {
   switch (status) {
     case AdapterStatus::kCandidate:

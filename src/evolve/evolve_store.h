@@ -92,6 +92,12 @@ struct AdoptionDecision {
   std::int64_t created_ms = 0;
 };
 
+// The JSON shapes of the records, as the API serves them (docs/http-api.md).
+nlohmann::json to_json(const Judgement& judgement);
+nlohmann::json to_json(const DatasetRecord& dataset);
+nlohmann::json to_json(const AdapterRecord& adapter);
+nlohmann::json to_json(const AdoptionDecision& decision);
+
 class EvolveStore {
  public:
   // Opens the tables of a migrated state.db. Throws kUnavailable, or kFailedPrecondition for a

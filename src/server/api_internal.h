@@ -97,6 +97,7 @@ void add_openai_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 void add_resource_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 // /v1/goals (api_goals.cpp); the goals' lines of /metrics; the loop's state for /health.
 void add_goal_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
+void add_evolve_endpoints(ApiServer::Impl& impl, std::vector<Endpoint>& out);
 std::string goal_metrics(ApiServer::Impl& impl);
 nlohmann::json loop_health(ApiServer::Impl& impl);
 Endpoint make_endpoint(Route route, std::function<void(Call&, httplib::Response&)> handler);

@@ -520,6 +520,7 @@ std::vector<Endpoint> api_endpoints(ApiServer::Impl& s) {
       [&s](Call& c, httplib::Response& res) { resume(s, c, res, true); }));
   add_resource_endpoints(s, out);
   add_goal_endpoints(s, out);
+  add_evolve_endpoints(s, out);
   add_openai_endpoints(s, out);
   return out;
 }

@@ -33,6 +33,7 @@ ApiDeps api_deps(runtime::Runtime& runtime) {
   deps.memory = &runtime.memory();
   deps.models = &runtime.models();
   deps.codex = &runtime.codex();
+  deps.evolve = &runtime.evolve();
   return deps;
 }
 

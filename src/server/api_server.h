@@ -27,6 +27,9 @@
 #include "memory/memory_store.h"
 #include "persona/codex.h"
 
+namespace a4ps::evolve {
+class StrategicLoop;
+}
 namespace a4ps::runtime {
 class LivingLoop;
 }
@@ -58,6 +61,9 @@ struct ApiDeps {
   // A run a user starts here tells it (user_started/user_finished), so that an autonomous run
   // gives way at its next step.
   runtime::LivingLoop* loop = nullptr;
+  // /v1/evolve: the strategic loop's judgements, datasets, candidates and adoptions; null:
+  // those routes answer 503.
+  evolve::StrategicLoop* evolve = nullptr;
 };
 
 struct ApiOptions {
