@@ -13,7 +13,8 @@ namespace {
 using nlohmann::json;
 
 evolve::StrategicLoop& evolve_of(const ApiServer::Impl& s) {
-  if (s.deps.evolve == nullptr) throw Error(ErrorCode::kUnavailable, "this server has no strategic loop");
+  if (s.deps.evolve == nullptr)
+    throw Error(ErrorCode::kUnavailable, "this server has no strategic loop");
   return *s.deps.evolve;
 }
 
@@ -46,7 +47,8 @@ void list_judgements(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   bool golden = false;
   if (c.request.has_param("golden")) {
     const std::string g = c.request.get_param_value("golden");
-    if (g != "true" && g != "false") throw_invalid_argument("golden \"" + g + "\": must be true or false");
+    if (g != "true" && g != "false")
+      throw_invalid_argument("golden \"" + g + "\": must be true or false");
     golden = g == "true";
   }
   json out = json::array();
@@ -58,13 +60,15 @@ void list_judgements(ApiServer::Impl& s, Call& c, httplib::Response& res) {
 
 void list_datasets(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   json out = json::array();
-  for (const auto& d : evolve_of(s).store().datasets(persona_param(s, c))) out.push_back(evolve::to_json(d));
+  for (const auto& d : evolve_of(s).store().datasets(persona_param(s, c)))
+    out.push_back(evolve::to_json(d));
   send_json_body(res, {{"datasets", out}});
 }
 
 void list_candidates(ApiServer::Impl& s, Call& c, httplib::Response& res) {
   json out = json::array();
-  for (const auto& a : evolve_of(s).store().adapters(persona_param(s, c))) out.push_back(evolve::to_json(a));
+  for (const auto& a : evolve_of(s).store().adapters(persona_param(s, c)))
+    out.push_back(evolve::to_json(a));
   send_json_body(res, {{"candidates", out}});
 }
 
@@ -90,8 +94,9 @@ void add_evolve_endpoints(ApiServer::Impl& s, std::vector<Endpoint>& out) {
   const json object = {{"type", "object"}};
   const auto get = [&](const std::string& path, const std::string& summary,
                        void (*handler)(ApiServer::Impl&, Call&, httplib::Response&)) {
-    out.push_back(make_endpoint({"GET", path, summary, nullptr, object},
-                                [&s, handler](Call& c, httplib::Response& res) { handler(s, c, res); }));
+    out.push_back(
+        make_endpoint({"GET", path, summary, nullptr, object},
+                      [&s, handler](Call& c, httplib::Response& res) { handler(s, c, res); }));
   };
   out.push_back(make_endpoint(
       {"GET", "/v1/evolve",
