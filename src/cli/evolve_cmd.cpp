@@ -312,7 +312,7 @@ void status_command(const GlobalOptions& options, const std::string& persona, bo
     }
     return;
   }
-  const Persona& p = rt->codex().persona(persona);
+  const Persona& p = loop.codex().persona(persona);  // works while an adapter is refused
   json adapters = json::array();
   for (const auto& a : loop.store().adapters(p.id)) {
     adapters.push_back({{"version", a.version},

@@ -61,6 +61,8 @@ class StrategicLoop {
   explicit StrategicLoop(StrategicDeps deps);
 
   EvolveStore& store() { return *store_; }
+  // The codex as loaded (no adopted adapter applied): usable when an adapter file is refused.
+  const Codex& codex() const { return *deps_.codex; }
   static std::filesystem::path adapter_dir(const std::filesystem::path& image_dir,
                                            const std::string& persona, std::int64_t version);
 

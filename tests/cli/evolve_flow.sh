@@ -111,6 +111,10 @@ grep -q 'adapters/robin/v1/adapter.gguf' <<<"$with_v1" || fail "generate did not
   fail "ROBIN says the same with adapter v1 adopted"
 "$a4ps" run "Name a colour" --record "$work/adopted.jsonl" >/dev/null 2>&1 || fail "run with v1"
 grep -q "adapters/robin/v1/adapter.gguf" "$work/adopted.jsonl" || fail "ROBIN's turns did not use v1"
+printf 'X' | dd of="$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" bs=1 seek=4000 conv=notrunc 2>/dev/null
+step 8 "robin/v1/adapter.gguf: does not match the SHA-256 .* roll back with .*evolve rollback robin" run "Name a colour"
+step 0 "ROBIN uses v1" evolve status robin  # still readable, to see what to roll back
+cp "$work/v1.gguf" "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf"
 
 # A deliberately harmful candidate (a learning rate that wrecks the model) is never adopted.
 write_config 10 0.4 1
