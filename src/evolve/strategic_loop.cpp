@@ -219,6 +219,8 @@ AdapterRecord StrategicLoop::train(const std::string& id,
   const auto model = BaseModel::load(base, *device);
   if (!deps_.config.trainer_command.empty()) {
     record.trainer = "external";
+    record.options = {{"command", deps_.config.trainer_command},
+                      {"log", (dir / "trainer.log").string()}};
     train_externally(p, base, dir, dataset_dir(deps_.image_dir, p.id, dataset->version));
     const auto lora = LoraWeights::load(dir / "adapter.gguf", *model, *device);
     const auto losses = example_losses(*model, lora.get(), *device, held_out);
@@ -462,7 +464,9 @@ json StrategicLoop::status() {
                   {"golden_since_last_dataset", store_->golden_since_last_dataset(p.id)},
                   {"datasets", datasets.size()},
                   {"candidates", adapters.size()},
-                  {"adopted", adopted ? json(*adopted) : json(nullptr)}};
+                  {"adopted", adopted ? json(*adopted) : json(nullptr)},
+                  {"latest_dataset", nullptr},
+                  {"last_decision", nullptr}};
     if (!datasets.empty()) entry["latest_dataset"] = datasets.front().version;
     if (!decisions.empty()) {
       entry["last_decision"] = {

@@ -12,8 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 4> kKindNames = {"synthesis", "reflection", "capability",
-                                                        "user"};
+constexpr std::array<std::string_view, 5> kKindNames = {"synthesis", "reflection", "capability",
+                                                        "user", "evolve"};
 constexpr std::array<std::string_view, 7> kStatusNames = {"queued", "running",   "paused", "done",
                                                           "failed", "cancelled", "expired"};
 

@@ -33,7 +33,7 @@ class Transaction;
 
 namespace a4ps::motive {
 
-enum class GoalKind { kSynthesis, kReflection, kCapability, kUser };
+enum class GoalKind { kSynthesis, kReflection, kCapability, kUser, kEvolve };
 enum class GoalStatus { kQueued, kRunning, kPaused, kDone, kFailed, kCancelled, kExpired };
 
 std::string_view goal_kind_name(GoalKind kind);

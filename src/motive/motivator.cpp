@@ -125,6 +125,7 @@ std::string prompt_for(GoalKind kind, const json& context) {
     case GoalKind::kReflection:
       return reflection_prompt(context);
     case GoalKind::kUser:
+    case GoalKind::kEvolve:  // made by the runtime's strategic loop, with its own prompt
       break;
   }
   return string_field(context, "task");

@@ -8,6 +8,7 @@
 #include "graph/runner.h"
 #include "persona/capability.h"
 #include "persona/workflow.h"
+#include "runtime/evolve_goal.h"
 #include "runtime/runtime.h"
 
 namespace a4ps::runtime {
@@ -52,6 +53,7 @@ LivingLoop::LivingLoop(Runtime& runtime, const Clock& clock)
       motivator_(std::make_unique<motive::Motivator>(runtime.config().motivator,
                                                      runtime.checkpointer(), *goals_)) {
   user_last_ms_ = clock_.now_ms();  // opening counts as activity: no goal starts at once
+  runtime_.evolve();  // made here, before any thread polls (Runtime's parts are not thread-safe)
   // This process holds the image's lock, so a goal still marked running is a crash's.
   requeue_orphaned_goals();
 }
@@ -158,6 +160,10 @@ motive::PollResult LivingLoop::poll() {
     log::info("goal " + std::to_string(change.goal.id) + " " +
               std::string(motive::goal_change_name(change.what)) + ": " + change.why);
   }
+  for (const Goal& g : queue_evolve_goals(*goals_, runtime_.evolve(), runtime_.config())) {
+    log::info("goal " + std::to_string(g.id) + " created: " + g.prompt);
+    result.changes.push_back({motive::GoalChange::What::kCreated, g, "golden turns"});
+  }
   return result;
 }
 
@@ -219,7 +225,8 @@ LoopPass LivingLoop::run_once(bool force) {
 }
 
 // The graph a goal runs as, and its input: a capability goal forges its tool again
-// (persona/capability.h); every other goal is a workflow run on its prompt.
+// (persona/capability.h), an evolve goal runs the strategic loop for its persona
+// (runtime/evolve_goal.h); every other goal is a workflow run on its prompt.
 std::pair<graph::CompiledGraph, json> LivingLoop::graph_for(const Goal& goal) {
   if (goal.kind == GoalKind::kCapability) {
     if (!runtime_.config().tools.forge) {
@@ -233,6 +240,13 @@ std::pair<graph::CompiledGraph, json> LivingLoop::graph_for(const Goal& goal) {
     };
     return {runtime_.graph(std::string(persona::kCapabilityGraphName)),
             persona::capability_input(goal.prompt, text("capability"), text("name"))};
+  }
+  if (goal.kind == GoalKind::kEvolve) {
+    const json persona = goal.context.value("persona", json());
+    if (!persona.is_string())
+      throw_invalid_argument("an evolve goal needs a persona in its context");
+    return {runtime_.graph(std::string(kEvolveGraphName)),
+            evolve_input(persona.get<std::string>())};
   }
   return {runtime_.graph(std::string(persona::kWorkflowGraphName)),
           persona::workflow_input(goal.prompt, goal_documents(goal))};

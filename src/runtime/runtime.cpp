@@ -10,6 +10,7 @@
 #include "llm/llama_backend.h"
 #include "persona/capability.h"
 #include "runtime/engine_check.h"
+#include "runtime/evolve_goal.h"
 #include "runtime/model_wiring.h"
 #include "web/web_client.h"
 
@@ -46,7 +47,7 @@ void report_crashed_runs(const RuntimeOptions& options, graph::Checkpointer& che
 
 std::vector<std::string> graph_names() {
   return {std::string(persona::kWorkflowGraphName), std::string(persona::kCapabilityGraphName),
-          std::string(kEngineCheckGraphName)};
+          std::string(kEvolveGraphName), std::string(kEngineCheckGraphName)};
 }
 
 Config load_image_config(const RuntimeOptions& options) {
@@ -244,6 +245,7 @@ persona::WorkflowDeps& Runtime::workflow_deps() {
 
 graph::CompiledGraph Runtime::graph(const std::string& name) {
   if (name == kEngineCheckGraphName) return engine_check_graph();
+  if (name == kEvolveGraphName) return evolve_graph(evolve());
   if (name == persona::kWorkflowGraphName) return persona::workflow_graph(workflow_deps());
   if (name == persona::kCapabilityGraphName) {
     // The forge even where the workflow has none (no sandbox): its refusal then says why.

@@ -5,7 +5,8 @@
 # lowers the held-out loss, ROBIN then speaks with it, a deliberately harmful candidate is
 # rejected, a tampered adapter is refused by its hash, kill -9 during training resumes from the
 # checkpoint with the adopted adapter untouched, external trainers that fail, hang or write
-# garbage are refused, and a rollback restores ROBIN's output byte for byte. ROBIN, because
+# garbage are refused, a rollback restores ROBIN's output byte for byte, and new golden turns
+# become an evolve goal that the living loop runs. ROBIN, because
 # half of his turns are grammar-constrained JSON (his scores of BRICK's candidates): even a
 # random model's turns then share enough for an adapter trained on some to help the others.
 # usage: evolve_flow.sh A4PS_BIN WORK_DIR
@@ -34,6 +35,10 @@ brick = "$work/models/brick.gguf"
 robin = "$work/models/robin.gguf"
 [inference]
 context_size = 2048
+[motivator]
+dissonance_threshold = 1.0
+[tools]
+forge = false
 [socratic]
 breadth = 2
 beam = 1
@@ -78,23 +83,8 @@ speak() { "$a4ps" $generate --json "Describe the moon" 2>/dev/null; }
 before=$(speak)
 grep -q '"adapters": \[\]' <<<"$before" || fail "ROBIN spoke with an adapter before any: $before"
 
-# kill -9 mid-training: the checkpoint (written every 20 steps) resumes it.
 write_config 10 0.003 5
-"$a4ps" evolve train robin >"$work/train-killed.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-  [[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] && break
-  sleep 0.05
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] || fail "no checkpoint before the kill"
-[[ -f "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" ]] && fail "the killed run left an adapter"
-step 0 "unlocked" image unlock
-write_config 10 0.003 4
-step 7 "belongs to another training run" evolve train robin  # other options: refused, kept
-write_config 10 0.003 5
-step 0 "trained robin v1 on dataset v1 \(a4ps trainer, resumed from its checkpoint at step [1-9][0-9]*\): a candidate; held-out loss after each epoch: [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+" evolve train robin
+step 0 "trained robin v1 on dataset v1 \(a4ps trainer\): a candidate; held-out loss after each epoch: [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+" evolve train robin
 [[ -f "$A4PS_IMAGE/adapters/robin/v1/train.ckpt" ]] && fail "the checkpoint outlived its run"
 
 # The gate adopts it for its held-out improvement; a tampered file is refused by its hash.
@@ -116,10 +106,36 @@ step 8 "robin/v1/adapter.gguf: does not match the SHA-256 .* roll back with .*ev
 step 0 "ROBIN uses v1" evolve status robin  # still readable, to see what to roll back
 cp "$work/v1.gguf" "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf"
 
+# kill -9 while the next candidate trains (the checkpoint is written every 20 steps): the
+# adopted adapter is untouched, and the same command resumes and ends where an uninterrupted
+# run does (these are v1's settings, so v2 comes out byte for byte as v1).
+"$a4ps" evolve train robin >"$work/train-killed.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [[ -f "$A4PS_IMAGE/adapters/robin/v2/train.ckpt" ]] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[[ -f "$A4PS_IMAGE/adapters/robin/v2/train.ckpt" ]] || fail "no checkpoint before the kill"
+[[ -f "$A4PS_IMAGE/adapters/robin/v2/adapter.gguf" ]] && fail "the killed run left an adapter"
+step 0 "unlocked" image unlock
+step 0 "ROBIN uses v1" evolve status robin
+cmp -s "$work/v1.gguf" "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" || fail "the kill touched v1"
+[[ "$(speak | grep '"text"')" == "$(grep '"text"' <<<"$with_v1")" ]] ||
+  fail "ROBIN speaks otherwise after the kill"
+write_config 10 0.003 4
+step 7 "belongs to another training run" evolve train robin  # other options: refused, kept
+write_config 10 0.003 5
+step 0 "trained robin v2 on dataset v1 \(a4ps trainer, resumed from its checkpoint at step [1-9][0-9]*\)" evolve train robin
+cmp -s "$A4PS_IMAGE/adapters/robin/v1/adapter.gguf" "$A4PS_IMAGE/adapters/robin/v2/adapter.gguf" ||
+  fail "the resumed run did not end where the uninterrupted one did"
+[[ -f "$A4PS_IMAGE/adapters/robin/v2/train.ckpt" ]] && fail "the checkpoint outlived its run"
+
 # A deliberately harmful candidate (a learning rate that wrecks the model) is never adopted.
 write_config 10 0.4 1
-step 0 "trained robin v2" evolve train robin
-step 0 "robin v2: rejected — held-out loss improvement -[0-9.]+ .* over v1" evolve adopt robin 2
+step 0 "trained robin v3" evolve train robin
+step 0 "robin v3: rejected — held-out loss improvement -[0-9.]+ .* over v1" evolve adopt robin 3
 step 0 "ROBIN uses v1" evolve status robin
 
 # External trainers: failing, hanging, writing garbage are refused; a sound one is a candidate.
@@ -154,5 +170,34 @@ after=$(speak)
 step 7 "already uses the base model" evolve rollback robin --to base
 step 2 "--to later: expected an adapter version" evolve rollback robin --to later
 step 0 '"action": "rollback"' evolve status robin --json
+
+# The living loop's evolve goal: new golden turns queue one per persona (newer turns merge into
+# it), and running one makes the persona's next dataset, trains a candidate on it and lets the
+# gate decide, as the graph a4ps.evolve.
+write_config 2 0.003 4
+"$a4ps" run "Name a fruit" >/dev/null 2>&1 || fail "a run for the evolve goal"
+step 0 "[1-9][0-9]* judgements" evolve judge
+"$a4ps" evolve status --json >"$work/status-before.json" || fail "evolve status --json"
+step 0 "goal [0-9]+: done" goals run-next
+grep -Eq "(alfred|babs|brick|robin) v[0-9]+: (adopted|rejected) — held-out loss improvement" <<<"$LAST_OUTPUT" ||
+  fail "the evolve goal's result does not give the gate's verdict: $LAST_OUTPUT"
+step 0 "a4ps.evolve" graph list
+"$a4ps" goals list --json >"$work/goals.json" || fail "goals list --json"
+"$a4ps" evolve status --json >"$work/status-after.json" || fail "evolve status --json"
+python3 - "$work/goals.json" "$work/status-before.json" "$work/status-after.json" <<'PY' ||
+import json, sys
+goals = [g for g in json.load(open(sys.argv[1])) if g["kind"] == "evolve"]
+done = [g for g in goals if g["status"] == "done"]
+open_ = [g for g in goals if g["status"] in ("queued", "paused", "running")]
+assert len(done) == 1, [(g["id"], g["status"]) for g in goals]
+personas = [g["context"]["persona"] for g in open_]
+assert len(personas) == len(set(personas)), personas  # one open goal per persona
+who = done[0]["context"]["persona"]
+assert who not in personas, "queued again after its run"
+before = {p["persona"]: p["datasets"] for p in json.load(open(sys.argv[2]))["personas"]}
+after = {p["persona"]: p["datasets"] for p in json.load(open(sys.argv[3]))["personas"]}
+assert after[who] == before[who] + 1, (who, before, after)
+PY
+  fail "the evolve goals: one done for a persona with one dataset more, one open goal per persona"
 
 finish

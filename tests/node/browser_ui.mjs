@@ -11,6 +11,9 @@
 //   form is queued because "you asked", is paused, resumed and cancelled with its buttons, one
 //   added through the API appears without a reload (the goal stream), and a synthesis goal says
 //   that BRICK and ROBIN disagreed and links to the run that caused it;
+//   the Adapters panel shows what each persona uses and its counts, ROBIN's adapters with their
+//   statuses and loss plots, and the gate's decisions in words (the rejection's reason too),
+//   also on a narrow window;
 //   the thread list holds each thread, a task goes into the open thread, New thread starts
 //   another; an unknown run clears the page and says so.
 // Leaves a screenshot of each state in SCREEN_DIR.
@@ -180,6 +183,124 @@ async function checkGoalsLive(streams) {
   assert.ok(streams.length > 0, 'the panel follows GET /v1/goals/events');
 }
 
+// A loss as the Adapters panel writes it: two decimals (more below 0.1), a true minus sign.
+function loss(x) {
+  const text = Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(2) : String(Number(x.toPrecision(2)));
+  return text.replace(/^-/, '\u2212');
+}
+
+// The Adapters panel (docs/http-api.md, The browser UI), read-only: for each persona the adapter
+// in use and the counts, as GET /v1/evolve says; for ROBIN (browser_ui.sh: the demo's adopted
+// adapter, a harmful one the gate rejected, an external one undecided) every adapter with its
+// status and loss plot, and every decision in words with its figures.
+async function checkAdaptersPanel() {
+  const loop = await get('/v1/evolve');
+  await assertPanelInView('adapters');
+  const robin = loop.personas.find((p) => p.persona === 'robin');
+  const { candidates } = await get('/v1/evolve/candidates?persona=robin');
+  const { decisions, current } = await get('/v1/evolve/adoptions?persona=robin');
+  assert.ok(robin.adopted != null && current.robin === robin.adopted,
+    `the demo adopted an adapter for ROBIN: ${JSON.stringify(robin)}`);
+  const statuses = new Set(candidates.map((c) => c.status));
+  for (const status of ['adopted', 'rejected', 'candidate']) {
+    assert.ok(statuses.has(status), `browser_ui.sh left a ${status} adapter for ROBIN`);
+  }
+  const section = '#adapters .persona[data-persona=robin]';
+  await page.waitForFunction(({ section, n }) =>
+    document.querySelectorAll(`${section} .adapter`).length === n,
+  { section, n: candidates.length });
+
+  // Each persona: what it uses now and its counts.
+  for (const p of loop.personas) {
+    const at = `#adapters .persona[data-persona=${p.persona}]`;
+    assert.equal(await text(`${at} h3 .name`), p.name);
+    assert.equal(await text(`${at} .uses`),
+      p.adopted == null ? 'uses the base model' : `uses v${p.adopted}`);
+    for (const key of ['judged', 'golden', 'golden_since_last_dataset', 'datasets']) {
+      assert.equal(Number(await text(`${at} [data-count=${key}] dd`)), p[key], `${p.name} ${key}`);
+    }
+  }
+  assert.equal(await text(`${section} .uses`), `uses v${robin.adopted}`);
+
+  // Each adapter: its status, and a plot with the step losses as a line and the held-out
+  // losses as points.
+  const shown = await page.$$eval(`${section} .adapter`, (items) =>
+    items.map((li) => [Number(li.dataset.version), li.dataset.status]));
+  assert.deepEqual(shown, candidates.map((c) => [c.version, c.status]), 'newest first');
+  const words = { candidate: 'candidate: not decided yet', adopted: 'adopted: in use',
+    rejected: 'rejected', retired: 'retired: was in use' };
+  for (const c of candidates) {
+    const item = `${section} .adapter[data-version="${c.version}"]`;
+    assert.equal(await text(`${item} .badge`), words[c.status]);
+    assert.equal(await text(`${item} .adapter-head strong`), `ROBIN v${c.version}`);
+    const trainer = c.trainer === 'a4ps' ? "A4PS's own trainer" : 'an external trainer';
+    assert.ok((await text(`${item} .adapter-head small`))
+      .startsWith(`dataset v${c.dataset_version} · ${trainer}`), `v${c.version}'s origin`);
+    const plot = `${item} svg.plot`;
+    assert.match(await page.getAttribute(plot, 'aria-label'),
+      new RegExp(`^Loss curves of ROBIN v${c.version}: `));
+    const d = c.step_losses.length ? await page.getAttribute(`${plot} path.steps`, 'd') : '';
+    assert.equal((d.match(/[ML]/g) || []).length, c.step_losses.length,
+      `v${c.version}: one point of the line per optimizer step`);
+    assert.equal(await page.locator(`${plot} circle.held-out`).count(), c.held_out_losses.length,
+      `v${c.version}: one mark per held-out loss`);
+    // What it is measured by, dashed: what the gate compared it with, or the adapter in use.
+    assert.equal(await page.locator(`${plot} path.baseline`).count(), 1,
+      `v${c.version}'s baseline`);
+    const labels = await page.$$eval(`${plot} text`, (t) => t.map((e) => e.textContent));
+    assert.ok(labels.includes('loss'), 'the y axis says loss');
+    if (c.step_losses.length) assert.ok(labels.includes('optimizer step'), 'the x axis says steps');
+    assert.ok(labels.includes(loss(c.held_out_losses.at(-1))), 'the last held-out loss is written');
+  }
+
+  // Every decision in words with its figures; the rejection says why.
+  const said = await page.$$eval(`${section} .decision`, (items) =>
+    items.map((li) => [li.dataset.action, li.querySelector('.words').textContent]));
+  assert.deepEqual(said.map(([a]) => a), decisions.map((d) => d.action), 'newest first');
+  decisions.forEach((d, i) => {
+    const f = d.figures;
+    const over = d.baseline == null ? 'the base model' : `v${d.baseline}`;
+    if (d.action === 'rollback') return;
+    const verb = d.action === 'adopt' ? 'Adopted' : 'Rejected';
+    const expected = `${verb} v${d.version}: held-out loss ${loss(f.baseline_mean_loss)} → ` +
+      `${loss(f.candidate_mean_loss)}, improvement ${loss(f.mean_improvement)} (95% interval ` +
+      `${loss(f.ci_low)} to ${loss(f.ci_high)}) over ${over} on ${f.n} examples; needed ` +
+      `${loss(f.min_improvement)}.`;
+    assert.ok(said[i][1].startsWith(expected), `${said[i][1]}\nexpected: ${expected}`);
+  });
+  const rejected = candidates.find((c) => c.status === 'rejected');
+  const rejection = `${section} .decision[data-action=reject][data-version="${rejected.version}"]`;
+  assert.match(await text(`${rejection} .words`), / It made the held-out loss worse\.$/);
+  assert.match(await text(rejection), /Pairwise check skipped: the losses already decide\./);
+  assert.match(await text(rejection), /decided by the gate · /);
+  const adoption = `${section} .decision[data-action=adopt][data-version="${robin.adopted}"]`;
+  assert.match(await text(`${adoption} .words`), new RegExp(`^Adopted v${robin.adopted}: `));
+  const waiting = candidates.find((c) => c.status === 'candidate');
+  assert.match(await text(`${section} .hint`),
+    new RegExp(`not decided yet\\. .*a4ps evolve adopt robin ${waiting.version}\\.$`));
+  assert.equal(await page.locator('#adapters button').count(), 0, 'the panel changes nothing');
+  await page.$eval(section, (e) => e.scrollIntoView({ block: 'start' }));
+  await screenshot('adapters-panel');
+
+  // On a narrow window the drawer takes the width, and nothing in it runs off to the side.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => [...document.querySelectorAll('#adapters svg.plot')]
+    .every((svg) => svg.viewBox.baseVal.width <= 360), null, { timeout: 10_000 });
+  await page.locator(`${section} .adapter[data-status=adopted]`).scrollIntoViewIfNeeded();
+  const overflow = await page.$eval('#drawer', (d) => d.scrollWidth - d.clientWidth);
+  assert.ok(overflow <= 0, `the narrow drawer scrolls sideways by ${overflow}px`);
+  const plotBox = await page.locator(`${section} .adapter[data-status=adopted] svg.plot`)
+    .boundingBox();
+  assert.ok(plotBox.x >= 0 && plotBox.x + plotBox.width <= 390, JSON.stringify(plotBox));
+  await screenshot('adapters-panel-narrow');
+  await closePanel();
+  for (const b of await page.locator('header nav > *').all()) {  // the header wraps
+    const box = await b.boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `${await b.textContent()} is in view`);
+  }
+  await page.setViewportSize(VIEWPORT);
+}
+
 try {
   page = await browser.newPage({ viewport: VIEWPORT });
   page.setDefaultTimeout(600_000);
@@ -317,6 +438,7 @@ try {
   await screenshot('memory-panel');
   await closePanel();
   await checkGoalsPanel(runId, published);
+  await checkAdaptersPanel();
 
   // The threads: the failed one, opened from the list, shows its failure again.
   await page.click(`#thread-list a[href="#thread=${failed.thread_id}"]`);

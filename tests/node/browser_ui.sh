@@ -31,6 +31,34 @@ if grep -q '^\[motivator\]' "$config"; then
 else
   printf '\n[motivator]\ndissonance_threshold = 0.0\n' >>"$config"
 fi
+# The strategic loop for the Adapters panel: the demo adopted ROBIN's first adapter; here a
+# harmful one (a learning rate that wrecks the model) is trained and rejected by the gate, and
+# one from an external trainer (a copy of the adopted file) stays a candidate, undecided.
+# Each config is the copy's own with [evolve] changed, for one command.
+evolve_config() {  # evolve_config FILE KEY=VALUE...: the copy's config.toml with those keys
+  sed "/^\[evolve\]/,/^\[/{/^learning_rate *=/d; /^epochs *=/d; /^trainer_command *=/d}" \
+    "$config" >"$1"
+  grep -q '^\[evolve\]' "$1" || printf '\n[evolve]\n' >>"$1"
+  local line
+  for line in "${@:2}"; do sed -i "/^\[evolve\]/a $line" "$1"; done
+}
+evolve() { "$a4ps" --image "$work/image" "$@" >>"$work/evolve.log" 2>&1 ||
+  { echo "a4ps $*: failed" >&2; cat "$work/evolve.log" >&2; exit 1; }; }
+robin_json() { "$a4ps" --image "$work/image" evolve status robin --json 2>/dev/null; }
+adopted=$(robin_json | node -e 'const s = JSON.parse(require("fs").readFileSync(0));
+  process.stdout.write(String(s.adopted ?? ""))')
+[[ -n "$adopted" ]] ||
+  { echo "the demo image's ROBIN has no adopted adapter: run scripts/demo.sh" >&2; exit 1; }
+evolve_config "$work/harmful.toml" "learning_rate = 0.4" "epochs = 1"
+evolve --config "$work/harmful.toml" evolve train robin
+harmful=$(robin_json | node -e 'process.stdout.write(String(
+  JSON.parse(require("fs").readFileSync(0)).adapters[0].version))')
+evolve --config "$work/harmful.toml" evolve adopt robin "$harmful"
+evolve_config "$work/external.toml" \
+  "trainer_command = 'cp \"$work/image/adapters/robin/v$adopted/adapter.gguf\" \"\$A4PS_ADAPTER_OUT\"'"
+evolve --config "$work/external.toml" evolve train robin
+"$a4ps" --image "$work/image" evolve status robin >>"$work/evolve.log" 2>&1
+
 "$a4ps" --image "$work/image" serve --port 0 2>"$work/serve.log" &
 pid=$!
 # Whatever happens, the server goes (its own SIGTERM handling is cli.serve_flow's to test).

@@ -1,5 +1,6 @@
-// The History, Models, Memory and Goals panels: a drawer over the right of the page, in view
-// wherever the page is scrolled; one panel at a time, closed with its button or Escape.
+// The History, Models, Memory, Goals and Adapters panels: a drawer over the right of the page,
+// in view wherever the page is scrolled; one panel at a time, closed with its button or Escape.
+import { closeAdapters, openAdapters } from './adapters.js';
 import { api } from './api.js';
 import { closeGoals, openGoals, setUpGoals } from './goals.js';
 import { statusWord } from './words.js';
@@ -7,6 +8,7 @@ import { statusWord } from './words.js';
 const $ = (selector, root = document) => root.querySelector(selector);
 const TITLES = {
   history: 'History', models: 'Models and memory budget', memory: 'Memory', goals: 'Goals',
+  adapters: 'Adapters: the strategic loop',
 };
 
 export function openPanel(name) {
@@ -20,10 +22,12 @@ export function openPanel(name) {
   drawer.dataset.panel = name;
   $('#drawer-close').focus();
   if (name !== 'goals') closeGoals();
+  if (name !== 'adapters') closeAdapters();
   if (name === 'history') loadHistory();
   if (name === 'models') loadModels();
   if (name === 'memory') $('#memory-q').focus();
   if (name === 'goals') openGoals();
+  if (name === 'adapters') openAdapters();
 }
 
 export function closePanel() {
@@ -31,6 +35,7 @@ export function closePanel() {
   if (drawer.hidden) return;
   drawer.hidden = true;
   closeGoals();
+  closeAdapters();
   const button = $(`nav button[data-panel="${drawer.dataset.panel}"]`);
   for (const b of document.querySelectorAll('nav button[data-panel]')) {
     b.setAttribute('aria-expanded', 'false');

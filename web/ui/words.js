@@ -93,6 +93,7 @@ const GOAL_KINDS = {
   reflection: 'Reflection on recent runs',
   capability: 'A tool A4PS lacks',
   user: 'Your goal',
+  evolve: 'Training a persona’s adapter',
 };
 
 export function goalKindWord(kind) { return GOAL_KINDS[kind] || `Goal (${kind})`; }
@@ -140,6 +141,10 @@ export function goalReason(goal) {
     why = `reflection over the last ${plural((c.episodes || []).length, 'episode')}`;
   } else if (goal.kind === 'user') {
     why = 'you asked';
+  } else if (goal.kind === 'evolve') {
+    const who = String(c.persona || '?').toUpperCase();
+    const n = typeof c.golden_since_last_dataset === 'number' ? c.golden_since_last_dataset : '?';
+    why = `${who} has ${n} new golden turns since the last dataset (the Oracle's judgements)`;
   } else {
     why = goal.cause_topic ? `the event ${goal.cause_topic}` : 'no reason was recorded';
   }
@@ -168,4 +173,67 @@ export function loopWords(loop) {
     ? ` It looks again at ${new Date(loop.next_check_ms).toLocaleTimeString()}.` : '';
   return ['Autonomous loop: on',
     `the best queued goal runs when nobody has used A4PS for a while.${next}`];
+}
+
+// The strategic loop (docs/formats/evolve.md): an adapter's status, a version, a loss and the
+// adoption gate's decisions in words.
+export function adapterStatusWord(status) {
+  return {
+    candidate: 'candidate: not decided yet', adopted: 'adopted: in use', rejected: 'rejected',
+    retired: 'retired: was in use',
+  }[status] || status;
+}
+
+// "v2", or "the base model" for null (a persona without an adapter).
+export const versionWord = (version) => (version == null ? 'the base model' : `v${version}`);
+
+// A loss or a difference of losses, as a person reads it: two decimals, more for a small
+// one (0.0043), a true minus sign.
+export function lossNumber(x) {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return '?';
+  const text = Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(2) : String(Number(x.toPrecision(2)));
+  return text.replace(/^-/, '−');
+}
+
+export function trainerWord(trainer) {
+  return { a4ps: "A4PS's own trainer", external: 'an external trainer' }[trainer] ||
+    `trainer ${trainer}`;
+}
+
+// What ALFRED's pairwise check said ("figures"."pairwise"), as a sentence; '' when none.
+function pairwiseWords(p) {
+  if (!p || typeof p !== 'object') return '';
+  if (p.skipped) return `Pairwise check skipped: ${p.skipped}.`;
+  if (typeof p.win_rate !== 'number') return '';
+  const flips = typeof p.flips === 'number' && p.flips
+    ? `; ${plural(p.flips, 'prompt')} judged differently in the two orders` : '';
+  return `Pairwise check: ALFRED preferred its replies ${Math.round(p.win_rate * 100)}% of the ` +
+    `time on ${plural(p.prompts, 'held-out prompt')}${flips} (it needs at least 50%).`;
+}
+
+// One decision of the adoption gate, or a rollback (GET /v1/evolve/adoptions "decisions"[]), in
+// words: [the headline with its figures, what else it said]. "Adopted v1: held-out loss 8.50 →
+// 8.10, improvement 0.40 (95% interval 0.32 to 0.46) over the base model on 6 examples; needed
+// 0.01."
+export function decisionWords(d) {
+  const f = d.figures && typeof d.figures === 'object' ? d.figures : {};
+  if (d.action === 'rollback') {
+    return [`Rolled back from ${versionWord(d.baseline)} to ${versionWord(d.version)}.`, ''];
+  }
+  const verb = { adopt: 'Adopted', reject: 'Rejected' }[d.action] || d.action;
+  if (typeof f.mean_improvement !== 'number') {
+    return [`${verb} ${versionWord(d.version)}: ${d.reason || 'no figures were recorded'}.`, ''];
+  }
+  const n = lossNumber;
+  let head = `${verb} ${versionWord(d.version)}: held-out loss ${n(f.baseline_mean_loss)} → ` +
+    `${n(f.candidate_mean_loss)}, improvement ${n(f.mean_improvement)} (95% interval ` +
+    `${n(f.ci_low)} to ${n(f.ci_high)}) over ${versionWord(d.baseline)} on ` +
+    `${plural(f.n, 'example')}; needed ${n(f.min_improvement)}.`;
+  if (d.action === 'reject' && f.ci_low < f.min_improvement) {
+    head += f.mean_improvement < 0
+      ? ' It made the held-out loss worse.'
+      : ` Not sure enough: the interval's lower end ${n(f.ci_low)} is below the ` +
+        `${n(f.min_improvement)} needed.`;
+  }
+  return [head, pairwiseWords(f.pairwise)];
 }
