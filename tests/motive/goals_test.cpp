@@ -221,7 +221,9 @@ TEST(GoalStore, MigrationStartsTheCursorAtTheEndOfTheJournal) {
         "INSERT INTO journal VALUES ('t', 2, 'measure', 'model', '0', '{}', 1);",
         "old journal");
   }
-  EXPECT_EQ(migrate_state_db(path), 5);
+  const std::vector<Migration> up_to_5(state_db_migrations().begin(),
+                                       state_db_migrations().begin() + 5);
+  EXPECT_EQ(migrate_state_db(path, up_to_5), 5);
   // Events from before the Motivator existed are history, not goals.
   EXPECT_EQ(GoalStore::open(path)->cursor().event_cursor, 2);
 }

@@ -49,7 +49,7 @@ adopted=$(robin_json | node -e 'const s = JSON.parse(require("fs").readFileSync(
   process.stdout.write(String(s.adopted ?? ""))')
 [[ -n "$adopted" ]] ||
   { echo "the demo image's ROBIN has no adopted adapter: run scripts/demo.sh" >&2; exit 1; }
-evolve_config "$work/harmful.toml" "learning_rate = 0.4" "epochs = 1"
+evolve_config "$work/harmful.toml" "learning_rate = 0.05" "epochs = 1"
 evolve --config "$work/harmful.toml" evolve train robin
 harmful=$(robin_json | node -e 'process.stdout.write(String(
   JSON.parse(require("fs").readFileSync(0)).adapters[0].version))')
