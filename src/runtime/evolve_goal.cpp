@@ -16,6 +16,23 @@ std::string persona_of(const graph::NodeContext& ctx) {
   return p.get<std::string>();
 }
 
+// The Oracle first judges the finished runs not judged yet (at most kJudgeLimit per goal, so
+// that the step is bounded; a cancel stops it after the judgement in hand), so the dataset has
+// the golden turns there are. Judgements are stored as they are made: a step re-run after a
+// crash or a cancel judges only what is left.
+constexpr std::int64_t kJudgeLimit = 20;
+
+graph::Update judge(evolve::StrategicLoop& loop, graph::NodeContext& ctx) {
+  const json judged = ctx.once("evolve", [&] {
+    const std::stop_token cancel = ctx.cancel();
+    const evolve::JudgeReport r = loop.judge("", kJudgeLimit, [cancel](const evolve::Judgement&) {
+      if (cancel.stop_requested()) throw Error(ErrorCode::kCancelled, "judging was stopped");
+    });
+    return json{{"judged", r.judged}, {"golden", r.golden}, {"uncertain", r.uncertain}};
+  });
+  return graph::Update{{"judged", judged}};
+}
+
 graph::Update make_dataset(evolve::StrategicLoop& loop, graph::NodeContext& ctx) {
   const std::string persona = persona_of(ctx);
   const json dataset = ctx.once("evolve", [&] {
@@ -57,19 +74,21 @@ graph::Update gate(evolve::StrategicLoop& loop, graph::NodeContext& ctx) {
 graph::CompiledGraph evolve_graph(evolve::StrategicLoop& loop) {
   graph::StateGraph g;
   g.set_name(std::string(kEvolveGraphName));
-  for (const char* channel : {"persona", "dataset", "candidate", "decision", "answer"}) {
+  for (const char* channel : {"persona", "judged", "dataset", "candidate", "decision", "answer"}) {
     g.add_channel(channel, graph::Reducer::kReplace);
   }
-  g.add_node("dataset", {"dataset"},
-             [&loop](graph::NodeContext& ctx) { return make_dataset(loop, ctx); })
+  g.add_node("judge", {"judged"}, [&loop](graph::NodeContext& ctx) { return judge(loop, ctx); })
+      .add_node("dataset", {"dataset"},
+                [&loop](graph::NodeContext& ctx) { return make_dataset(loop, ctx); })
       .add_node("train", {"candidate"},
                 [&loop](graph::NodeContext& ctx) { return train(loop, ctx); })
       .add_node("gate", {"decision", "answer"},
                 [&loop](graph::NodeContext& ctx) { return gate(loop, ctx); })
+      .add_edge("judge", "dataset")
       .add_edge("dataset", "train")
       .add_edge("train", "gate")
       .add_edge("gate", std::string(graph::kEnd))
-      .set_entry_point("dataset");
+      .set_entry_point("judge");
   return g.compile();
 }
 

@@ -1,7 +1,8 @@
 // runtime/evolve_goal: the strategic loop as a goal of the living loop. When a persona has
 // gathered [evolve] min_examples golden turns since its last dataset (the Oracle's
 // judgements, `a4ps evolve judge`), an `evolve` goal is queued; it runs as the graph
-// a4ps.evolve — make the dataset, train a candidate on it, let the gate decide — each step
+// a4ps.evolve — judge the finished runs not judged yet, make the dataset, train a candidate
+// on it, let the gate decide — each step
 // journaled, so a crash or a pause resumes at the step it stopped in (and the training from its
 // checkpoint). A cancel, a pause, the goal's deadline or a person's run stops the training at
 // its next optimizer step. Like every goal it is rate-limited by the autonomy policy, shown in

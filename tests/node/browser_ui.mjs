@@ -244,9 +244,15 @@ async function checkAdaptersPanel() {
       `v${c.version}: one point of the line per optimizer step`);
     assert.equal(await page.locator(`${plot} circle.held-out`).count(), c.held_out_losses.length,
       `v${c.version}: one mark per held-out loss`);
-    // What it is measured by, dashed: what the gate compared it with, or the adapter in use.
-    assert.equal(await page.locator(`${plot} path.baseline`).count(), 1,
-      `v${c.version}'s baseline`);
+    // What it is measured by, dashed: what the gate compared it with, or for one not decided
+    // yet the adapter in use when both were measured on the same held-out examples (a demo
+    // image made again and again has candidates of later datasets too).
+    const baselines = await page.locator(`${plot} path.baseline`).count();
+    if (c.status === 'candidate') {
+      assert.ok(baselines <= 1, `v${c.version}'s baseline`);
+    } else {
+      assert.equal(baselines, 1, `v${c.version}'s baseline`);
+    }
     const labels = await page.$$eval(`${plot} text`, (t) => t.map((e) => e.textContent));
     assert.ok(labels.includes('loss'), 'the y axis says loss');
     if (c.step_losses.length) assert.ok(labels.includes('optimizer step'), 'the x axis says steps');
