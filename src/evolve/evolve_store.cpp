@@ -167,9 +167,8 @@ json to_json(const Judgement& j) {
 }
 
 json to_json(const DatasetRecord& d) {
-  return {{"persona", d.persona},       {"version", d.version},
-          {"sha256", d.sha256},         {"n_train", d.n_train},
-          {"n_held_out", d.n_held_out}, {"judgements", d.judgements},
+  return {{"persona", d.persona},      {"version", d.version},       {"sha256", d.sha256},
+          {"n_train", d.n_train},      {"n_held_out", d.n_held_out}, {"judgements", d.judgements},
           {"created_ms", d.created_ms}};
 }
 
@@ -290,6 +289,14 @@ std::vector<Judgement> EvolveStore::judgements(const std::string& persona, bool 
   std::vector<Judgement> out;
   while (q.step()) out.push_back(judgement_from(q));
   return out;
+}
+
+std::int64_t EvolveStore::count_judgements(const std::string& persona, bool golden_only) {
+  std::lock_guard lock(mu_);
+  auto q = db_->prepare(
+      "SELECT count(*) FROM judgements WHERE (?1 = '' OR persona = ?1) AND (?2 = 0 OR golden = 1)");
+  q.bind(1, persona).bind(2, std::int64_t{golden_only ? 1 : 0});
+  return q.step() ? q.int64(0) : 0;
 }
 
 std::int64_t EvolveStore::golden_since_last_dataset(const std::string& persona) {

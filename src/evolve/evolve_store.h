@@ -114,6 +114,7 @@ class EvolveStore {
   // Newest first; persona "" means every persona.
   std::vector<Judgement> judgements(const std::string& persona, bool golden_only,
                                     std::int64_t limit);
+  std::int64_t count_judgements(const std::string& persona, bool golden_only);
   // Golden judgements of `persona` newer than those its latest dataset holds.
   std::int64_t golden_since_last_dataset(const std::string& persona);
 

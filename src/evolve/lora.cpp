@@ -7,11 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <system_error>
 
 #include "core/error.h"
-#include "core/files.h"
 #include "core/hash.h"
+#include "evolve/gguf_file.h"
 #include "llm/ggml_log.h"
 #include "llm/gguf_info.h"
 
@@ -221,32 +220,9 @@ void LoraWeights::save(const std::filesystem::path& path,
   gguf_set_val_f32(meta.get(), "adapter.lora.alpha", alpha_);
   for (const auto& [key, value] : metadata)
     gguf_set_val_str(meta.get(), key.c_str(), value.c_str());
-  // gguf writes tensor data from host memory: copy each tensor off the backend first.
-  size_t bytes = 0;
-  for (const ggml_tensor* t : parameters_) bytes += ggml_nbytes(t) + GGML_MEM_ALIGN;
-  std::unique_ptr<ggml_context, GgmlDeleter> host(
-      ggml_init({bytes + parameters_.size() * ggml_tensor_overhead(), nullptr, false}));
-  for (const ggml_tensor* t : parameters_) {
-    ggml_tensor* copy = ggml_dup_tensor(host.get(), t);
-    ggml_set_name(copy, ggml_get_name(t));
-    ggml_backend_tensor_get(t, copy->data, 0, ggml_nbytes(t));
-    gguf_add_tensor(meta.get(), copy);
-  }
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  if (!gguf_write_to_file(meta.get(), tmp.string().c_str(), /*only_meta=*/false)) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kInternal, path.string() + ": cannot write the adapter");
-  }
-  fsync_path(tmp);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kInternal,
-                path.string() + ": cannot move the adapter into place: " + ec.message());
-  }
-  fsync_path(path.parent_path().empty() ? "." : path.parent_path());
+  NamedTensors tensors;
+  for (const ggml_tensor* t : parameters_) tensors.emplace_back(t, ggml_get_name(t));
+  write_gguf_durably(meta.get(), tensors, path, "the adapter");
 }
 
 }  // namespace a4ps::evolve

@@ -136,6 +136,7 @@ DatasetBuild StrategicLoop::make_dataset(const std::string& id) {
 }
 
 void StrategicLoop::train_externally(const Persona& p, const std::filesystem::path& base,
+                                     const BaseModel& model, const ComputeDevice& device,
                                      const std::filesystem::path& dir,
                                      const std::filesystem::path& dataset) {
   const std::filesystem::path out = dir / "adapter.gguf";
@@ -175,8 +176,7 @@ void StrategicLoop::train_externally(const Persona& p, const std::filesystem::pa
   }
   try {  // what llama.cpp would check, then a load through our own reader
     llm::check_lora_matches(out, llm::inspect_gguf(base));
-    const auto device = ComputeDevice::create(1);
-    LoraWeights::load(out, *BaseModel::load(base, *device), *device);
+    LoraWeights::load(out, model, device);
   } catch (const Error& e) {
     std::filesystem::remove(out, ec);
     throw Error(ErrorCode::kDataLoss,
@@ -221,7 +221,8 @@ AdapterRecord StrategicLoop::train(const std::string& id,
     record.trainer = "external";
     record.options = {{"command", deps_.config.trainer_command},
                       {"log", (dir / "trainer.log").string()}};
-    train_externally(p, base, dir, dataset_dir(deps_.image_dir, p.id, dataset->version));
+    train_externally(p, base, *model, *device, dir,
+                     dataset_dir(deps_.image_dir, p.id, dataset->version));
     const auto lora = LoraWeights::load(dir / "adapter.gguf", *model, *device);
     const auto losses = example_losses(*model, lora.get(), *device, held_out);
     double mean = 0;
@@ -459,8 +460,8 @@ json StrategicLoop::status() {
     const auto adopted = store_->adopted(p.id);
     json entry = {{"persona", p.id},
                   {"name", p.name},
-                  {"golden", store_->judgements(p.id, true, 1000000).size()},
-                  {"judged", store_->judgements(p.id, false, 1000000).size()},
+                  {"golden", store_->count_judgements(p.id, /*golden_only=*/true)},
+                  {"judged", store_->count_judgements(p.id, /*golden_only=*/false)},
                   {"golden_since_last_dataset", store_->golden_since_last_dataset(p.id)},
                   {"datasets", datasets.size()},
                   {"candidates", adapters.size()},

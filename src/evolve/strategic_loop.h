@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "evolve/base_model.h"
 #include "evolve/chat_jsonl.h"
 #include "evolve/dataset.h"
 #include "evolve/evolve_store.h"
@@ -97,8 +98,9 @@ class StrategicLoop {
  private:
   const Persona& persona(const std::string& id_or_name) const;
   const AdapterRecord& verified(const AdapterRecord& record) const;
-  void train_externally(const Persona& p, const std::filesystem::path& base,
-                        const std::filesystem::path& dir, const std::filesystem::path& dataset);
+  void train_externally(const Persona& p, const std::filesystem::path& base, const BaseModel& model,
+                        const ComputeDevice& device, const std::filesystem::path& dir,
+                        const std::filesystem::path& dataset);
   nlohmann::json pairwise_check(const Persona& p, const std::vector<ChatExample>& prompts,
                                 std::optional<std::int64_t> baseline, std::int64_t version);
 

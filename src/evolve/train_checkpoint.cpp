@@ -8,7 +8,7 @@
 #include <system_error>
 
 #include "core/error.h"
-#include "core/files.h"
+#include "evolve/gguf_file.h"
 #include "llm/ggml_log.h"
 
 namespace a4ps::evolve {
@@ -48,32 +48,9 @@ void write_train_checkpoint(const std::filesystem::path& path, const std::string
                     state.step_losses.data(), state.step_losses.size());
   gguf_set_arr_data(meta.get(), "a4ps.checkpoint.epoch_evaluations", GGUF_TYPE_FLOAT64,
                     state.epoch_evaluations.data(), state.epoch_evaluations.size());
-  const auto tensors = checkpoint_tensors(lora, moments);
-  size_t bytes = 0;
-  for (const auto& [t, name] : tensors) bytes += ggml_nbytes(t) + GGML_MEM_ALIGN;
-  std::unique_ptr<ggml_context, GgmlDeleter> host(
-      ggml_init({bytes + tensors.size() * ggml_tensor_overhead(), nullptr, false}));
-  for (const auto& [t, name] : tensors) {
-    ggml_tensor* copy = ggml_dup_tensor(host.get(), t);
-    ggml_set_name(copy, name.c_str());
-    ggml_backend_tensor_get(t, copy->data, 0, ggml_nbytes(t));
-    gguf_add_tensor(meta.get(), copy);
-  }
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  if (!gguf_write_to_file(meta.get(), tmp.string().c_str(), /*only_meta=*/false)) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kInternal, path.string() + ": cannot write the training checkpoint");
-  }
-  fsync_path(tmp);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    throw Error(
-        ErrorCode::kInternal,
-        path.string() + ": cannot move the training checkpoint into place: " + ec.message());
-  }
-  fsync_path(path.parent_path().empty() ? "." : path.parent_path());
+  NamedTensors tensors;
+  for (const auto& [t, name] : checkpoint_tensors(lora, moments)) tensors.emplace_back(t, name);
+  write_gguf_durably(meta.get(), tensors, path, "the training checkpoint");
 }
 
 bool read_train_checkpoint(const std::filesystem::path& path, const std::string& fingerprint,

@@ -153,6 +153,11 @@ struct LlamaBackend::Impl {
   Sampling make_sampler(const ChatRequest& request) const;
   SamplerPtr make_chain(const ChatRequest& request) const;
   std::vector<float> embed_window(std::span<const llama_token> tokens);
+  // Clears the context and decodes `tokens` as one sequence with an output at every position;
+  // llama_decode's return code.
+  int32_t decode_sequence(std::span<const llama_token> tokens);
+  // Throws kFailedPrecondition for a vocab_only load.
+  void require_context() const;
   // The prompt's tokens, after cutting the middle of the longest message (not the system
   // prompt) until the prompt leaves the answer its max_tokens, or half the context. Throws
   // kResourceExhausted when even that cannot fit.
@@ -551,10 +556,7 @@ TrainingTokens LlamaBackend::training_tokens(const std::vector<ChatMessage>& mes
 
 std::vector<float> LlamaBackend::sequence_logits(const std::vector<int32_t>& tokens,
                                                  const std::vector<LoraAdapter>& adapters) {
-  if (!impl_->ctx) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                impl_->info.path.string() + ": loaded without a context");
-  }
+  impl_->require_context();
   const auto n = static_cast<int32_t>(tokens.size());
   if (n < 1 || n > static_cast<int32_t>(llama_n_batch(impl_->ctx.get())) ||
       n > static_cast<int32_t>(llama_n_ctx(impl_->ctx.get()))) {
@@ -563,18 +565,7 @@ std::vector<float> LlamaBackend::sequence_logits(const std::vector<int32_t>& tok
                            std::to_string(llama_n_batch(impl_->ctx.get())));
   }
   impl_->apply_adapters(adapters);
-  llama_memory_clear(llama_get_memory(impl_->ctx.get()), true);
-  llama_batch batch = llama_batch_init(n, 0, 1);
-  for (int32_t i = 0; i < n; ++i) {
-    batch.token[i] = tokens[static_cast<size_t>(i)];
-    batch.pos[i] = i;
-    batch.n_seq_id[i] = 1;
-    batch.seq_id[i][0] = 0;
-    batch.logits[i] = 1;
-  }
-  batch.n_tokens = n;
-  const int32_t rc = llama_decode(impl_->ctx.get(), batch);
-  llama_batch_free(batch);
+  const int32_t rc = impl_->decode_sequence(tokens);
   if (rc != 0)
     throw Error(ErrorCode::kInternal, "llama_decode failed with code " + std::to_string(rc));
   const auto n_vocab = static_cast<size_t>(vocab_size());
@@ -591,10 +582,7 @@ int32_t LlamaBackend::vocab_size() const {
 }
 
 ChatResult LlamaBackend::chat(const ChatRequest& request) {
-  if (!impl_->ctx) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                impl_->info.path.string() + ": loaded without a context");
-  }
+  impl_->require_context();
   if (impl_->params.purpose == ModelPurpose::kEmbed) {
     throw Error(ErrorCode::kFailedPrecondition,
                 impl_->info.path.string() + ": loaded for embeddings, not for chat");
@@ -626,8 +614,7 @@ ChatResult LlamaBackend::chat(const ChatRequest& request) {
   return result;
 }
 
-// The pooled embedding of one window of tokens (at most a context's worth), not normalised.
-std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token> tokens) {
+int32_t LlamaBackend::Impl::decode_sequence(std::span<const llama_token> tokens) {
   const auto n = static_cast<int32_t>(tokens.size());
   llama_memory_clear(llama_get_memory(ctx.get()), true);
   llama_batch batch = llama_batch_init(n, 0, 1);
@@ -641,6 +628,18 @@ std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token>
   batch.n_tokens = n;
   const int32_t rc = llama_decode(ctx.get(), batch);
   llama_batch_free(batch);
+  return rc;
+}
+
+void LlamaBackend::Impl::require_context() const {
+  if (!ctx) {
+    throw Error(ErrorCode::kFailedPrecondition, info.path.string() + ": loaded without a context");
+  }
+}
+
+// The pooled embedding of one window of tokens (at most a context's worth), not normalised.
+std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token> tokens) {
+  const int32_t rc = decode_sequence(tokens);
   if (rc == 2) throw Error(ErrorCode::kCancelled, "embedding was cancelled");
   if (rc != 0)
     throw Error(ErrorCode::kInternal, "embedding decode failed with code " + std::to_string(rc));
@@ -651,10 +650,7 @@ std::vector<float> LlamaBackend::Impl::embed_window(std::span<const llama_token>
 }
 
 std::vector<float> LlamaBackend::embed(std::string_view text) {
-  if (!impl_->ctx) {
-    throw Error(ErrorCode::kFailedPrecondition,
-                impl_->info.path.string() + ": loaded without a context");
-  }
+  impl_->require_context();
   if (impl_->params.purpose != ModelPurpose::kEmbed) {
     throw Error(ErrorCode::kFailedPrecondition,
                 impl_->info.path.string() + ": loaded for chat; load it for embeddings");
