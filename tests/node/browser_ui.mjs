@@ -270,7 +270,7 @@ async function checkAdaptersPanel() {
     const verb = d.action === 'adopt' ? 'Adopted' : 'Rejected';
     const expected = `${verb} v${d.version}: held-out loss ${loss(f.baseline_mean_loss)} → ` +
       `${loss(f.candidate_mean_loss)}, improvement ${loss(f.mean_improvement)} (95% interval ` +
-      `${loss(f.ci_low)} to ${loss(f.ci_high)}) over ${over} on ${f.n} examples; needed ` +
+      `${loss(f.ci_low)} to ${loss(f.ci_high)}) over ${over} on ${f.n} example${f.n === 1 ? '' : 's'}; needed ` +
       `${loss(f.min_improvement)}.`;
     assert.ok(said[i][1].startsWith(expected), `${said[i][1]}\nexpected: ${expected}`);
   });

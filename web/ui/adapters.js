@@ -8,7 +8,7 @@
 // a4ps evolve rollback).
 import { api } from './api.js';
 import {
-  adapterStatusWord, decisionWords, lossNumber, trainerWord, versionWord,
+  adapterStatusWord, decisionWords, lossNumber, plural, trainerWord, versionWord,
 } from './words.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -90,8 +90,6 @@ function element(tag, className, ...content) {
 }
 
 function code(text) { return element('code', '', text); }
-
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 // How the loop is set ([evolve] in config.toml), in one line.
 function renderSettings(s) {

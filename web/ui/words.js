@@ -116,7 +116,7 @@ export const GOAL_ACTIONS = {
 };
 
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function names(list) {
   return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`;
